@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/metrics"
+	"github.com/todo-backend/todo/internal/server"
+	"github.com/todo-backend/todo/storage"
+)
+
+// shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+// serve runs the HTTP server until ctx ends (a signal), then drains it.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	m := metrics.New()
+	st, err := openStores(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer st.close(context.Background())
+	log.Info("stores", "mongodb", st.mongoWhere, "mirror", st.mirrorWhere, "database", cfg.DBName)
+
+	// Preparing the stores runs beside the server: it starts, and answers
+	// health with DOWN, while a store is still unreachable.
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		retryUntil(bg, log, "mongodb preparation", func(c context.Context) error { return prepareMongo(c, st.mongo, log) })
+	})
+	wg.Go(func() {
+		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
+	})
+	defer func() { stopBG(); wg.Wait() }()
+
+	handler := server.New(server.Deps{
+		Config: cfg, Log: log, Metrics: m, Store: storage.New(st.mongo),
+		Mongo: st.mongo, Mirror: st.mirror,
+	})
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env,
+		"graphql", fmt.Sprintf("http://localhost:%d/graphql", port),
+		"playground", fmt.Sprintf("http://localhost:%d/playground", port),
+		"health", fmt.Sprintf("http://localhost:%d/v1/health", port))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

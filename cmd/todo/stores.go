@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/embedded"
+	"github.com/todo-backend/todo/internal/metrics"
+	"github.com/todo-backend/todo/storage/mongo"
+	"github.com/todo-backend/todo/storage/postgres"
+)
+
+// stores are the two databases of a process, and the embedded server when
+// MongoDB runs in process.
+type stores struct {
+	mongo       *mongo.Store
+	mirror      *postgres.DB
+	ferret      *embedded.Server
+	mongoWhere  string
+	mirrorWhere string
+}
+
+// openStores connects to both stores without waiting for either to be up:
+// the drivers connect lazily, so a store that is down shows in health and in
+// the bootstrap retries, not as a failed start.
+func openStores(cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*stores, error) {
+	s := &stores{}
+	uri := cfg.MongoURI
+	if cfg.Embedded() {
+		dir := filepath.Join(cfg.DataDir, "mongo")
+		srv, err := embedded.Start(dir, log)
+		if err != nil {
+			return nil, err
+		}
+		s.ferret, uri = srv, srv.URI()
+		s.mongoWhere = "embedded FerretDB (SQLite) in " + dir
+	} else {
+		s.mongoWhere = redactURI(uri)
+	}
+	ms, err := mongo.Connect(uri, cfg.DBName, mongo.Options{Monitor: m.MongoMonitor()})
+	if err != nil {
+		s.close(context.Background())
+		return nil, err
+	}
+	s.mongo = ms
+
+	if cfg.EmbeddedMirror() {
+		path := filepath.Join(cfg.DataDir, "mirror.db")
+		s.mirror, err = postgres.OpenSQLite(path)
+		s.mirrorWhere = "embedded SQLite in " + path
+	} else {
+		s.mirror, err = postgres.Open(cfg.PostgresDSN)
+		if err == nil {
+			s.mirrorWhere = "PostgreSQL " + s.mirror.Where
+		}
+	}
+	if err != nil {
+		s.close(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stores) close(ctx context.Context) {
+	if s.mongo != nil {
+		_ = s.mongo.Close(ctx)
+	}
+	if s.mirror != nil {
+		_ = s.mirror.Close()
+	}
+	if s.ferret != nil {
+		_ = s.ferret.Stop(ctx)
+	}
+}
+
+// prepareMongo creates the indexes and the seeds. Both are idempotent.
+func prepareMongo(ctx context.Context, st *mongo.Store, log *slog.Logger) error {
+	if err := st.Ping(ctx); err != nil {
+		return err
+	}
+	idxErr := st.EnsureIndexes(ctx)
+	if idxErr != nil {
+		// An index the existing data violates must not keep the service
+		// down; it is reported, and `todo migrate` fails on it.
+		log.ErrorContext(ctx, "mongodb indexes incomplete", "err", idxErr)
+	}
+	res, err := st.Seed(ctx, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "mongodb ready", "seeded_labels", res.Labels, "seeded_roles", res.Roles,
+		"seeded_counter", res.Counter)
+	return idxErr
+}
+
+// prepareMirror applies the mirror's migrations.
+func prepareMirror(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "mirror ready", "dialect", db.Dialect(), "applied_migrations", applied)
+	return nil
+}
+
+// retryUntil runs fn until it succeeds or ctx ends, backing off from 1 s to
+// 30 s with jitter, so a store that comes up late is prepared as soon as it
+// answers and a down store is not hammered.
+func retryUntil(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) {
+	delay := time.Second
+	for {
+		attemptCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := fn(attemptCtx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		wait := delay/2 + rand.N(delay/2+1) //nolint:gosec // G404: jitter needs no cryptographic randomness
+		log.WarnContext(ctx, what+" failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond).String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// redactURI hides a password in a connection string before it is logged.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(unparsable URI)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}
+
+// migrate is `todo migrate`: both stores must be reachable, and any failure,
+// an unbuildable index included, is the command's failure.
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	st, err := openStores(cfg, log, metrics.New())
+	if err != nil {
+		return err
+	}
+	defer st.close(context.Background())
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	mirrorErr := prepareMirror(ctx, st.mirror, log)
+	if mirrorErr == nil {
+		fmt.Fprintf(out, "mirror: migrations applied (%s)\n", st.mirrorWhere)
+	}
+	mongoErr := prepareMongo(ctx, st.mongo, log)
+	if mongoErr == nil {
+		fmt.Fprintf(out, "mongodb: indexes and seeds in place (%s)\n", st.mongoWhere)
+	}
+	return errors.Join(mirrorErr, mongoErr)
+}

@@ -1,0 +1,358 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/metrics"
+	"github.com/todo-backend/todo/internal/server"
+	"github.com/todo-backend/todo/internal/testenv"
+	"github.com/todo-backend/todo/storage"
+	"github.com/todo-backend/todo/storage/mongo"
+	"github.com/todo-backend/todo/storage/postgres"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+type downPinger struct{}
+
+func (downPinger) Ping(context.Context) error { return errors.New("down") }
+
+type env struct {
+	url     string
+	mongo   *mongo.Store
+	metrics *metrics.Metrics
+}
+
+type opts struct {
+	mongo, mirror server.Pinger
+	cfg           map[string]string
+}
+
+// newEnv serves the real handler over HTTP, on seeded real stores.
+func newEnv(t *testing.T, o opts) *env {
+	t.Helper()
+	cfg, err := config.Load(config.MapLookup(o.cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{Monitor: m.MongoMonitor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	if _, err := ms.Seed(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := postgres.Open(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Close() })
+	deps := server.Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: m,
+		Store: storage.New(ms), Mongo: ms, Mirror: pg}
+	if o.mongo != nil {
+		deps.Mongo = o.mongo
+	}
+	if o.mirror != nil {
+		deps.Mirror = o.mirror
+	}
+	srv := httptest.NewServer(server.New(deps))
+	t.Cleanup(srv.Close)
+	return &env{url: srv.URL, mongo: ms, metrics: m}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (e *env) do(t *testing.T, method, path, contentType, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+type gqlError struct {
+	Message    string
+	Extensions map[string]any
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage
+	Errors []gqlError
+}
+
+func (e *env) graphql(t *testing.T, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	r := e.do(t, http.MethodPost, "/graphql", "application/json", string(body))
+	if r.status != http.StatusOK && r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("POST /graphql: HTTP %d: %s", r.status, r.body)
+	}
+	var g gqlResponse
+	if err := json.Unmarshal(r.body, &g); err != nil {
+		t.Fatalf("POST /graphql: %v: %s", err, r.body)
+	}
+	return g
+}
+
+func TestHealth(t *testing.T) {
+	tests := []struct {
+		name       string
+		o          opts
+		wantStatus int
+		wantBody   string
+	}{
+		{"both up", opts{}, 200, `{"status":"UP","components":{"db":{"status":"UP"},"postgres":{"status":"UP"}}}`},
+		{"mongodb down", opts{mongo: downPinger{}}, 503, `{"status":"DOWN","components":{"db":{"status":"DOWN"},"postgres":{"status":"UP"}}}`},
+		{"mirror down", opts{mirror: downPinger{}}, 200, `{"status":"UP","components":{"db":{"status":"UP"},"postgres":{"status":"DOWN"}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newEnv(t, tt.o).do(t, http.MethodGet, "/v1/health", "", "")
+			if r.status != tt.wantStatus || strings.TrimSpace(string(r.body)) != tt.wantBody {
+				t.Errorf("got %d %s, want %d %s", r.status, r.body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestHealthWithUnreachableStores uses real clients pointed at closed ports:
+// the checks must fail within the health timeout, not hang.
+func TestHealthWithUnreachableStores(t *testing.T) {
+	ms, err := mongo.Connect("mongodb://127.0.0.1:1/?connectTimeoutMS=200", "x", mongo.Options{ServerSelectionTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close(context.Background())
+	pg, err := postgres.Open("postgres://postgres@127.0.0.1:1/x?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	e := newEnv(t, opts{mongo: ms, mirror: pg})
+	start := time.Now()
+	r := e.do(t, http.MethodGet, "/v1/health", "", "")
+	want := `{"status":"DOWN","components":{"db":{"status":"DOWN"},"postgres":{"status":"DOWN"}}}`
+	if r.status != 503 || strings.TrimSpace(string(r.body)) != want {
+		t.Errorf("got %d %s, want 503 %s", r.status, r.body, want)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("health took %v with stores down, want it bounded by its timeout", d)
+	}
+}
+
+func TestLabelsOverHTTP(t *testing.T) {
+	e := newEnv(t, opts{})
+	q := "{labels(first:3){totalCount nodes{name color} pageInfo{hasNextPage endCursor}}}"
+	get := e.do(t, http.MethodGet, "/graphql?query="+url.QueryEscape(q), "", "")
+	post := e.do(t, http.MethodPost, "/graphql", "application/json", fmt.Sprintf(`{"query":%q}`, q))
+	for _, r := range []response{get, post} {
+		var g struct {
+			Data struct {
+				Labels struct {
+					TotalCount int
+					Nodes      []struct{ Name, Color string }
+					PageInfo   struct {
+						HasNextPage bool
+						EndCursor   string
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(r.body, &g); err != nil || r.status != 200 {
+			t.Fatalf("got %d %s (%v)", r.status, r.body, err)
+		}
+		l := g.Data.Labels
+		if l.TotalCount != 8 || len(l.Nodes) != 3 || !l.PageInfo.HasNextPage || l.PageInfo.EndCursor == "" {
+			t.Errorf("got %+v, want 3 of 8 labels and a next page", l)
+		}
+		if l.Nodes[0].Name != "API" || l.Nodes[1].Name != "Bug" || l.Nodes[2].Name != "Documentation" {
+			t.Errorf("got %+v, want name order API, Bug, Documentation", l.Nodes)
+		}
+	}
+	// Search is literal and case-insensitive: "ui/" finds "UI/UX" only.
+	g := e.graphql(t, `query($s:String){labels(search:$s){totalCount nodes{name}}}`, map[string]any{"s": "ui/"})
+	if string(g.Data) != `{"labels":{"totalCount":1,"nodes":[{"name":"UI/UX"}]}}` {
+		t.Errorf("search ui/: got %s %v", g.Data, g.Errors)
+	}
+}
+
+// TestTotalCountOnlyWhenAsked: counting is a round trip of its own.
+func TestTotalCountOnlyWhenAsked(t *testing.T) {
+	e := newEnv(t, opts{})
+	counter := e.metrics.MongoCommands.WithLabelValues("aggregate")
+	before := testCounter(counter)
+	e.graphql(t, "{labels{nodes{name}}}", nil)
+	if got := testCounter(counter) - before; got != 0 {
+		t.Errorf("labels without totalCount ran %v aggregate commands, want 0", got)
+	}
+	e.graphql(t, "{labels{totalCount}}", nil)
+	if got := testCounter(counter) - before; got != 1 {
+		t.Errorf("labels with totalCount ran %v aggregate commands, want 1", got)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t, opts{})
+	tests := []struct {
+		name        string
+		method      string
+		contentType string
+		body, path  string
+		wantStatus  int
+		wantCode    string
+		wantField   string
+	}{
+		{name: "malformed JSON", method: "POST", contentType: "application/json", body: `{"query":`, wantStatus: 400},
+		{name: "oversized body", method: "POST", contentType: "application/json",
+			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`, wantStatus: 413},
+		{name: "syntax error", method: "POST", contentType: "application/json", body: `{"query":"{labels{"}`,
+			wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+		{name: "unknown field", method: "POST", contentType: "application/json", body: `{"query":"{labels{nope}}"}`,
+			wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+		{name: "first too large", method: "POST", contentType: "application/json", body: `{"query":"{labels(first:101){totalCount}}"}`,
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "first"},
+		{name: "negative first", method: "POST", contentType: "application/json", body: `{"query":"{labels(first:-1){totalCount}}"}`,
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "first"},
+		{name: "forged cursor", method: "POST", contentType: "application/json", body: `{"query":"{labels(after:\"bm9wZQ\"){totalCount}}"}`,
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "after"},
+		{name: "wrong variable type", method: "POST", contentType: "application/json",
+			body: `{"query":"query($n:Int){labels(first:$n){totalCount}}","variables":{"n":"ten"}}`, wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+		{name: "too costly", method: "POST", contentType: "application/json",
+			body: `{"query":"{` + costly(60) + `}"}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "mutation over GET", method: "GET", path: "/graphql?query=" + url.QueryEscape("mutation{x}"), wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+		{name: "unknown route", method: "GET", path: "/nope", wantStatus: 404},
+		{name: "wrong method", method: "DELETE", path: "/v1/health", wantStatus: 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.path
+			if path == "" {
+				path = "/graphql"
+			}
+			r := e.do(t, tt.method, path, tt.contentType, tt.body)
+			if r.status != tt.wantStatus {
+				t.Fatalf("HTTP status: got %d (%s), want %d", r.status, truncate(r.body), tt.wantStatus)
+			}
+			if tt.wantCode == "" {
+				return
+			}
+			var g gqlResponse
+			if err := json.Unmarshal(r.body, &g); err != nil || len(g.Errors) == 0 {
+				t.Fatalf("want a GraphQL error, got %s", truncate(r.body))
+			}
+			if got := g.Errors[0].Extensions["code"]; got != tt.wantCode {
+				t.Errorf("extensions.code: got %v, want %s (%s)", got, tt.wantCode, g.Errors[0].Message)
+			}
+			if got := g.Errors[0].Extensions["field"]; tt.wantField != "" && got != tt.wantField {
+				t.Errorf("extensions.field: got %v, want %s", got, tt.wantField)
+			}
+		})
+	}
+}
+
+// costly builds n aliased labels fields at the maximum page size; their
+// complexity adds up past the limit without any one of them being deep.
+func costly(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "l%d:labels(first:100){nodes{name color id}} ", i)
+	}
+	return b.String()
+}
+
+func TestDepthLimit(t *testing.T) {
+	e := newEnv(t, opts{})
+	// __type introspection nests ofType arbitrarily deep: the classic way to
+	// build a narrow, deep query on any schema.
+	q := "{__type(name:\"Label\"){" + strings.Repeat("ofType{", server.MaxDepth) + "name" + strings.Repeat("}", server.MaxDepth) + "}}"
+	g := e.graphql(t, q, nil)
+	if len(g.Errors) == 0 || g.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !strings.Contains(g.Errors[0].Message, "nested") {
+		t.Fatalf("got %s %+v, want a BAD_USER_INPUT depth error", g.Data, g.Errors)
+	}
+	ok := e.graphql(t, "{labels{edges{node{name}}}}", nil)
+	if len(ok.Errors) != 0 {
+		t.Errorf("a shallow query was refused: %+v", ok.Errors)
+	}
+}
+
+func TestRequestIDAndCORS(t *testing.T) {
+	e := newEnv(t, opts{cfg: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
+	r := e.do(t, http.MethodGet, "/v1/health", "", "", "X-Request-Id", "abc-123")
+	if got := r.header.Get("X-Request-Id"); got != "abc-123" {
+		t.Errorf("X-Request-Id: got %q, want the client's abc-123", got)
+	}
+	r = e.do(t, http.MethodGet, "/v1/health", "", "", "X-Request-Id", "two words")
+	if got := r.header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, "\n ") {
+		t.Errorf("X-Request-Id: got %q, want a fresh safe id", got)
+	}
+	pre := e.do(t, http.MethodOptions, "/graphql", "", "", "Origin", "https://app.example.com",
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	if pre.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || pre.header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("preflight from an allowed origin: got headers %v", pre.header)
+	}
+	bad := e.do(t, http.MethodOptions, "/graphql", "", "", "Origin", "https://evil.example.com",
+		"Access-Control-Request-Method", "POST")
+	if got := bad.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("preflight from another origin: got Access-Control-Allow-Origin %q, want none", got)
+	}
+}
+
+func TestMetricsCountMongoCommands(t *testing.T) {
+	e := newEnv(t, opts{})
+	e.graphql(t, "{labels{nodes{name}}}", nil)
+	r := e.do(t, http.MethodGet, "/metrics", "", "")
+	for _, want := range []string{`todo_mongodb_commands_total{command="find"}`, `todo_http_requests_total{code="200",method="POST",route="/graphql"}`, "go_goroutines"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestPlayground(t *testing.T) {
+	r := newEnv(t, opts{}).do(t, http.MethodGet, "/playground", "", "")
+	if r.status != 200 || !strings.Contains(string(r.body), "/graphql") {
+		t.Errorf("got %d, want the playground page pointing at /graphql", r.status)
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}

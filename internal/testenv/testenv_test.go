@@ -1,0 +1,256 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+func mongoClient(t *testing.T) *mongo.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := connectMongo(ctx, MongoURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c
+}
+
+func insertAndFind(t *testing.T, db *mongo.Database) {
+	t.Helper()
+	ctx := t.Context()
+	coll := db.Collection("things")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 42}}); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	var got struct{ N int }
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "a"}}).Decode(&got); err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	if got.N != 42 {
+		t.Fatalf("found n=%d, want 42", got.N)
+	}
+}
+
+func TestMongoDatabase(t *testing.T) {
+	client := mongoClient(t)
+	var first, second string
+	t.Run("use", func(t *testing.T) {
+		first, second = MongoDatabase(t), MongoDatabase(t)
+		if first == second {
+			t.Fatalf("two calls gave the same database %q", first)
+		}
+		insertAndFind(t, client.Database(first))
+		names, err := client.ListDatabaseNames(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(names, first) {
+			t.Fatalf("database %s not listed while in use: %v", first, names)
+		}
+	})
+	names, err := client.ListDatabaseNames(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names, first) {
+		t.Errorf("database %s still exists after the subtest's cleanup", first)
+	}
+}
+
+func openPostgres(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func databaseExists(t *testing.T, name string) bool {
+	t.Helper()
+	db := openPostgres(t, PostgresServerDSN(t))
+	defer func() { _ = db.Close() }()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).
+		Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+func TestPostgresDSN(t *testing.T) {
+	PostgresServerDSN(t) // skips or fails here, not in the subtest, if there is no server
+	var name string
+	var leaked *sql.DB
+	t.Run("use", func(t *testing.T) {
+		dsn := PostgresDSN(t)
+		// Deliberately left open past the cleanup: the drop must not be blocked by a leaked connection.
+		leaked = openPostgres(t, dsn)
+		ctx := t.Context()
+		if err := leaked.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		var tables int
+		if err := leaked.QueryRowContext(ctx,
+			"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables); err != nil {
+			t.Fatal(err)
+		}
+		if tables != 0 {
+			t.Fatalf("fresh database %s has %d tables", name, tables)
+		}
+		if _, err := leaked.ExecContext(ctx, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatalf("database not writable: %v", err)
+		}
+		if !databaseExists(t, name) {
+			t.Fatalf("database %s not in pg_database", name)
+		}
+	})
+	if leaked != nil {
+		defer func() { _ = leaked.Close() }()
+	}
+	if name == "" {
+		t.Fatal("subtest did not get a database")
+	}
+	if databaseExists(t, name) {
+		t.Errorf("database %s still exists after the subtest's cleanup", name)
+	}
+}
+
+func TestParallel(t *testing.T) {
+	for i := range 6 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			insertAndFind(t, mongoClient(t).Database(MongoDatabase(t)))
+			db := openPostgres(t, PostgresDSN(t))
+			defer func() { _ = db.Close() }()
+			if _, err := db.ExecContext(t.Context(), "CREATE TABLE t (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(t.Context(), "INSERT INTO t VALUES ($1)", i); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStartCluster runs the throwaway-cluster path for real, even on machines where a local server
+// means the harness itself never needs it.
+func TestStartCluster(t *testing.T) {
+	t.Parallel()
+	if _, err := postgresBinDir(); err != nil {
+		unavailable(t, "cannot test throwaway clusters: %v", err)
+	}
+	// Not t.TempDir: its parent is private to root, and the postgres user could not reach the cluster.
+	root, err := os.MkdirTemp("", "testenv-cluster-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := startCluster(ctx, root)
+	if err != nil {
+		t.Fatalf("startCluster: %v", err)
+	}
+	t.Logf("throwaway cluster up in %v at %s", time.Since(start).Round(time.Millisecond), c.dsn)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = c.stop(context.Background())
+		}
+	})
+	if strings.Contains(c.dsn, ":5432/") {
+		t.Fatalf("cluster took the default port: %s", c.dsn)
+	}
+
+	if err := createDatabase(ctx, c.dsn, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := withDatabase(c.dsn, "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openPostgres(t, dsn)
+	var version string
+	if err := db.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	var fsync string
+	if err := db.QueryRowContext(ctx, "SHOW fsync").Scan(&fsync); err != nil || fsync != "off" {
+		t.Errorf("fsync = %q (%v), want off", fsync, err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server_version %s", version)
+	// Left open on purpose: dropping must terminate it.
+	if err := dropDatabase(ctx, c.dsn, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	stopped = true
+	if err := c.stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := ping(ctx, c.dsn); err == nil {
+		t.Error("cluster still answers after stop")
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Errorf("cluster directory %s not removed: %v", root, err)
+	}
+}
+
+// TestFerretSQLite runs the fallback used when no PostgreSQL is available.
+func TestFerretSQLite(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	f, err := startFerret(ctx, &ferretdb.Config{Handler: "sqlite", SQLiteURL: sqliteURL(t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := f.stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	client, err := connectMongo(ctx, f.uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Disconnect(ctx) }()
+	insertAndFind(t, client.Database("sqlite_probe"))
+}
+
+func TestNames(t *testing.T) {
+	a, b := uniqueName("t"), uniqueName("t")
+	if a == b || len(a) > 63 || !strings.HasPrefix(a, "t_testenv_") {
+		t.Errorf("uniqueName gave %q and %q", a, b)
+	}
+	for server, want := range map[string]string{
+		"postgres://u:p@h:1/postgres?sslmode=disable": "postgres://u:p@h:1/x?sslmode=disable",
+		"host=h user=u dbname=postgres":               "host=h user=u dbname=postgres dbname=x",
+	} {
+		if got, err := withDatabase(server, "x"); err != nil || got != want {
+			t.Errorf("withDatabase(%q) = %q, %v; want %q", server, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/todo-backend/todo/internal/requestid"
+	"github.com/todo-backend/todo/storage"
+)
+
+// Error codes clients see in extensions.code (SPEC §4).
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeConflict        = "CONFLICT"
+	CodeUnprocessable   = "UNPROCESSABLE"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeInternal        = "INTERNAL"
+)
+
+// ErrorPresenter is the one place where errors become GraphQL errors: the
+// facade's sentinels map to codes, and anything unexpected is logged with the
+// request id and shown to the client only as INTERNAL with that id.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if gerr.Extensions == nil {
+			gerr.Extensions = map[string]any{}
+		}
+		var fe *storage.FieldError
+		switch {
+		case errors.As(err, &fe):
+			gerr.Message = fe.Error()
+			gerr.Extensions["code"] = CodeBadUserInput
+			gerr.Extensions["field"] = fe.Field
+		case errors.Is(err, storage.ErrInvalid):
+			gerr.Extensions["code"] = CodeBadUserInput
+		case errors.Is(err, storage.ErrNotFound):
+			gerr.Extensions["code"] = CodeNotFound
+		case errors.Is(err, storage.ErrForbidden):
+			gerr.Extensions["code"] = CodeForbidden
+		case errors.Is(err, storage.ErrConflict):
+			gerr.Extensions["code"] = CodeConflict
+		case isRequestError(gerr):
+			// Parse, validation and cost errors: the client's query is at
+			// fault, and the message says how.
+			gerr.Extensions["code"] = CodeBadUserInput
+		default:
+			id := requestid.From(ctx)
+			log.ErrorContext(ctx, "graphql: internal error", "request_id", id, "path", gerr.Path.String(), "err", err)
+			gerr.Message = "internal error"
+			gerr.Extensions = map[string]any{"code": CodeInternal, "requestId": id}
+		}
+		return gerr
+	}
+}
+
+// isRequestError tells errors about the request itself (it did not parse,
+// validate or fit the cost limits) from failures while resolving it.
+func isRequestError(e *gqlerror.Error) bool {
+	switch e.Extensions["code"] {
+	case errcode.ParseFailed, errcode.ValidationFailed, "COMPLEXITY_LIMIT_EXCEEDED", CodeBadUserInput:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,31 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the facade. Callers test them with errors.Is; the
+// GraphQL error presenter maps each to one extensions.code.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")
+	ErrForbidden = errors.New("forbidden")
+	ErrInvalid   = errors.New("invalid input")
+)
+
+// FieldError is invalid input in one named argument or input field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Msg) }
+
+// Unwrap makes every FieldError an ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// invalid builds a FieldError.
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,84 @@
+// Package mongo is the primary store: the MongoDB documents of the original
+// service, their indexes and seeds, and the queries the storage facade runs.
+// It works on real MongoDB and on FerretDB v1, so it uses single-document
+// atomicity only: no multi-document transactions, $lookup or $facet.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// ErrInvalidID is returned for an id that is not a 24-hex ObjectId.
+var ErrInvalidID = errors.New("mongo: invalid id")
+
+// ErrNotFound is returned when a document does not exist.
+var ErrNotFound = errors.New("mongo: not found")
+
+// Store is a handle on one MongoDB database.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// Options tune the connection. Monitor sees every command the driver sends;
+// metrics and round-trip tests use it.
+type Options struct {
+	Monitor *event.CommandMonitor
+	// ServerSelectionTimeout bounds how long an operation waits for a server
+	// when MongoDB is away, so requests fail fast instead of hanging.
+	ServerSelectionTimeout time.Duration
+}
+
+// Connect prepares a client for uri. The driver connects lazily, so Connect
+// succeeds while MongoDB is down; Ping tells whether it is up.
+func Connect(uri, dbName string, o Options) (*Store, error) {
+	co := options.Client().ApplyURI(uri).SetAppName("todo")
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	sst := o.ServerSelectionTimeout
+	if sst == 0 {
+		sst = 5 * time.Second
+	}
+	co.SetServerSelectionTimeout(sst)
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect: %w", err)
+	}
+	return &Store{client: client, db: client.Database(dbName)}, nil
+}
+
+// Close disconnects the client.
+func (s *Store) Close(ctx context.Context) error {
+	return s.client.Disconnect(ctx)
+}
+
+// Ping checks that the primary answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("mongo: ping: %w", err)
+	}
+	return nil
+}
+
+// Database exposes the database for tests and tools that inspect raw documents.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+func (s *Store) coll(name string) *mongo.Collection { return s.db.Collection(name) }
+
+func objectID(hex string) (bson.ObjectID, error) {
+	id, err := bson.ObjectIDFromHex(hex)
+	if err != nil {
+		return bson.ObjectID{}, fmt.Errorf("%w: %q", ErrInvalidID, hex)
+	}
+	return id, nil
+}
