@@ -2,7 +2,7 @@
 // permissions and call the storage facade; they never talk to a database.
 package resolvers
 
-//go:generate go tool gqlgen generate --config ../gqlgen.yml
+//go:generate go -C .. tool gqlgen generate
 
 import (
 	"github.com/todo-backend/todo/storage"
