@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 )
 
@@ -58,10 +59,17 @@ func encodeCursor(id string, keys ...string) string {
 func decodeCursor(s string, nKeys int) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || len(c.Keys) != nKeys || len(c.ID) != 24 {
+	if err != nil || json.Unmarshal(b, &c) != nil || len(c.Keys) != nKeys || !isObjectIDHex(c.ID) {
 		return cursor{}, invalid("after", "not a cursor of this list")
 	}
 	return c, nil
+}
+
+// isObjectIDHex tells whether s has the form of an ObjectId, so that a forged
+// cursor is reported as a bad "after" rather than by the store.
+func isObjectIDHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return len(s) == 24 && err == nil
 }
 
 // trim cuts a fetch of limit+1 items to limit and reports whether more exist.

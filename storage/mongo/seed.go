@@ -54,8 +54,10 @@ type SeedResult struct {
 }
 
 // Seed inserts the fixed labels, the role catalogue and the task counter when
-// they are missing. Each insert is an upsert keyed on the natural key, so runs
-// at the same time on several instances do not duplicate anything.
+// they are missing. Each insert is an upsert keyed on the natural key; runs at
+// the same time on several instances duplicate nothing only because the unique
+// indexes on those keys (labels uniq_name, roles uniq_name_scope) turn the
+// losing upserts into duplicate-key errors, so EnsureIndexes must run first.
 func (s *Store) Seed(ctx context.Context, now time.Time) (SeedResult, error) {
 	var res SeedResult
 	for _, l := range SeedLabels {

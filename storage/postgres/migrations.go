@@ -97,6 +97,11 @@ func createTables(ctx context.Context, db *bun.DB) error {
 				return fmt.Errorf("postgres: create %T: %w", model, err)
 			}
 		}
+		// A table the original created lacks columns the indexes below
+		// cover (postgres_roles has no scope): add them first.
+		if err := addColumns(ctx, db, tx); err != nil {
+			return err
+		}
 		for _, ddl := range indexDDL {
 			if _, err := tx.ExecContext(ctx, ddl); err != nil {
 				return fmt.Errorf("postgres: %s: %w", ddl, err)
@@ -131,31 +136,35 @@ func dropTables(ctx context.Context, db *bun.DB) error {
 // (version and the columns that keep fields it dropped). Only PostgreSQL can
 // hold such tables; the embedded SQLite mirror is always created by us.
 func addMissingColumns(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return addColumns(ctx, db, tx)
+	})
+}
+
+func addColumns(ctx context.Context, db *bun.DB, tx bun.Tx) error {
 	if db.Dialect().Name() != dialect.PG {
 		return nil
 	}
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, model := range tables {
-			table := db.Table(reflect.TypeOf(model))
-			for _, f := range table.Fields {
-				if f.IsPK {
-					continue
-				}
-				ddl := fmt.Sprintf(`ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s`, table.SQLName, f.SQLName, f.CreateTableSQLType)
-				// NOT NULL can only be added with a default when rows exist.
-				if f.SQLDefault != "" {
-					ddl += " DEFAULT " + f.SQLDefault
-					if f.NotNull {
-						ddl += " NOT NULL"
-					}
-				}
-				if _, err := tx.ExecContext(ctx, ddl); err != nil {
-					return fmt.Errorf("postgres: %s: %w", strings.TrimSpace(ddl), err)
+	for _, model := range tables {
+		table := db.Table(reflect.TypeOf(model))
+		for _, f := range table.Fields {
+			if f.IsPK {
+				continue
+			}
+			ddl := fmt.Sprintf(`ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s`, table.SQLName, f.SQLName, f.CreateTableSQLType)
+			// NOT NULL can only be added with a default when rows exist.
+			if f.SQLDefault != "" {
+				ddl += " DEFAULT " + f.SQLDefault
+				if f.NotNull {
+					ddl += " NOT NULL"
 				}
 			}
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return fmt.Errorf("postgres: %s: %w", strings.TrimSpace(ddl), err)
+			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func goMigration(fn func(context.Context, *bun.DB) error) func(context.Context, *migrate.Migrator, *migrate.Migration) error {

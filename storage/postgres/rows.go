@@ -21,6 +21,10 @@ type SyncColumns struct {
 // The row structs follow the original mirror's tables and columns
 // (reference §8.2). Columns beyond those are marked: they carry fields the
 // original dropped, so the mirror holds everything MongoDB holds.
+//
+// A column whose Go zero value is a real value (is_active = false) has no
+// `default:` tag: bun inserts DEFAULT for a zero field that has one, which
+// would store every inactive row as active.
 
 // UserRow mirrors users.
 type UserRow struct {
@@ -97,7 +101,7 @@ type UserTeamDetailsRow struct {
 	TeamID    string     `bun:"team_id,type:varchar(255),notnull"`
 	CreatedBy string     `bun:"created_by,type:varchar(255),notnull"`
 	UpdatedBy *string    `bun:"updated_by,type:varchar(255)"`
-	IsActive  bool       `bun:"is_active,notnull,default:true"`
+	IsActive  bool       `bun:"is_active,notnull"`
 	CreatedAt time.Time  `bun:"created_at,notnull"`
 	UpdatedAt *time.Time `bun:"updated_at"`
 }
@@ -125,7 +129,7 @@ type RoleRow struct {
 	Description *string    `bun:"description"`
 	Permissions string     `bun:"permissions,type:text,notnull,default:'{}'"`
 	Scope       string     `bun:"scope,type:varchar(20),notnull,default:'GLOBAL'"`
-	IsActive    bool       `bun:"is_active,notnull,default:true"`
+	IsActive    bool       `bun:"is_active,notnull"`
 	CreatedBy   *string    `bun:"created_by,type:varchar(255)"`
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   *time.Time `bun:"updated_at"`
@@ -140,7 +144,7 @@ type TaskAssignmentRow struct {
 	UserType    string     `bun:"user_type,type:varchar(10),notnull"`
 	TeamID      *string    `bun:"team_id,type:varchar(24)"`
 	ExecutorID  *string    `bun:"executor_id,type:varchar(24)"`
-	IsActive    bool       `bun:"is_active,notnull,default:true"`
+	IsActive    bool       `bun:"is_active,notnull"`
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   *time.Time `bun:"updated_at"`
 	CreatedBy   string     `bun:"created_by,type:varchar(255),notnull"`
@@ -153,7 +157,7 @@ type WatchlistRow struct {
 	SyncColumns
 	TaskID    string     `bun:"task_id,type:varchar(24),notnull"`
 	UserID    string     `bun:"user_id,type:varchar(24),notnull"`
-	IsActive  bool       `bun:"is_active,notnull,default:true"`
+	IsActive  bool       `bun:"is_active,notnull"`
 	CreatedBy string     `bun:"created_by,type:varchar(255),notnull"`
 	CreatedAt time.Time  `bun:"created_at,notnull"`
 	UpdatedBy *string    `bun:"updated_by,type:varchar(255)"`
@@ -168,7 +172,7 @@ type UserRoleRow struct {
 	RoleName  string     `bun:"role_name,type:varchar(50),notnull"`
 	Scope     string     `bun:"scope,type:varchar(20),notnull"`
 	TeamID    *string    `bun:"team_id,type:varchar(24)"`
-	IsActive  bool       `bun:"is_active,notnull,default:true"`
+	IsActive  bool       `bun:"is_active,notnull"`
 	CreatedAt time.Time  `bun:"created_at,notnull"`
 	CreatedBy string     `bun:"created_by,type:varchar(255),notnull,default:'system'"`
 	UpdatedAt *time.Time `bun:"updated_at"`
