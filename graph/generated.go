@@ -5,10 +5,12 @@ package graph
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
@@ -29,9 +31,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	LabelConnection() LabelConnectionResolver
 	Query() QueryResolver
+	TeamCreationInviteCode() TeamCreationInviteCodeResolver
+	TeamCreationInviteCodeConnection() TeamCreationInviteCodeConnectionResolver
+	User() UserResolver
+	UserRole() UserRoleResolver
 }
 
 type DirectiveRoot struct {
+	HasRole func(ctx context.Context, obj any, next graphql.Resolver, role models.RoleName) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -59,7 +66,57 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Labels func(childComplexity int, search *string, first *int, after *string) int
+		Labels                  func(childComplexity int, search *string, first *int, after *string) int
+		Me                      func(childComplexity int) int
+		TeamCreationInviteCodes func(childComplexity int, first *int, after *string) int
+	}
+
+	Team struct {
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+	}
+
+	TeamCreationInviteCode struct {
+		Code        func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IsUsed      func(childComplexity int) int
+		UsedAt      func(childComplexity int) int
+		UsedBy      func(childComplexity int) int
+	}
+
+	TeamCreationInviteCodeConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TeamCreationInviteCodeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	User struct {
+		CreatedAt func(childComplexity int) int
+		Email     func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Picture   func(childComplexity int) int
+		Roles     func(childComplexity int) int
+		Teams     func(childComplexity int) int
+	}
+
+	UserRole struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		RoleName  func(childComplexity int) int
+		Scope     func(childComplexity int) int
+		Team      func(childComplexity int) int
 	}
 }
 
@@ -71,7 +128,26 @@ type LabelConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *models.LabelConnection) (int, error)
 }
 type QueryResolver interface {
+	Me(ctx context.Context) (*models.User, error)
 	Labels(ctx context.Context, search *string, first *int, after *string) (*models.LabelConnection, error)
+	TeamCreationInviteCodes(ctx context.Context, first *int, after *string) (*models.TeamCreationInviteCodeConnection, error)
+}
+type TeamCreationInviteCodeResolver interface {
+	CreatedBy(ctx context.Context, obj *models.TeamCreationInviteCode) (*models.User, error)
+
+	UsedBy(ctx context.Context, obj *models.TeamCreationInviteCode) (*models.User, error)
+}
+type TeamCreationInviteCodeConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *models.TeamCreationInviteCodeConnection) (int, error)
+}
+type UserResolver interface {
+	Email(ctx context.Context, obj *models.User) (*string, error)
+
+	Roles(ctx context.Context, obj *models.User) ([]models.UserRole, error)
+	Teams(ctx context.Context, obj *models.User) ([]models.Team, error)
+}
+type UserRoleResolver interface {
+	Team(ctx context.Context, obj *models.UserRole) (*models.Team, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -173,6 +249,209 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Labels(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.teamCreationInviteCodes":
+		if e.ComplexityRoot.Query.TeamCreationInviteCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_teamCreationInviteCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TeamCreationInviteCodes(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "Team.createdAt":
+		if e.ComplexityRoot.Team.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Team.CreatedAt(childComplexity), true
+	case "Team.description":
+		if e.ComplexityRoot.Team.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Team.Description(childComplexity), true
+	case "Team.id":
+		if e.ComplexityRoot.Team.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Team.ID(childComplexity), true
+	case "Team.name":
+		if e.ComplexityRoot.Team.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Team.Name(childComplexity), true
+
+	case "TeamCreationInviteCode.code":
+		if e.ComplexityRoot.TeamCreationInviteCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.Code(childComplexity), true
+	case "TeamCreationInviteCode.createdAt":
+		if e.ComplexityRoot.TeamCreationInviteCode.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.CreatedAt(childComplexity), true
+	case "TeamCreationInviteCode.createdBy":
+		if e.ComplexityRoot.TeamCreationInviteCode.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.CreatedBy(childComplexity), true
+	case "TeamCreationInviteCode.description":
+		if e.ComplexityRoot.TeamCreationInviteCode.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.Description(childComplexity), true
+	case "TeamCreationInviteCode.id":
+		if e.ComplexityRoot.TeamCreationInviteCode.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.ID(childComplexity), true
+	case "TeamCreationInviteCode.isUsed":
+		if e.ComplexityRoot.TeamCreationInviteCode.IsUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.IsUsed(childComplexity), true
+	case "TeamCreationInviteCode.usedAt":
+		if e.ComplexityRoot.TeamCreationInviteCode.UsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.UsedAt(childComplexity), true
+	case "TeamCreationInviteCode.usedBy":
+		if e.ComplexityRoot.TeamCreationInviteCode.UsedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCode.UsedBy(childComplexity), true
+
+	case "TeamCreationInviteCodeConnection.edges":
+		if e.ComplexityRoot.TeamCreationInviteCodeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeConnection.Edges(childComplexity), true
+	case "TeamCreationInviteCodeConnection.nodes":
+		if e.ComplexityRoot.TeamCreationInviteCodeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeConnection.Nodes(childComplexity), true
+	case "TeamCreationInviteCodeConnection.pageInfo":
+		if e.ComplexityRoot.TeamCreationInviteCodeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeConnection.PageInfo(childComplexity), true
+	case "TeamCreationInviteCodeConnection.totalCount":
+		if e.ComplexityRoot.TeamCreationInviteCodeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeConnection.TotalCount(childComplexity), true
+
+	case "TeamCreationInviteCodeEdge.cursor":
+		if e.ComplexityRoot.TeamCreationInviteCodeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeEdge.Cursor(childComplexity), true
+	case "TeamCreationInviteCodeEdge.node":
+		if e.ComplexityRoot.TeamCreationInviteCodeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamCreationInviteCodeEdge.Node(childComplexity), true
+
+	case "User.createdAt":
+		if e.ComplexityRoot.User.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.CreatedAt(childComplexity), true
+	case "User.email":
+		if e.ComplexityRoot.User.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Email(childComplexity), true
+	case "User.id":
+		if e.ComplexityRoot.User.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.name":
+		if e.ComplexityRoot.User.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Name(childComplexity), true
+	case "User.picture":
+		if e.ComplexityRoot.User.Picture == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Picture(childComplexity), true
+	case "User.roles":
+		if e.ComplexityRoot.User.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Roles(childComplexity), true
+	case "User.teams":
+		if e.ComplexityRoot.User.Teams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Teams(childComplexity), true
+
+	case "UserRole.createdAt":
+		if e.ComplexityRoot.UserRole.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserRole.CreatedAt(childComplexity), true
+	case "UserRole.id":
+		if e.ComplexityRoot.UserRole.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserRole.ID(childComplexity), true
+	case "UserRole.name":
+		if e.ComplexityRoot.UserRole.RoleName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserRole.RoleName(childComplexity), true
+	case "UserRole.scope":
+		if e.ComplexityRoot.UserRole.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserRole.Scope(childComplexity), true
+	case "UserRole.team":
+		if e.ComplexityRoot.UserRole.Team == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserRole.Team(childComplexity), true
 
 	}
 	return 0, false
@@ -243,12 +522,40 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../schema.graphqls", Input: `"""
+	{Name: "../schema.graphqls", Input: `# The root of the GraphQL schema: scalars, directives and the root types.
+# Each area extends Query and Mutation in its own file under schema/, and gqlgen
+# writes its resolvers to resolvers/<area>.resolvers.go.
+
+"""
 An RFC 3339 timestamp, always with its offset, e.g. "2026-11-25T21:00:00Z".
 """
 scalar Time
 
+"""
+Only callers holding the role may read the field; others get FORBIDDEN.
+"""
+directive @hasRole(role: RoleName!) on FIELD_DEFINITION
+
+"""
+Every operation needs a signed-in caller: without one, each field of Query
+and Mutation answers UNAUTHENTICATED.
+"""
 type Query {
+  "The signed-in user."
+  me: User!
+}
+
+"""
+Where a page of a connection ends.
+"""
+type PageInfo {
+  "Whether items follow this page."
+  hasNextPage: Boolean!
+  "The cursor of the last item of this page; null when the page is empty."
+  endCursor: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/labels.graphqls", Input: `extend type Query {
   """
   Labels that tasks can carry, in name order. ` + "`" + `search` + "`" + ` matches a
   case-insensitive substring of the name, taken literally. ` + "`" + `first` + "`" + ` defaults to
@@ -292,15 +599,130 @@ type LabelEdge {
   "The label."
   node: Label!
 }
+`, BuiltIn: false},
+	{Name: "../schema/teams.graphqls", Input: `"""
+A group of users with a point of contact.
+"""
+type Team {
+  "The team's id."
+  id: ID!
+  "The team's name."
+  name: String!
+  "What the team is for."
+  description: String
+  "When the team was created."
+  createdAt: Time!
+}
+
+extend type Query {
+  """
+  One-time codes that allow creating a team, newest first. Admins only.
+  """
+  teamCreationInviteCodes(first: Int, after: String): TeamCreationInviteCodeConnection! @hasRole(role: ADMIN)
+}
 
 """
-Where a page of a connection ends.
+A one-time code, minted by an admin, that lets a user create a team.
 """
-type PageInfo {
-  "Whether items follow this page."
-  hasNextPage: Boolean!
-  "The cursor of the last item of this page; null when the page is empty."
-  endCursor: String
+type TeamCreationInviteCode {
+  "The code's id."
+  id: ID!
+  "The code itself."
+  code: String!
+  "What the admin noted about it."
+  description: String
+  "The admin who minted it."
+  createdBy: User
+  "When it was minted."
+  createdAt: Time!
+  "Who used it to create a team."
+  usedBy: User
+  "When it was used."
+  usedAt: Time
+  "Whether it was used."
+  isUsed: Boolean!
+}
+
+"""
+A page of team-creation codes.
+"""
+type TeamCreationInviteCodeConnection {
+  "The codes of this page, each with its cursor."
+  edges: [TeamCreationInviteCodeEdge!]!
+  "The codes of this page."
+  nodes: [TeamCreationInviteCode!]!
+  "Where this page ends and whether more follow."
+  pageInfo: PageInfo!
+  "How many codes exist."
+  totalCount: Int!
+}
+
+"""
+A team-creation code and the cursor that points just after it.
+"""
+type TeamCreationInviteCodeEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this code."
+  cursor: String!
+  "The code."
+  node: TeamCreationInviteCode!
+}
+`, BuiltIn: false},
+	{Name: "../schema/users.graphqls", Input: `"""
+A person who signed in.
+"""
+type User {
+  "The user's id."
+  id: ID!
+  "The user's display name."
+  name: String!
+  """
+  The user's email address: shown to the user themself, their teammates and
+  admins; null for anyone else.
+  """
+  email: String
+  "A URL of the user's picture, when the identity provider gave one."
+  picture: String
+  "When the user first signed in."
+  createdAt: Time!
+  "The user's active roles, global and per team."
+  roles: [UserRole!]!
+  "The teams the user is an active member of."
+  teams: [Team!]!
+}
+
+"""
+A role a user holds: globally (e.g. ADMIN of the service) or in one team.
+"""
+type UserRole {
+  "The grant's id."
+  id: ID!
+  "The role."
+  name: RoleName!
+  "GLOBAL, or TEAM with ` + "`" + `team` + "`" + ` set."
+  scope: RoleScope!
+  "The team of a TEAM role; null for GLOBAL ones."
+  team: Team
+  "When the role was granted."
+  createdAt: Time!
+}
+
+"""
+Names of roles. In a team: OWNER > ADMIN > MEMBER. Globally: ADMIN runs the
+service; MODERATOR is kept from the original and grants nothing yet.
+"""
+enum RoleName {
+  OWNER
+  ADMIN
+  MEMBER
+  MODERATOR
+}
+
+"""
+Where a role applies.
+"""
+enum RoleScope {
+  GLOBAL
+  TEAM
 }
 `, BuiltIn: false},
 }
@@ -354,6 +776,102 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Team(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Team_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Team_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Team_description(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Team_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Team", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamCreationInviteCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TeamCreationInviteCode_id(ctx, field)
+	case "code":
+		return ec.fieldContext_TeamCreationInviteCode_code(ctx, field)
+	case "description":
+		return ec.fieldContext_TeamCreationInviteCode_description(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_TeamCreationInviteCode_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TeamCreationInviteCode_createdAt(ctx, field)
+	case "usedBy":
+		return ec.fieldContext_TeamCreationInviteCode_usedBy(ctx, field)
+	case "usedAt":
+		return ec.fieldContext_TeamCreationInviteCode_usedAt(ctx, field)
+	case "isUsed":
+		return ec.fieldContext_TeamCreationInviteCode_isUsed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamCreationInviteCode", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamCreationInviteCodeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TeamCreationInviteCodeConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_TeamCreationInviteCodeConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TeamCreationInviteCodeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TeamCreationInviteCodeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamCreationInviteCodeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamCreationInviteCodeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TeamCreationInviteCodeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TeamCreationInviteCodeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamCreationInviteCodeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_User_id(ctx, field)
+	case "name":
+		return ec.fieldContext_User_name(ctx, field)
+	case "email":
+		return ec.fieldContext_User_email(ctx, field)
+	case "picture":
+		return ec.fieldContext_User_picture(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_User_createdAt(ctx, field)
+	case "roles":
+		return ec.fieldContext_User_roles(ctx, field)
+	case "teams":
+		return ec.fieldContext_User_teams(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_UserRole(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_UserRole_id(ctx, field)
+	case "name":
+		return ec.fieldContext_UserRole_name(ctx, field)
+	case "scope":
+		return ec.fieldContext_UserRole_scope(ctx, field)
+	case "team":
+		return ec.fieldContext_UserRole_team(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_UserRole_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserRole", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -472,6 +990,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (models.RoleName, error) {
+			return ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -513,6 +1045,28 @@ func (ec *executionContext) field_Query_labels_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_teamCreationInviteCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -879,6 +1433,38 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_me(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Me(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_labels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -917,6 +1503,68 @@ func (ec *executionContext) fieldContext_Query_labels(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_labels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_teamCreationInviteCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_teamCreationInviteCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TeamCreationInviteCodes(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.TeamCreationInviteCodeConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.TeamCreationInviteCodeConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.TeamCreationInviteCodeConnection) graphql.Marshaler {
+			return ec.marshalNTeamCreationInviteCodeConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_teamCreationInviteCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamCreationInviteCodeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_teamCreationInviteCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -997,6 +1645,777 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Team_id(ctx context.Context, field graphql.CollectedField, obj *models.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Team_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Team", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Team_name(ctx context.Context, field graphql.CollectedField, obj *models.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Team_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Team", field, false, false, "String")
+}
+
+func (ec *executionContext) _Team_description(ctx context.Context, field graphql.CollectedField, obj *models.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Team_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Team", field, false, false, "String")
+}
+
+func (ec *executionContext) _Team_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Team_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Team", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_id(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_code(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_description(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_createdBy(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TeamCreationInviteCode().CreatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCode",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_usedBy(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_usedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TeamCreationInviteCode().UsedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_usedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCode",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_usedAt(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_usedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_usedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamCreationInviteCode_isUsed(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCode_isUsed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsUsed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCode_isUsed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCode", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.TeamCreationInviteCodeEdge) graphql.Marshaler {
+			return ec.marshalNTeamCreationInviteCodeEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCodeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamCreationInviteCodeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.TeamCreationInviteCode) graphql.Marshaler {
+			return ec.marshalNTeamCreationInviteCode2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCodeConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamCreationInviteCode(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCodeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TeamCreationInviteCodeConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCodeConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamCreationInviteCodeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamCreationInviteCodeEdge_node(ctx context.Context, field graphql.CollectedField, obj *models.TeamCreationInviteCodeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamCreationInviteCodeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.TeamCreationInviteCode) graphql.Marshaler {
+			return ec.marshalNTeamCreationInviteCode2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamCreationInviteCodeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamCreationInviteCodeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamCreationInviteCode(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "ID")
+}
+
+func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
+func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Email(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_picture(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_picture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Picture, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_picture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
+func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_roles(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_roles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Roles(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.UserRole) graphql.Marshaler {
+			return ec.marshalNUserRole2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUserRoleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserRole(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_teams(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_teams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Teams(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_teams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Team(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UserRole_id(ctx context.Context, field graphql.CollectedField, obj *models.UserRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserRole_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserRole_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserRole", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UserRole_name(ctx context.Context, field graphql.CollectedField, obj *models.UserRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserRole_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoleName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.RoleName) graphql.Marshaler {
+			return ec.marshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserRole_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserRole", field, false, false, "RoleName")
+}
+
+func (ec *executionContext) _UserRole_scope(ctx context.Context, field graphql.CollectedField, obj *models.UserRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserRole_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.RoleScope) graphql.Marshaler {
+			return ec.marshalNRoleScope2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserRole_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserRole", field, false, false, "RoleScope")
+}
+
+func (ec *executionContext) _UserRole_team(ctx context.Context, field graphql.CollectedField, obj *models.UserRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserRole_team(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UserRole().Team(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Team) graphql.Marshaler {
+			return ec.marshalOTeam2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeam(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserRole_team(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserRole",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Team(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UserRole_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.UserRole) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserRole_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserRole_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserRole", field, false, false, "Time")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -2267,11 +3686,23 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
+		case "me":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_me(ctx, field)
+				})
 		case "labels":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_labels(ctx, field)
+				})
+		case "teamCreationInviteCodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_teamCreationInviteCodes(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -2284,6 +3715,331 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamImplementors = []string{"Team"}
+
+func (ec *executionContext) _Team(ctx context.Context, sel ast.SelectionSet, obj *models.Team) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Team")
+		case "id":
+			out.Values[i] = ec._Team_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Team_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Team_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Team_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamCreationInviteCodeImplementors = []string{"TeamCreationInviteCode"}
+
+func (ec *executionContext) _TeamCreationInviteCode(ctx context.Context, sel ast.SelectionSet, obj *models.TeamCreationInviteCode) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamCreationInviteCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamCreationInviteCode")
+		case "id":
+			out.Values[i] = ec._TeamCreationInviteCode_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._TeamCreationInviteCode_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._TeamCreationInviteCode_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TeamCreationInviteCode_createdBy(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._TeamCreationInviteCode_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TeamCreationInviteCode_usedBy(ctx, field, obj)
+				})
+		case "usedAt":
+			out.Values[i] = ec._TeamCreationInviteCode_usedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isUsed":
+			out.Values[i] = ec._TeamCreationInviteCode_isUsed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamCreationInviteCodeConnectionImplementors = []string{"TeamCreationInviteCodeConnection"}
+
+func (ec *executionContext) _TeamCreationInviteCodeConnection(ctx context.Context, sel ast.SelectionSet, obj *models.TeamCreationInviteCodeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamCreationInviteCodeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamCreationInviteCodeConnection")
+		case "edges":
+			out.Values[i] = ec._TeamCreationInviteCodeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._TeamCreationInviteCodeConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TeamCreationInviteCodeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TeamCreationInviteCodeConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamCreationInviteCodeEdgeImplementors = []string{"TeamCreationInviteCodeEdge"}
+
+func (ec *executionContext) _TeamCreationInviteCodeEdge(ctx context.Context, sel ast.SelectionSet, obj *models.TeamCreationInviteCodeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamCreationInviteCodeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamCreationInviteCodeEdge")
+		case "cursor":
+			out.Values[i] = ec._TeamCreationInviteCodeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TeamCreationInviteCodeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userImplementors = []string{"User"}
+
+func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *models.User) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("User")
+		case "id":
+			out.Values[i] = ec._User_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._User_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_email(ctx, field, obj)
+				})
+		case "picture":
+			out.Values[i] = ec._User_picture(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "roles":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_roles(ctx, field, obj)
+				})
+		case "teams":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_teams(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userRoleImplementors = []string{"UserRole"}
+
+func (ec *executionContext) _UserRole(ctx context.Context, sel ast.SelectionSet, obj *models.UserRole) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userRoleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserRole")
+		case "id":
+			out.Values[i] = ec._UserRole_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._UserRole_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scope":
+			out.Values[i] = ec._UserRole_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "team":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UserRole_team(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._UserRole_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -2760,6 +4516,26 @@ func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋtodoᚑbackendᚋtod
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx context.Context, v any) (models.RoleName, error) {
+	var res models.RoleName
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx context.Context, sel ast.SelectionSet, v models.RoleName) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNRoleScope2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleScope(ctx context.Context, v any) (models.RoleScope, error) {
+	var res models.RoleScope
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoleScope2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleScope(ctx context.Context, sel ast.SelectionSet, v models.RoleScope) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -2772,6 +4548,116 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTeam2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeam(ctx context.Context, sel ast.SelectionSet, v models.Team) graphql.Marshaler {
+	return ec._Team(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTeam2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamᚄ(ctx context.Context, sel ast.SelectionSet, v []models.Team) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeam2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeam(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamCreationInviteCode2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCode(ctx context.Context, sel ast.SelectionSet, v models.TeamCreationInviteCode) graphql.Marshaler {
+	return ec._TeamCreationInviteCode(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTeamCreationInviteCode2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []models.TeamCreationInviteCode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamCreationInviteCode2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamCreationInviteCodeConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeConnection(ctx context.Context, sel ast.SelectionSet, v *models.TeamCreationInviteCodeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamCreationInviteCodeConnection!")
+		return graphql.Null
+	}
+	return ec._TeamCreationInviteCodeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamCreationInviteCodeEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeEdge(ctx context.Context, sel ast.SelectionSet, v models.TeamCreationInviteCodeEdge) graphql.Marshaler {
+	return ec._TeamCreationInviteCodeEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTeamCreationInviteCodeEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []models.TeamCreationInviteCodeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamCreationInviteCodeEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeamCreationInviteCodeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "User!")
+		return graphql.Null
+	}
+	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserRole2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUserRole(ctx context.Context, sel ast.SelectionSet, v models.UserRole) graphql.Marshaler {
+	return ec._UserRole(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNUserRole2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUserRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []models.UserRole) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserRole2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUserRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -2964,6 +4850,18 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -2980,6 +4878,38 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTeam2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTeam(ctx context.Context, sel ast.SelectionSet, v *models.Team) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Team(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._User(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -28,3 +28,24 @@ func (c *LabelConnection) Nodes() []Label {
 	}
 	return out
 }
+
+// TeamCreationInviteCodeEdge is one code of a page with its cursor.
+type TeamCreationInviteCodeEdge struct {
+	Cursor string
+	Node   TeamCreationInviteCode
+}
+
+// TeamCreationInviteCodeConnection is a page of team-creation codes.
+type TeamCreationInviteCodeConnection struct {
+	Edges    []TeamCreationInviteCodeEdge
+	PageInfo PageInfo
+}
+
+// Nodes returns the codes of the page.
+func (c *TeamCreationInviteCodeConnection) Nodes() []TeamCreationInviteCode {
+	out := make([]TeamCreationInviteCode, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}

@@ -151,18 +151,21 @@ const (
 	ScopeTeam   RoleScope = "TEAM"
 )
 
+// RoleName names a role. It is stored in lower case, as the original did.
+type RoleName string
+
 // Role names of the catalogue.
 const (
-	RoleModerator = "moderator"
-	RoleAdmin     = "admin"
-	RoleOwner     = "owner"
-	RoleMember    = "member"
+	RoleModerator RoleName = "moderator"
+	RoleAdmin     RoleName = "admin"
+	RoleOwner     RoleName = "owner"
+	RoleMember    RoleName = "member"
 )
 
 // Role is an entry of the role catalogue.
 type Role struct {
 	ID          string
-	Name        string
+	Name        RoleName
 	Description string
 	Scope       RoleScope
 	IsActive    bool
@@ -177,7 +180,7 @@ type Role struct {
 type UserRole struct {
 	ID        string
 	UserID    string
-	RoleName  string
+	RoleName  RoleName
 	Scope     RoleScope
 	TeamID    string
 	IsActive  bool

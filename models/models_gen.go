@@ -2,5 +2,7 @@
 
 package models
 
+// Every operation needs a signed-in caller: without one, each field of Query
+// and Mutation answers UNAUTHENTICATED.
 type Query struct {
 }

@@ -36,6 +36,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		var fe *storage.FieldError
 		switch {
+		case errors.Is(err, ErrUnauthenticated):
+			gerr.Extensions["code"] = CodeUnauthenticated
 		case errors.As(err, &fe):
 			gerr.Message = fe.Error()
 			gerr.Extensions["code"] = CodeBadUserInput

@@ -7,41 +7,32 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/todo-backend/todo/graph"
+	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
 
-// TotalCount is the resolver for the totalCount field.
-func (r *labelConnectionResolver) TotalCount(ctx context.Context, obj *models.LabelConnection) (int, error) {
-	return r.Store.CountLabels(ctx, storage.LabelFilter{Search: obj.Search})
-}
-
-// Labels is the resolver for the labels field.
-func (r *queryResolver) Labels(ctx context.Context, search *string, first *int, after *string) (*models.LabelConnection, error) {
-	f := storage.LabelFilter{Search: deref(search)}
-	page, err := r.Store.Labels(ctx, f, storage.PageArgs{First: first, After: after})
+// Me is the resolver for the me field.
+func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
+	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn := &models.LabelConnection{Search: f.Search, Edges: make([]models.LabelEdge, len(page.Edges))}
-	for i, e := range page.Edges {
-		conn.Edges[i] = models.LabelEdge{Cursor: e.Cursor, Node: e.Node}
+	u, err := loaders.For(ctx).Users.Load(ctx, v.UserID)()
+	if errors.Is(err, storage.ErrNotFound) {
+		// A valid token for a user who no longer exists: sign in again.
+		return nil, ErrUnauthenticated
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
-	return conn, nil
-}
-
-// LabelConnection returns graph.LabelConnectionResolver implementation.
-func (r *Resolver) LabelConnection() graph.LabelConnectionResolver {
-	return &labelConnectionResolver{r}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
-type (
-	labelConnectionResolver struct{ *Resolver }
-	queryResolver           struct{ *Resolver }
-)
+type queryResolver struct{ *Resolver }

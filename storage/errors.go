@@ -12,6 +12,9 @@ var (
 	ErrConflict  = errors.New("conflict")
 	ErrForbidden = errors.New("forbidden")
 	ErrInvalid   = errors.New("invalid input")
+	// ErrTokenReused: a refresh token was presented after it had been used
+	// or revoked, the sign of a stolen token.
+	ErrTokenReused = errors.New("refresh token reused")
 )
 
 // FieldError is invalid input in one named argument or input field.

@@ -7,19 +7,24 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/todo-backend/todo/storage/mongo"
 )
 
-// Store is the facade. Writes, and with them the mirror, arrive with the
-// GraphQL API; so far the facade only reads.
+// Store is the facade.
 type Store struct {
 	mongo *mongo.Store
+	now   func() time.Time
 }
 
-// New builds the facade over the primary store.
-func New(m *mongo.Store) *Store {
-	return &Store{mongo: m}
+// New builds the facade over the primary store. now is injected so tests can
+// control time; nil means the wall clock.
+func New(m *mongo.Store, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{mongo: m, now: func() time.Time { return now().UTC() }}
 }
 
 // translate maps the stores' errors to the facade's sentinels.
@@ -29,6 +34,8 @@ func translate(err error) error {
 		return nil
 	case errors.Is(err, mongo.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, mongo.ErrTokenReused):
+		return fmt.Errorf("%w: %w", ErrTokenReused, err)
 	case errors.Is(err, mongo.ErrInvalidID):
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	default:

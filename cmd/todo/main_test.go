@@ -68,6 +68,7 @@ func freePort(t *testing.T) int {
 // process is a `todo serve` running in this process.
 type process struct {
 	base   string
+	token  string // from dev login, sent as Bearer
 	log    *syncBuffer
 	cancel context.CancelFunc
 	done   chan int
@@ -119,7 +120,14 @@ func (s *process) stop(t *testing.T) {
 
 func (s *process) getJSON(t *testing.T, path string, into any) int {
 	t.Helper()
-	resp, err := http.Get(s.base + path)
+	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +156,17 @@ func (s *process) waitHealth(t *testing.T, wantCode int, wantDB, wantPG string) 
 	t.Fatalf("health: got %d %+v, want %d db %s postgres %s", code, body, wantCode, wantDB, wantPG)
 }
 
+// waitLog waits for a log line: preparing the stores runs beside the server.
+func (s *process) waitLog(t *testing.T, substr string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(s.log.String(), substr) {
+			return
+		}
+	}
+	t.Fatalf("log never said %s:\n%s", substr, s.log)
+}
+
 type labelsAnswer struct {
 	Data struct {
 		Labels struct {
@@ -158,8 +177,26 @@ type labelsAnswer struct {
 	Errors []json.RawMessage
 }
 
+// devLogin signs in the way the start-up log tells a newcomer to.
+func (s *process) devLogin(t *testing.T, email string) {
+	t.Helper()
+	resp, err := http.Post(s.base+"/v1/auth/dev/login", "application/json", strings.NewReader(`{"email":"`+email+`","name":"New"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ AccessToken string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		t.Fatalf("dev login: HTTP %d, %v", resp.StatusCode, err)
+	}
+	s.token = body.AccessToken
+}
+
 func (s *process) labels(t *testing.T) labelsAnswer {
 	t.Helper()
+	if s.token == "" {
+		s.devLogin(t, "newcomer@example.com")
+	}
 	var a labelsAnswer
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		a = labelsAnswer{}
@@ -188,7 +225,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	if got := a.Data.Labels.Nodes[0]; got.Name != "API" || got.Color != "#3b82f6" {
 		t.Errorf("first label: got %+v, want API #3b82f6 (name order)", got)
 	}
-	for _, want := range []string{"embedded FerretDB", "embedded SQLite", "/playground"} {
+	for _, want := range []string{"embedded FerretDB", "embedded SQLite", "/playground", "/v1/auth/dev/login"} {
 		if !strings.Contains(s.log.String(), want) {
 			t.Errorf("start-up log does not mention %q:\n%s", want, s.log)
 		}
@@ -197,9 +234,13 @@ func TestEmbeddedDefault(t *testing.T) {
 
 	again := startServe(t, map[string]string{"DATA_DIR": dataDir})
 	again.waitHealth(t, http.StatusOK, "UP", "UP")
+	// The signing keys were generated once into DATA_DIR: a token from the
+	// first run still works.
+	again.token = s.token
 	if got := again.labels(t).Data.Labels.TotalCount; got != 8 {
 		t.Errorf("after restart: got %d labels, want 8", got)
 	}
+	again.waitLog(t, `"msg":"mongodb ready"`)
 	if !strings.Contains(again.log.String(), `"seeded_labels":0`) {
 		t.Errorf("restart seeded labels again:\n%s", again.log)
 	}
@@ -236,6 +277,7 @@ func TestRealStores(t *testing.T) {
 	}
 	s := startServe(t, env)
 	s.waitHealth(t, http.StatusOK, "UP", "UP")
+	s.waitLog(t, `"msg":"mirror ready"`)
 	if !strings.Contains(s.log.String(), `"applied_migrations":null`) {
 		t.Errorf("serve after migrate applied migrations again:\n%s", s.log)
 	}

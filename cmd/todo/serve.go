@@ -41,8 +41,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	defer func() { stopBG(); wg.Wait() }()
 
+	store := storage.New(st.mongo, nil)
+	authSvc, err := newAuth(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { purgeRefreshTokens(bg, store, log) })
 	handler := server.New(server.Deps{
-		Config: cfg, Log: log, Metrics: m, Store: storage.New(st.mongo),
+		Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc,
 		Mongo: st.mongo, Mirror: st.mirror,
 	})
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
@@ -62,6 +68,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"graphql", fmt.Sprintf("http://localhost:%d/graphql", port),
 		"playground", fmt.Sprintf("http://localhost:%d/playground", port),
 		"health", fmt.Sprintf("http://localhost:%d/v1/health", port))
+	logSignIn(cfg, log, port)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -29,8 +29,13 @@ const (
 )
 
 func newGraphQL(d Deps) http.Handler {
-	cfg := graph.Config{Resolvers: &resolvers.Resolver{Store: d.Store}}
+	root := &resolvers.Resolver{Store: d.Store}
+	cfg := graph.Config{Resolvers: root}
+	cfg.Directives.HasRole = root.HasRole
 	cfg.Complexity.Query.Labels = func(child int, _ *string, first *int, _ *string) int {
+		return 1 + child*pageSize(first)
+	}
+	cfg.Complexity.Query.TeamCreationInviteCodes = func(child int, first *int, _ *string) int {
 		return 1 + child*pageSize(first)
 	}
 	srv := handler.New(graph.NewExecutableSchema(cfg))
@@ -42,6 +47,7 @@ func newGraphQL(d Deps) http.Handler {
 	}
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.AroundRootFields(resolvers.RequireViewer)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Log.ErrorContext(ctx, "graphql: panic", "request_id", requestid.From(ctx),

@@ -11,7 +11,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/internal/metrics"
 	"github.com/todo-backend/todo/storage"
 )
@@ -30,6 +32,7 @@ type Deps struct {
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 	Store   *storage.Store
+	Auth    *auth.Service
 	// Mongo and Mirror are checked by /v1/health.
 	Mongo  Pinger
 	Mirror Pinger
@@ -44,14 +47,28 @@ func New(d Deps) http.Handler {
 		recoverPanics(d.Log),
 		instrument(d.Metrics),
 		cors(d.Config.CORSAllowedOrigins),
+		d.Auth.Authenticate,
 	)
 
-	gql := newGraphQL(d)
-	r.With(limitBody(MaxBodyBytes)).Method(http.MethodPost, "/graphql", gql)
+	// GraphQL: CSRF-checked for cookie sessions, fresh loaders per request.
+	gql := loaders.Middleware(d.Store)(newGraphQL(d))
+	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
 	r.Get("/playground", playground())
+
 	r.Get("/v1/health", health(d.Mongo, d.Mirror))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+
+	// Sign-in. Refresh and logout only check the Origin: their effect on a
+	// victim's browser (new cookies it keeps, or a sign-out) helps no attacker.
+	r.Get("/v1/auth/google/login", d.Auth.GoogleLogin)
+	r.Get("/v1/auth/google/callback", d.Auth.GoogleCallback)
+	r.Route("/v1/auth", func(r chi.Router) {
+		r.Use(limitBody(64<<10), d.Auth.CSRF(false))
+		r.Post("/refresh", d.Auth.Refresh)
+		r.Post("/logout", d.Auth.Logout)
+		r.Post("/dev/login", d.Auth.DevLogin)
+	})
 
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})

@@ -12,9 +12,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/metrics"
 	"github.com/todo-backend/todo/internal/server"
@@ -32,8 +34,13 @@ func (downPinger) Ping(context.Context) error { return errors.New("down") }
 
 type env struct {
 	url     string
+	cfg     config.Config
 	mongo   *mongo.Store
+	store   *storage.Store
+	auth    *auth.Service
 	metrics *metrics.Metrics
+	// token is a Bearer access token of a signed-in user, sent by graphql.
+	token string
 }
 
 type opts struct {
@@ -44,7 +51,26 @@ type opts struct {
 // newEnv serves the real handler over HTTP, on seeded real stores.
 func newEnv(t *testing.T, o opts) *env {
 	t.Helper()
-	cfg, err := config.Load(config.MapLookup(o.cfg))
+	return newEnvAt(t, o, nil)
+}
+
+// newEnvAt builds the env; cfgFor, when set, completes the configuration
+// once the server's URL is known (redirect URIs need it).
+func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *env {
+	t.Helper()
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	vars := map[string]string{}
+	for k, v := range o.cfg {
+		vars[k] = v
+	}
+	if cfgFor != nil {
+		for k, v := range cfgFor(srv.URL) {
+			vars[k] = v
+		}
+	}
+	cfg, err := config.Load(config.MapLookup(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +88,52 @@ func newEnv(t *testing.T, o opts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Close() })
-	deps := server.Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: m,
-		Store: storage.New(ms), Mongo: ms, Mirror: pg}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := storage.New(ms, nil)
+	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
+		[]byte("test-secret-test-secret-test-secret"), log, nil)
+	deps := server.Deps{Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc, Mongo: ms, Mirror: pg}
 	if o.mongo != nil {
 		deps.Mongo = o.mongo
 	}
 	if o.mirror != nil {
 		deps.Mirror = o.mirror
 	}
-	srv := httptest.NewServer(server.New(deps))
-	t.Cleanup(srv.Close)
-	return &env{url: srv.URL, mongo: ms, metrics: m}
+	handler = server.New(deps)
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, store: store, auth: authSvc, metrics: m}
+	e.token = e.signIn(t, "tester@example.com")
+	return e
+}
+
+// signIn creates (or finds) the user with email and returns a Bearer token.
+func (e *env) signIn(t *testing.T, email string) string {
+	t.Helper()
+	u, err := e.store.SignInByEmail(context.Background(), email, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.auth.Tokens().Issue(u.ID, auth.AccessToken, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+var (
+	keysOnce sync.Once
+	keys     *auth.Keys
+	keysErr  error
+)
+
+// testKeys generates one RSA pair per test binary: 2048-bit generation is
+// slow enough to matter when every test builds an env.
+func testKeys(t *testing.T) *auth.Keys {
+	t.Helper()
+	keysOnce.Do(func() { keys, keysErr = auth.GenerateKeys() })
+	if keysErr != nil {
+		t.Fatal(keysErr)
+	}
+	return keys
 }
 
 type response struct {
@@ -117,8 +178,18 @@ type gqlResponse struct {
 
 func (e *env) graphql(t *testing.T, query string, vars map[string]any) gqlResponse {
 	t.Helper()
+	return e.graphqlAs(t, e.token, query, vars)
+}
+
+// graphqlAs posts a query with a Bearer token ("" for anonymous).
+func (e *env) graphqlAs(t *testing.T, token, query string, vars map[string]any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	r := e.do(t, http.MethodPost, "/graphql", "application/json", string(body))
+	var headers []string
+	if token != "" {
+		headers = []string{"Authorization", "Bearer " + token}
+	}
+	r := e.do(t, http.MethodPost, "/graphql", "application/json", string(body), headers...)
 	if r.status != http.StatusOK && r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("POST /graphql: HTTP %d: %s", r.status, r.body)
 	}
@@ -178,8 +249,9 @@ func TestHealthWithUnreachableStores(t *testing.T) {
 func TestLabelsOverHTTP(t *testing.T) {
 	e := newEnv(t, opts{})
 	q := "{labels(first:3){totalCount nodes{name color} pageInfo{hasNextPage endCursor}}}"
-	get := e.do(t, http.MethodGet, "/graphql?query="+url.QueryEscape(q), "", "")
-	post := e.do(t, http.MethodPost, "/graphql", "application/json", fmt.Sprintf(`{"query":%q}`, q))
+	bearer := []string{"Authorization", "Bearer " + e.token}
+	get := e.do(t, http.MethodGet, "/graphql?query="+url.QueryEscape(q), "", "", bearer...)
+	post := e.do(t, http.MethodPost, "/graphql", "application/json", fmt.Sprintf(`{"query":%q}`, q), bearer...)
 	for _, r := range []response{get, post} {
 		var g struct {
 			Data struct {
@@ -264,7 +336,7 @@ func TestBadRequests(t *testing.T) {
 			if path == "" {
 				path = "/graphql"
 			}
-			r := e.do(t, tt.method, path, tt.contentType, tt.body)
+			r := e.do(t, tt.method, path, tt.contentType, tt.body, "Authorization", "Bearer "+e.token)
 			if r.status != tt.wantStatus {
 				t.Fatalf("HTTP status: got %d (%s), want %d", r.status, truncate(r.body), tt.wantStatus)
 			}

@@ -197,7 +197,7 @@ type roleDoc struct {
 }
 
 func (d roleDoc) model() models.Role {
-	return models.Role{ID: d.ID.Hex(), Name: d.Name, Description: d.Description, Scope: models.RoleScope(d.Scope),
+	return models.Role{ID: d.ID.Hex(), Name: models.RoleName(d.Name), Description: d.Description, Scope: models.RoleScope(d.Scope),
 		IsActive: d.IsActive, CreatedBy: string(d.CreatedBy), CreatedAt: d.CreatedAt.time(),
 		UpdatedBy: string(d.UpdatedBy), UpdatedAt: d.UpdatedAt.ptr(), Version: d.Version}
 }
@@ -218,7 +218,7 @@ type userRoleDoc struct {
 }
 
 func (d userRoleDoc) model() models.UserRole {
-	return models.UserRole{ID: d.ID.Hex(), UserID: string(d.UserID), RoleName: d.RoleName,
+	return models.UserRole{ID: d.ID.Hex(), UserID: string(d.UserID), RoleName: models.RoleName(d.RoleName),
 		Scope: models.RoleScope(d.Scope), TeamID: string(d.TeamID), IsActive: d.IsActive,
 		CreatedAt: d.CreatedAt.time(), CreatedBy: string(d.CreatedBy), UpdatedAt: d.UpdatedAt.ptr(),
 		UpdatedBy: string(d.UpdatedBy), Version: d.Version}

@@ -42,6 +42,8 @@ var indexes = []indexSpec{
 	{CollAuditLogs, "team_time", bson.D{{Key: "team_id", Value: 1}, {Key: "timestamp", Value: -1}}, false, false},
 	{CollAuditLogs, "task_time", bson.D{{Key: "task_id", Value: 1}, {Key: "timestamp", Value: -1}}, false, false},
 	{CollTeamCreationCode, "uniq_code", bson.D{{Key: "code", Value: 1}}, true, false},
+	{CollRefreshTokens, "family", bson.D{{Key: "family", Value: 1}}, false, false},
+	{CollRefreshTokens, "expires_at", bson.D{{Key: "expires_at", Value: 1}}, false, false},
 }
 
 // EnsureIndexes creates every index that is missing. Creating an existing

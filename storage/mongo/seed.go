@@ -30,7 +30,7 @@ var SeedLabels = []SeedLabel{
 
 // SeedRole is a role of the catalogue every installation starts with.
 type SeedRole struct {
-	Name        string
+	Name        models.RoleName
 	Scope       models.RoleScope
 	Description string
 }
@@ -79,9 +79,9 @@ func (s *Store) Seed(ctx context.Context, now time.Time) (SeedResult, error) {
 		}
 	}
 	for _, r := range SeedRoles {
-		filter := bson.D{{Key: "name", Value: r.Name}, {Key: "scope", Value: string(r.Scope)}}
+		filter := bson.D{{Key: "name", Value: string(r.Name)}, {Key: "scope", Value: string(r.Scope)}}
 		doc := bson.D{
-			{Key: "_id", Value: bson.NewObjectID()}, {Key: "name", Value: r.Name}, {Key: "description", Value: r.Description},
+			{Key: "_id", Value: bson.NewObjectID()}, {Key: "name", Value: string(r.Name)}, {Key: "description", Value: r.Description},
 			{Key: "scope", Value: string(r.Scope)}, {Key: "is_active", Value: true}, {Key: "created_by", Value: "system"},
 			{Key: "created_at", Value: now}, {Key: "version", Value: int64(1)},
 		}

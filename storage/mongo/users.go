@@ -1,0 +1,81 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/todo-backend/todo/models"
+)
+
+// UpsertUserByGoogleID creates the user signing in with Google, or refreshes
+// the profile of a returning one, in one atomic upsert keyed on google_id
+// (unique index): a returning user never becomes a duplicate.
+func (s *Store) UpsertUserByGoogleID(ctx context.Context, googleID, email, name, picture string, now time.Time) (models.User, error) {
+	filter := bson.D{{Key: "google_id", Value: googleID}}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "email_id", Value: email}, {Key: "name", Value: name},
+			{Key: "picture", Value: picture}, {Key: "updated_at", Value: now}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "created_at", Value: now}}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+	}
+	return s.upsertUser(ctx, filter, update)
+}
+
+// UpsertUserByEmail signs in by email alone (development login): an existing
+// user keeps their profile; a new one is created with name.
+func (s *Store) UpsertUserByEmail(ctx context.Context, email, name string, now time.Time) (models.User, error) {
+	filter := bson.D{{Key: "email_id", Value: email}}
+	update := bson.D{
+		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "name", Value: name},
+			{Key: "picture", Value: ""}, {Key: "created_at", Value: now}, {Key: "updated_at", Value: nil},
+			{Key: "version", Value: int64(1)}}},
+	}
+	return s.upsertUser(ctx, filter, update)
+}
+
+func (s *Store) upsertUser(ctx context.Context, filter, update bson.D) (models.User, error) {
+	var d userDoc
+	err := s.coll(CollUsers).FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return models.User{}, fmt.Errorf("mongo: upsert user: %w", err)
+	}
+	return d.model(), nil
+}
+
+// UsersByIDs returns the users with the given ids, in no particular order;
+// ids that match nothing are left out.
+func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]models.User, error) {
+	var docs []userDoc
+	if err := s.findByIDs(ctx, CollUsers, ids, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: users by id: %w", err)
+	}
+	out := make([]models.User, len(docs))
+	for i, d := range docs {
+		out[i] = d.model()
+	}
+	return out, nil
+}
+
+// findByIDs runs one $in query for ids. Invalid ids match nothing rather than
+// failing the batch: one bad reference must not hide the others.
+func (s *Store) findByIDs(ctx context.Context, coll string, ids []string, into any) error {
+	oids := make([]bson.ObjectID, 0, len(ids))
+	for _, id := range ids {
+		if oid, err := bson.ObjectIDFromHex(id); err == nil {
+			oids = append(oids, oid)
+		}
+	}
+	if len(oids) == 0 {
+		return nil // into keeps its empty value: no round trip for nothing
+	}
+	cur, err := s.coll(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}})
+	if err != nil {
+		return err
+	}
+	return cur.All(ctx, into)
+}

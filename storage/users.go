@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// GoogleProfile is what a verified ID token says about the person signing in.
+type GoogleProfile struct {
+	Subject string
+	Email   string
+	Name    string
+	Picture string
+}
+
+// SignInGoogle creates or refreshes the user with p's Google subject.
+func (s *Store) SignInGoogle(ctx context.Context, p GoogleProfile) (models.User, error) {
+	if p.Subject == "" || p.Email == "" {
+		return models.User{}, invalid("id_token", "no subject or email")
+	}
+	name := p.Name
+	if name == "" {
+		name = localPart(p.Email)
+	}
+	u, err := s.mongo.UpsertUserByGoogleID(ctx, p.Subject, strings.ToLower(p.Email), name, p.Picture, s.now())
+	return u, translate(err)
+}
+
+// SignInByEmail signs in as the user with email, creating one with name
+// when there is none (development login).
+func (s *Store) SignInByEmail(ctx context.Context, email, name string) (models.User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if name = strings.TrimSpace(name); name == "" {
+		name = localPart(email)
+	}
+	u, err := s.mongo.UpsertUserByEmail(ctx, email, name, s.now())
+	return u, translate(err)
+}
+
+// GrantGlobalRole gives userID the GLOBAL role name unless they hold it.
+func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.RoleName, grantedBy string) error {
+	_, err := s.mongo.GrantGlobalRole(ctx, userID, name, grantedBy, s.now())
+	return translate(err)
+}
+
+// User returns one user.
+func (s *Store) User(ctx context.Context, id string) (models.User, error) {
+	users, err := s.mongo.UsersByIDs(ctx, []string{id})
+	if err != nil {
+		return models.User{}, translate(err)
+	}
+	if len(users) == 0 {
+		return models.User{}, fmt.Errorf("%w: user %s", ErrNotFound, id)
+	}
+	return users[0], nil
+}
+
+// UsersByIDs returns the users with these ids, in no particular order.
+func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]models.User, error) {
+	users, err := s.mongo.UsersByIDs(ctx, ids)
+	return users, translate(err)
+}
+
+// ActiveRolesOfUsers returns the active role grants of the users.
+func (s *Store) ActiveRolesOfUsers(ctx context.Context, userIDs []string) ([]models.UserRole, error) {
+	roles, err := s.mongo.ActiveRolesOfUsers(ctx, userIDs)
+	return roles, translate(err)
+}
+
+// IsGlobalAdmin reports whether userID holds the active GLOBAL admin role.
+func (s *Store) IsGlobalAdmin(ctx context.Context, userID string) (bool, error) {
+	roles, err := s.ActiveRolesOfUsers(ctx, []string{userID})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range roles {
+		if r.Scope == models.ScopeGlobal && r.RoleName == models.RoleAdmin {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MembershipsOfUsers returns the active team memberships of the users.
+func (s *Store) MembershipsOfUsers(ctx context.Context, userIDs []string) ([]models.TeamMembership, error) {
+	ms, err := s.mongo.MembershipsOfUsers(ctx, userIDs)
+	return ms, translate(err)
+}
+
+// TeamsByIDs returns the teams with these ids, in no particular order.
+func (s *Store) TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error) {
+	teams, err := s.mongo.TeamsByIDs(ctx, ids)
+	return teams, translate(err)
+}
+
+func localPart(email string) string {
+	if i := strings.IndexByte(email, '@'); i > 0 {
+		return email[:i]
+	}
+	return email
+}
+
+// RefreshToken is the server-side record of a refresh token.
+type RefreshToken = mongo.RefreshToken
+
+// SaveRefreshToken records an issued refresh token.
+func (s *Store) SaveRefreshToken(ctx context.Context, t RefreshToken) error {
+	return translate(s.mongo.SaveRefreshToken(ctx, t))
+}
+
+// UseRefreshToken consumes a refresh token: ErrTokenReused when it was used
+// or revoked before, ErrNotFound when we never issued it.
+func (s *Store) UseRefreshToken(ctx context.Context, id string) (RefreshToken, error) {
+	t, err := s.mongo.UseRefreshToken(ctx, id, s.now())
+	return t, translate(err)
+}
+
+// RevokeRefreshFamily revokes every token of a rotation chain.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, family string) error {
+	_, err := s.mongo.RevokeRefreshFamily(ctx, family, s.now())
+	return translate(err)
+}
+
+// PurgeExpiredRefreshTokens deletes tokens expired for more than a day.
+func (s *Store) PurgeExpiredRefreshTokens(ctx context.Context) (int64, error) {
+	n, err := s.mongo.PurgeRefreshTokens(ctx, s.now().AddDate(0, 0, -1))
+	return n, translate(err)
+}
