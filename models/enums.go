@@ -45,3 +45,58 @@ func (s *RoleScope) UnmarshalGQL(v any) error {
 	}
 	return fmt.Errorf("%q is not a role scope", str)
 }
+
+// MarshalGQL writes the priority's name (the store keeps the number).
+func (p Priority) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(p.String())) }
+
+// UnmarshalGQL reads HIGH, MEDIUM or LOW.
+func (p *Priority) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("priority must be a string, got %T", v)
+	}
+	switch s {
+	case "HIGH":
+		*p = PriorityHigh
+	case "MEDIUM":
+		*p = PriorityMedium
+	case "LOW":
+		*p = PriorityLow
+	default:
+		return fmt.Errorf("%q is not a priority", s)
+	}
+	return nil
+}
+
+// String names the priority; an unknown number (bad legacy data) reads LOW,
+// the original's default.
+func (p Priority) String() string {
+	switch p {
+	case PriorityHigh:
+		return "HIGH"
+	case PriorityMedium:
+		return "MEDIUM"
+	default:
+		return "LOW"
+	}
+}
+
+// MarshalGQL writes the status as stored.
+func (s TaskStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
+
+// UnmarshalGQL reads a status name.
+func (s *TaskStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("status must be a string, got %T", v)
+	}
+	switch st := TaskStatus(str); st {
+	case StatusTodo, StatusInProgress, StatusDeferred, StatusBlocked, StatusDone:
+		*s = st
+		return nil
+	}
+	return fmt.Errorf("%q is not a task status", str)
+}
+
+// AllStatuses lists the statuses in their display order.
+var AllStatuses = []TaskStatus{StatusTodo, StatusInProgress, StatusDeferred, StatusBlocked, StatusDone}

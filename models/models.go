@@ -237,3 +237,32 @@ type TeamCreationInviteCode struct {
 	IsUsed      bool
 	Version     int64
 }
+
+// IsDeferred reports whether the task reads as DEFERRED at now.
+func (t Task) IsDeferred(now time.Time) bool {
+	return t.DeferredDetails != nil && t.DeferredDetails.DeferredTill.After(now)
+}
+
+// ReportedStatus is the status clients see: DEFERRED while deferred.
+func (t Task) ReportedStatus(now time.Time) TaskStatus {
+	if t.Status != StatusDone && t.IsDeferred(now) {
+		return StatusDeferred
+	}
+	if t.Status == "" {
+		return StatusTodo
+	}
+	return t.Status
+}
+
+// TeamMember is a member of a team as the API shows them.
+type TeamMember struct {
+	UserID  string
+	TeamID  string
+	AddedAt time.Time
+}
+
+// IsAssignee marks User as a member of the GraphQL union Assignee.
+func (User) IsAssignee() {}
+
+// IsAssignee marks Team as a member of the GraphQL union Assignee.
+func (Team) IsAssignee() {}

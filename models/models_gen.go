@@ -2,7 +2,422 @@
 
 package models
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// Who a task is assigned to: a user or a team.
+type Assignee interface {
+	IsAssignee()
+}
+
+// Exactly one of userId and teamId.
+type AssigneeInput struct {
+	// Assign to this user.
+	UserID *string `json:"userId,omitempty"`
+	// Assign to this team (the caller must be a member).
+	TeamID *string `json:"teamId,omitempty"`
+}
+
+// Which audit entries to list.
+type AuditLogFilter struct {
+	// Only this action.
+	Action *string `json:"action,omitempty"`
+	// Only actions by this user.
+	ActorID *string `json:"actorId,omitempty"`
+	// Only entries about this team.
+	TeamID *string `json:"teamId,omitempty"`
+	// Only entries about this task.
+	TaskID *string `json:"taskId,omitempty"`
+	// Only entries at or after this instant.
+	Since *time.Time `json:"since,omitempty"`
+	// Only entries before this instant.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// A new task.
+type CreateTaskInput struct {
+	// The title: 1 to 500 characters, not blank.
+	Title string `json:"title"`
+	// A description, up to 10,000 characters.
+	Description *string `json:"description,omitempty"`
+	// Default LOW.
+	Priority *Priority `json:"priority,omitempty"`
+	// Default TODO; DEFERRED is not a status to set (use deferTask).
+	Status *TaskStatus `json:"status,omitempty"`
+	// Labels, which must exist.
+	LabelIds []string `json:"labelIds,omitempty"`
+	// When the task is due: its date in `timezone` may not be before today there.
+	DueAt *time.Time `json:"dueAt,omitempty"`
+	// The caller's IANA time zone, e.g. Europe/Berlin; required with dueAt.
+	Timezone *string `json:"timezone,omitempty"`
+	// Assign at once to a user or a team.
+	Assignee *AssigneeInput `json:"assignee,omitempty"`
+	// The team context of a user assignment made from a team's page (the assignee must be a member).
+	TeamID *string `json:"teamId,omitempty"`
+}
+
+// A new team.
+type CreateTeamInput struct {
+	// 1 to 100 characters.
+	Name string `json:"name"`
+	// Up to 500 characters.
+	Description *string `json:"description,omitempty"`
+	// Users to add as members (they must exist).
+	MemberIds []string `json:"memberIds,omitempty"`
+	// The point of contact: the caller or one of memberIds; default the caller.
+	PocID *string `json:"pocId,omitempty"`
+	// An unused team-creation code, minted by an admin; used up by this call.
+	CreationCode string `json:"creationCode"`
+}
+
+// A label's name and colour.
+type LabelInput struct {
+	// 1 to 100 characters, unique.
+	Name string `json:"name"`
+	// A CSS hex colour, #rgb or #rrggbb.
+	Color string `json:"color"`
+}
+
+// Every change goes through a mutation; each checks the caller's permissions
+// (SPEC §5.3) and answers FORBIDDEN, NOT_FOUND or BAD_USER_INPUT (with
+// extensions.field) when it cannot proceed. Other areas extend this type.
+type Mutation struct {
+}
+
 // Every operation needs a signed-in caller: without one, each field of Query
 // and Mutation answers UNAUTHENTICATED.
 type Query struct {
+}
+
+// How many tasks have a status.
+type StatusCount struct {
+	// The status.
+	Status TaskStatus `json:"status"`
+	// How many tasks have it.
+	Count int `json:"count"`
+}
+
+// Which tasks to list.
+type TaskFilter struct {
+	// Whose tasks: default ASSIGNED_TO_ME.
+	Scope *TaskScope `json:"scope,omitempty"`
+	// The team, with scope TEAM (members only).
+	TeamID *string `json:"teamId,omitempty"`
+	// Only tasks whose status (as reported, DEFERRED included) is one of these.
+	Statuses []TaskStatus `json:"statuses,omitempty"`
+	// Include DONE tasks when no statuses are given; default false.
+	IncludeDone *bool `json:"includeDone,omitempty"`
+	// Deferred tasks: EXCLUDE (default), ONLY or INCLUDE.
+	Deferred *DeferredFilter `json:"deferred,omitempty"`
+	// Only these priorities.
+	Priorities []Priority `json:"priorities,omitempty"`
+	// Only tasks carrying any of these labels.
+	LabelIds []string `json:"labelIds,omitempty"`
+	// A case-insensitive substring of the title or description, taken literally.
+	Search *string `json:"search,omitempty"`
+	// Due before this instant.
+	DueBefore *time.Time `json:"dueBefore,omitempty"`
+	// Due at or after this instant.
+	DueAfter *time.Time `json:"dueAfter,omitempty"`
+}
+
+// How to order tasks.
+type TaskOrder struct {
+	// Default UPDATED_AT.
+	Field TaskOrderField `json:"field"`
+	// Default: DESC for dates, ASC for title and priority (HIGH first).
+	Direction *OrderDirection `json:"direction,omitempty"`
+}
+
+// Counts of tasks for a dashboard.
+type TaskSummary struct {
+	// Tasks per reported status (DEFERRED included), every status listed.
+	ByStatus []StatusCount `json:"byStatus"`
+	// Not done and due before now.
+	Overdue int `json:"overdue"`
+	// Not done and due from now to the end of this week.
+	DueThisWeek int `json:"dueThisWeek"`
+	// Done and last changed this week.
+	CompletedThisWeek int `json:"completedThisWeek"`
+	// Created this week.
+	CreatedThisWeek int `json:"createdThisWeek"`
+}
+
+// Changes to a task. An omitted field is unchanged; null clears a nullable one.
+type UpdateTaskInput struct {
+	// A new title.
+	Title graphql.Omittable[*string] `json:"title,omitempty"`
+	// A new description, or null to clear it.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// A new priority.
+	Priority graphql.Omittable[*Priority] `json:"priority,omitempty"`
+	// A new status; any explicit status clears a deferral. DEFERRED is refused (use deferTask).
+	Status graphql.Omittable[*TaskStatus] `json:"status,omitempty"`
+	// The new set of labels.
+	LabelIds graphql.Omittable[[]string] `json:"labelIds,omitempty"`
+	// A new due date, or null to clear it.
+	DueAt graphql.Omittable[*time.Time] `json:"dueAt,omitempty"`
+	// The caller's IANA time zone, required with dueAt.
+	Timezone graphql.Omittable[*string] `json:"timezone,omitempty"`
+	// When work started (not in the future), or null to clear it.
+	StartedAt graphql.Omittable[*time.Time] `json:"startedAt,omitempty"`
+	// Whether the assignee acknowledged the task.
+	IsAcknowledged graphql.Omittable[*bool] `json:"isAcknowledged,omitempty"`
+}
+
+// Changes to a team; an omitted field is unchanged.
+type UpdateTeamInput struct {
+	// A new name.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// A new description, or null to clear it.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// A new POC, who must be a member.
+	PocID graphql.Omittable[*string] `json:"pocId,omitempty"`
+}
+
+// How a list treats deferred tasks.
+type DeferredFilter string
+
+const (
+	DeferredFilterExclude DeferredFilter = "EXCLUDE"
+	DeferredFilterOnly    DeferredFilter = "ONLY"
+	DeferredFilterInclude DeferredFilter = "INCLUDE"
+)
+
+var AllDeferredFilter = []DeferredFilter{
+	DeferredFilterExclude,
+	DeferredFilterOnly,
+	DeferredFilterInclude,
+}
+
+func (e DeferredFilter) IsValid() bool {
+	switch e {
+	case DeferredFilterExclude, DeferredFilterOnly, DeferredFilterInclude:
+		return true
+	}
+	return false
+}
+
+func (e DeferredFilter) String() string {
+	return string(e)
+}
+
+func (e *DeferredFilter) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeferredFilter(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeferredFilter", str)
+	}
+	return nil
+}
+
+func (e DeferredFilter) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeferredFilter) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeferredFilter) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort direction.
+type OrderDirection string
+
+const (
+	OrderDirectionAsc  OrderDirection = "ASC"
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Fields tasks can be ordered by.
+type TaskOrderField string
+
+const (
+	TaskOrderFieldUpdatedAt TaskOrderField = "UPDATED_AT"
+	TaskOrderFieldCreatedAt TaskOrderField = "CREATED_AT"
+	TaskOrderFieldDueAt     TaskOrderField = "DUE_AT"
+	TaskOrderFieldPriority  TaskOrderField = "PRIORITY"
+	TaskOrderFieldTitle     TaskOrderField = "TITLE"
+)
+
+var AllTaskOrderField = []TaskOrderField{
+	TaskOrderFieldUpdatedAt,
+	TaskOrderFieldCreatedAt,
+	TaskOrderFieldDueAt,
+	TaskOrderFieldPriority,
+	TaskOrderFieldTitle,
+}
+
+func (e TaskOrderField) IsValid() bool {
+	switch e {
+	case TaskOrderFieldUpdatedAt, TaskOrderFieldCreatedAt, TaskOrderFieldDueAt, TaskOrderFieldPriority, TaskOrderFieldTitle:
+		return true
+	}
+	return false
+}
+
+func (e TaskOrderField) String() string {
+	return string(e)
+}
+
+func (e *TaskOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskOrderField", str)
+	}
+	return nil
+}
+
+func (e TaskOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whose tasks a list shows.
+type TaskScope string
+
+const (
+	// Assigned to the caller, or to a team whose POC the caller is.
+	TaskScopeAssignedToMe TaskScope = "ASSIGNED_TO_ME"
+	// Created by the caller.
+	TaskScopeCreatedByMe TaskScope = "CREATED_BY_ME"
+	// Of the team given by teamId: assigned to it or handed to its members.
+	TaskScopeTeam TaskScope = "TEAM"
+	// Watched by the caller.
+	TaskScopeWatched TaskScope = "WATCHED"
+)
+
+var AllTaskScope = []TaskScope{
+	TaskScopeAssignedToMe,
+	TaskScopeCreatedByMe,
+	TaskScopeTeam,
+	TaskScopeWatched,
+}
+
+func (e TaskScope) IsValid() bool {
+	switch e {
+	case TaskScopeAssignedToMe, TaskScopeCreatedByMe, TaskScopeTeam, TaskScopeWatched:
+		return true
+	}
+	return false
+}
+
+func (e TaskScope) String() string {
+	return string(e)
+}
+
+func (e *TaskScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskScope", str)
+	}
+	return nil
+}
+
+func (e TaskScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskScope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

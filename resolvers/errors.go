@@ -25,6 +25,10 @@ const (
 	CodeInternal        = "INTERNAL"
 )
 
+// ErrUnprocessable: the request is well-formed but breaks a business rule
+// (deferring past the due date, handing a non-team task to a member).
+var ErrUnprocessable = errors.New("unprocessable")
+
 // ErrorPresenter is the one place where errors become GraphQL errors: the
 // facade's sentinels map to codes, and anything unexpected is logged with the
 // request id and shown to the client only as INTERNAL with that id.
@@ -50,6 +54,10 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = CodeForbidden
 		case errors.Is(err, storage.ErrConflict):
 			gerr.Extensions["code"] = CodeConflict
+		case errors.Is(err, ErrUnprocessable):
+			gerr.Extensions["code"] = CodeUnprocessable
+		case errors.Is(err, storage.ErrRateLimited):
+			gerr.Extensions["code"] = CodeRateLimited
 		case isRequestError(gerr):
 			// Parse, validation and cost errors: the client's query is at
 			// fault, and the message says how.

@@ -8,14 +8,57 @@ package resolvers
 import (
 	"context"
 
-	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
 
-// TotalCount is the resolver for the totalCount field.
-func (r *labelConnectionResolver) TotalCount(ctx context.Context, obj *models.LabelConnection) (int, error) {
-	return r.Store.CountLabels(ctx, storage.LabelFilter{Search: obj.Search})
+// CreateLabel is the resolver for the createLabel field.
+func (r *mutationResolver) CreateLabel(ctx context.Context, input models.LabelInput) (*models.Label, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, color, err := checkLabel(input)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Store.CreateLabel(ctx, v.UserID, name, color)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// UpdateLabel is the resolver for the updateLabel field.
+func (r *mutationResolver) UpdateLabel(ctx context.Context, id string, input models.LabelInput) (*models.Label, error) {
+	v, l, err := r.label(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	after := l
+	if after.Name, after.Color, err = checkLabel(input); err != nil {
+		return nil, err
+	}
+	saved, err := r.Store.UpdateLabel(ctx, v.UserID, l, after)
+	if err != nil {
+		return nil, err
+	}
+	return &saved, nil
+}
+
+// DeleteLabel is the resolver for the deleteLabel field.
+func (r *mutationResolver) DeleteLabel(ctx context.Context, id string) (*models.Label, error) {
+	v, l, err := r.label(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	after := l
+	after.IsDeleted = true
+	saved, err := r.Store.UpdateLabel(ctx, v.UserID, l, after)
+	if err != nil {
+		return nil, err
+	}
+	return &saved, nil
 }
 
 // Labels is the resolver for the labels field.
@@ -25,17 +68,11 @@ func (r *queryResolver) Labels(ctx context.Context, search *string, first *int, 
 	if err != nil {
 		return nil, err
 	}
-	conn := &models.LabelConnection{Search: f.Search, Edges: make([]models.LabelEdge, len(page.Edges))}
+	conn := &models.LabelConnection{Edges: make([]models.LabelEdge, len(page.Edges)),
+		Count: func(ctx context.Context) (int, error) { return r.Store.CountLabels(ctx, f) }}
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.LabelEdge{Cursor: e.Cursor, Node: e.Node}
 	}
 	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
 	return conn, nil
 }
-
-// LabelConnection returns graph.LabelConnectionResolver implementation.
-func (r *Resolver) LabelConnection() graph.LabelConnectionResolver {
-	return &labelConnectionResolver{r}
-}
-
-type labelConnectionResolver struct{ *Resolver }

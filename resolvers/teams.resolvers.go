@@ -7,11 +7,319 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/todo-backend/todo/graph"
+	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
+
+// CreateTeam is the resolver for the createTeam field.
+func (r *mutationResolver) CreateTeam(ctx context.Context, input models.CreateTeamInput) (*models.Team, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := storage.NewTeam{CreationCode: strings.TrimSpace(input.CreationCode), POCID: v.UserID}
+	if in.Name, err = checkTeamName("input.name", input.Name); err != nil {
+		return nil, err
+	}
+	if input.Description != nil {
+		if utf8.RuneCountInString(*input.Description) > 500 {
+			return nil, badInput("input.description", "at most 500 characters")
+		}
+		in.Description = input.Description
+	}
+	if in.CreationCode == "" {
+		return nil, badInput("input.creationCode", "required")
+	}
+	if len(input.MemberIds) > 100 {
+		return nil, badInput("input.memberIds", "at most 100 members at once")
+	}
+	for _, id := range input.MemberIds {
+		if err := r.checkUser(ctx, "input.memberIds", id); err != nil {
+			return nil, err
+		}
+	}
+	in.MemberIDs = input.MemberIds
+	if input.PocID != nil {
+		if *input.PocID != v.UserID && !slices.Contains(input.MemberIds, *input.PocID) {
+			return nil, badInput("input.pocId", "the POC must be the creator or one of memberIds")
+		}
+		in.POCID = *input.PocID
+	}
+	t, err := r.Store.CreateTeam(ctx, v.UserID, in)
+	if err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, append([]string{v.UserID}, in.MemberIDs...)...)
+	return &t, nil
+}
+
+// JoinTeam is the resolver for the joinTeam field.
+func (r *mutationResolver) JoinTeam(ctx context.Context, inviteCode string) (*models.Team, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	code := strings.ToUpper(strings.TrimSpace(inviteCode))
+	if code == "" || len(code) > 64 {
+		return nil, badInput("inviteCode", "not a join code")
+	}
+	t, err := r.Store.JoinTeam(ctx, v.UserID, code)
+	if err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, v.UserID)
+	return &t, nil
+}
+
+// AddTeamMembers is the resolver for the addTeamMembers field.
+func (r *mutationResolver) AddTeamMembers(ctx context.Context, teamID string, userIds []string) (*models.Team, error) {
+	v, t, err := r.managedTeam(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	if len(userIds) == 0 || len(userIds) > 100 {
+		return nil, badInput("userIds", "give 1 to 100 users")
+	}
+	for _, id := range userIds {
+		if err := r.checkUser(ctx, "userIds", id); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Store.AddMembers(ctx, v.UserID, t.ID, userIds); err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, userIds...)
+	return &t, nil
+}
+
+// RemoveTeamMember is the resolver for the removeTeamMember field.
+func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, userID string) (*models.Team, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.team(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(userID) {
+		return nil, badInput("userId", "not a valid id")
+	}
+	if userID != v.UserID {
+		if ok, err := r.isTeamManager(ctx, v, t.ID); err != nil || !ok {
+			return nil, orForbidden(err, "only the team's owner and admins may remove members")
+		}
+	}
+	target, err := r.teamRoles(ctx, userID, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(target) == 0:
+		return nil, fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
+	case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
+		return nil, forbidden("the owner cannot be removed from the team")
+	case t.POCID == userID:
+		return nil, forbidden("the POC cannot be removed from the team: choose another POC first")
+	}
+	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
+	if err != nil {
+		return nil, err
+	}
+	idx := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == t.ID })
+	if err := r.Store.RemoveMember(ctx, v.UserID, t, ms[idx]); err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, userID)
+	return &t, nil
+}
+
+// UpdateTeam is the resolver for the updateTeam field.
+func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input models.UpdateTeamInput) (*models.Team, error) {
+	v, t, err := r.managedTeam(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	after := t
+	if val, ok := input.Name.ValueOK(); ok {
+		if val == nil {
+			return nil, badInput("input.name", "must not be null")
+		}
+		if after.Name, err = checkTeamName("input.name", *val); err != nil {
+			return nil, err
+		}
+	}
+	if val, ok := input.Description.ValueOK(); ok {
+		if val != nil && utf8.RuneCountInString(*val) > 500 {
+			return nil, badInput("input.description", "at most 500 characters")
+		}
+		after.Description = val
+	}
+	if val, ok := input.PocID.ValueOK(); ok {
+		if val == nil || !validID(*val) {
+			return nil, badInput("input.pocId", "not a valid id")
+		}
+		if ok, err := r.isMember(ctx, *val, t.ID); err != nil || !ok {
+			return nil, orBadInput(err, "input.pocId", "the POC must be a member of the team")
+		}
+		after.POCID = *val
+	}
+	saved, err := r.Store.UpdateTeam(ctx, v.UserID, t, after)
+	if err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID)
+	return &saved, nil
+}
+
+// RotateTeamInviteCode is the resolver for the rotateTeamInviteCode field.
+func (r *mutationResolver) RotateTeamInviteCode(ctx context.Context, teamID string) (*models.Team, error) {
+	v, t, err := r.managedTeam(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := r.Store.RotateInviteCode(ctx, v.UserID, t)
+	if err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID)
+	return &saved, nil
+}
+
+// GrantTeamRole is the resolver for the grantTeamRole field.
+func (r *mutationResolver) GrantTeamRole(ctx context.Context, teamID string, userID string, role models.RoleName) (*models.TeamMember, error) {
+	v, t, target, err := r.roleChange(ctx, teamID, userID, role)
+	if err != nil {
+		return nil, err
+	}
+	if role == models.RoleMember {
+		err = r.Store.AddMembers(ctx, v.UserID, t.ID, []string{userID})
+	} else {
+		if len(target) == 0 {
+			return nil, badInput("userId", "grant MEMBER first: the user is not in the team")
+		}
+		err = r.Store.GrantTeamRole(ctx, v.UserID, t.ID, userID, role)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, userID)
+	return r.member(ctx, t.ID, userID)
+}
+
+// RevokeTeamRole is the resolver for the revokeTeamRole field.
+func (r *mutationResolver) RevokeTeamRole(ctx context.Context, teamID string, userID string, role models.RoleName) (*models.TeamMember, error) {
+	v, t, target, err := r.roleChange(ctx, teamID, userID, role)
+	if err != nil {
+		return nil, err
+	}
+	if len(target) == 0 {
+		return nil, fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
+	}
+	if role == models.RoleMember {
+		switch {
+		case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
+			return nil, forbidden("the owner cannot be removed from the team")
+		case t.POCID == userID:
+			return nil, forbidden("the POC cannot be removed from the team: choose another POC first")
+		}
+		ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
+		if err != nil {
+			return nil, err
+		}
+		idx := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == t.ID })
+		if err := r.Store.RemoveMember(ctx, v.UserID, t, ms[idx]); err != nil {
+			return nil, err
+		}
+		r.forgetTeam(ctx, t.ID, userID)
+		return nil, nil
+	}
+	if err := r.Store.RevokeTeamRole(ctx, v.UserID, t.ID, userID, role); err != nil {
+		return nil, err
+	}
+	r.forgetTeam(ctx, t.ID, userID)
+	return r.member(ctx, t.ID, userID)
+}
+
+// GenerateTeamCreationInviteCode is the resolver for the generateTeamCreationInviteCode field.
+func (r *mutationResolver) GenerateTeamCreationInviteCode(ctx context.Context, description *string) (*models.TeamCreationInviteCode, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	desc := strings.TrimSpace(deref(description))
+	if utf8.RuneCountInString(desc) > 500 {
+		return nil, badInput("description", "at most 500 characters")
+	}
+	c, err := r.Store.GenerateCreationCode(ctx, v.UserID, desc)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// VerifyTeamCreationInviteCode is the resolver for the verifyTeamCreationInviteCode field.
+func (r *mutationResolver) VerifyTeamCreationInviteCode(ctx context.Context, code string) (bool, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return false, err
+	}
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 64 {
+		return false, badInput("code", "not a team creation code")
+	}
+	return r.Store.VerifyCreationCode(ctx, v.UserID, code)
+}
+
+// Teams is the resolver for the teams field.
+func (r *queryResolver) Teams(ctx context.Context) ([]models.Team, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, v.UserID)()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.TeamID
+	}
+	teams, err := loadAll(ctx, loaders.For(ctx).Teams, ids)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(teams, func(a, b models.Team) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	return teams, nil
+}
+
+// Team is the resolver for the team field.
+func (r *queryResolver) Team(ctx context.Context, id string) (*models.Team, error) {
+	t, err := r.team(ctx, id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TeamActivity is the resolver for the teamActivity field.
+func (r *queryResolver) TeamActivity(ctx context.Context, teamID string, first *int, after *string) (*models.AuditLogConnection, error) {
+	t, err := r.team(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	return r.auditConnection(ctx, storage.AuditFilter{TeamID: t.ID}, first, after)
+}
 
 // TeamCreationInviteCodes is the resolver for the teamCreationInviteCodes field.
 func (r *queryResolver) TeamCreationInviteCodes(ctx context.Context, first *int, after *string) (*models.TeamCreationInviteCodeConnection, error) {
@@ -27,6 +335,82 @@ func (r *queryResolver) TeamCreationInviteCodes(ctx context.Context, first *int,
 	return conn, nil
 }
 
+// Poc is the resolver for the poc field.
+func (r *teamResolver) Poc(ctx context.Context, obj *models.Team) (*models.User, error) {
+	return r.optionalUser(ctx, obj.POCID)
+}
+
+// Members is the resolver for the members field.
+func (r *teamResolver) Members(ctx context.Context, obj *models.Team, first *int, after *string) (*models.TeamMemberConnection, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := r.canReadTeam(ctx, v, obj.ID); err != nil || !ok {
+		return nil, orForbidden(err, "only members see a team's members")
+	}
+	return r.membersConnection(ctx, obj.ID, first, after)
+}
+
+// InviteCode is the resolver for the inviteCode field.
+func (r *teamResolver) InviteCode(ctx context.Context, obj *models.Team) (*string, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if obj.CreatedBy == v.UserID || obj.POCID == v.UserID {
+		return &obj.InviteCode, nil
+	}
+	if ok, err := r.isTeamManager(ctx, v, obj.ID); err != nil || !ok {
+		return nil, err
+	}
+	return &obj.InviteCode, nil
+}
+
+// CreatedBy is the resolver for the createdBy field.
+func (r *teamResolver) CreatedBy(ctx context.Context, obj *models.Team) (*models.User, error) {
+	return r.optionalUser(ctx, obj.CreatedBy)
+}
+
+// ViewerRoles is the resolver for the viewerRoles field.
+func (r *teamResolver) ViewerRoles(ctx context.Context, obj *models.Team) ([]models.RoleName, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := r.teamRoles(ctx, v.UserID, obj.ID)
+	if roles == nil {
+		roles = []models.RoleName{}
+	}
+	return roles, err
+}
+
+// Tasks is the resolver for the tasks field.
+func (r *teamResolver) Tasks(ctx context.Context, obj *models.Team, filter *models.TaskFilter, orderBy *models.TaskOrder, first *int, after *string) (*models.TaskConnection, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := r.canReadTeam(ctx, v, obj.ID); err != nil || !ok {
+		return nil, orForbidden(err, "only members see a team's tasks")
+	}
+	f := models.TaskFilter{}
+	if filter != nil {
+		f = *filter
+	}
+	scope := models.TaskScopeTeam
+	f.Scope, f.TeamID = &scope, &obj.ID
+	l, err := taskList(v, &f, orderBy, first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Store.Tasks(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	return taskConnection(ctx, page), nil
+}
+
 // CreatedBy is the resolver for the createdBy field.
 func (r *teamCreationInviteCodeResolver) CreatedBy(ctx context.Context, obj *models.TeamCreationInviteCode) (*models.User, error) {
 	return r.optionalUser(ctx, obj.CreatedBy)
@@ -37,22 +421,34 @@ func (r *teamCreationInviteCodeResolver) UsedBy(ctx context.Context, obj *models
 	return r.optionalUser(ctx, obj.UsedBy)
 }
 
-// TotalCount is the resolver for the totalCount field.
-func (r *teamCreationInviteCodeConnectionResolver) TotalCount(ctx context.Context, obj *models.TeamCreationInviteCodeConnection) (int, error) {
-	return r.Store.CountTeamCreationCodes(ctx)
+// User is the resolver for the user field.
+func (r *teamMemberResolver) User(ctx context.Context, obj *models.TeamMember) (*models.User, error) {
+	return loadOne(ctx, loaders.For(ctx).Users, obj.UserID)
 }
+
+// Roles is the resolver for the roles field.
+func (r *teamMemberResolver) Roles(ctx context.Context, obj *models.TeamMember) ([]models.RoleName, error) {
+	return r.teamRoles(ctx, obj.UserID, obj.TeamID)
+}
+
+// TasksAssignedCount is the resolver for the tasksAssignedCount field.
+func (r *teamMemberResolver) TasksAssignedCount(ctx context.Context, obj *models.TeamMember) (int, error) {
+	return r.assignedCount(ctx, obj.TeamID, obj.UserID)
+}
+
+// Team returns graph.TeamResolver implementation.
+func (r *Resolver) Team() graph.TeamResolver { return &teamResolver{r} }
 
 // TeamCreationInviteCode returns graph.TeamCreationInviteCodeResolver implementation.
 func (r *Resolver) TeamCreationInviteCode() graph.TeamCreationInviteCodeResolver {
 	return &teamCreationInviteCodeResolver{r}
 }
 
-// TeamCreationInviteCodeConnection returns graph.TeamCreationInviteCodeConnectionResolver implementation.
-func (r *Resolver) TeamCreationInviteCodeConnection() graph.TeamCreationInviteCodeConnectionResolver {
-	return &teamCreationInviteCodeConnectionResolver{r}
-}
+// TeamMember returns graph.TeamMemberResolver implementation.
+func (r *Resolver) TeamMember() graph.TeamMemberResolver { return &teamMemberResolver{r} }
 
 type (
-	teamCreationInviteCodeResolver           struct{ *Resolver }
-	teamCreationInviteCodeConnectionResolver struct{ *Resolver }
+	teamResolver                   struct{ *Resolver }
+	teamCreationInviteCodeResolver struct{ *Resolver }
+	teamMemberResolver             struct{ *Resolver }
 )

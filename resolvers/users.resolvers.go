@@ -11,7 +11,56 @@ import (
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage"
 )
+
+// User is the resolver for the user field.
+func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
+	if _, err := viewer(ctx); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, badInput("id", "not a valid id")
+	}
+	u, err := loadOne(ctx, loaders.For(ctx).Users, id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, search string, first *int, after *string) (*models.UserConnection, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mates, err := r.teammates(ctx, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	page, count, err := r.Store.SearchUsers(ctx, storage.UserSearch{Search: search, Teammates: mates},
+		storage.PageArgs{First: first, After: after})
+	if err != nil {
+		return nil, err
+	}
+	conn := &models.UserConnection{Edges: make([]models.UserEdge, len(page.Edges)), Count: count}
+	for i, e := range page.Edges {
+		conn.Edges[i] = models.UserEdge{Cursor: e.Cursor, Node: e.Node}
+		loaders.For(ctx).Users.Prime(ctx, e.Node.ID, e.Node)
+	}
+	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	return conn, nil
+}
+
+// Roles is the resolver for the roles field.
+func (r *queryResolver) Roles(ctx context.Context, scope *models.RoleScope) ([]models.Role, error) {
+	var sc models.RoleScope
+	if scope != nil {
+		sc = *scope
+	}
+	return r.Store.Roles(ctx, sc)
+}
 
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {

@@ -21,7 +21,11 @@ func (s *Store) TeamCreationCodes(ctx context.Context, args PageArgs) (Page[mode
 		if err != nil {
 			return page, err
 		}
-		t, err := time.Parse(time.RFC3339Nano, c.Keys[0])
+		k, err := c.key(0)
+		if err != nil {
+			return page, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, k)
 		if err != nil {
 			return page, invalid("after", "not a cursor of this list")
 		}
@@ -37,7 +41,7 @@ func (s *Store) TeamCreationCodes(ctx context.Context, args PageArgs) (Page[mode
 	codes, page.HasNextPage = trim(codes, limit)
 	page.Edges = make([]Edge[models.TeamCreationInviteCode], len(codes))
 	for i, c := range codes {
-		page.Edges[i] = Edge[models.TeamCreationInviteCode]{Cursor: encodeCursor(c.ID, c.CreatedAt.Format(time.RFC3339Nano)), Node: c}
+		page.Edges[i] = Edge[models.TeamCreationInviteCode]{Cursor: encodeCursor(c.ID, strp(c.CreatedAt.Format(time.RFC3339Nano))), Node: c}
 	}
 	return page, nil
 }

@@ -25,7 +25,11 @@ func (s *Store) Labels(ctx context.Context, f LabelFilter, args PageArgs) (Page[
 		if err != nil {
 			return Page[models.Label]{}, err
 		}
-		q.AfterName, q.AfterID = c.Keys[0], c.ID
+		name, err := c.key(0)
+		if err != nil {
+			return Page[models.Label]{}, err
+		}
+		q.AfterName, q.AfterID = name, c.ID
 	}
 	if limit == 0 {
 		return Page[models.Label]{}, nil
@@ -37,7 +41,7 @@ func (s *Store) Labels(ctx context.Context, f LabelFilter, args PageArgs) (Page[
 	labels, more := trim(labels, limit)
 	page := Page[models.Label]{HasNextPage: more, Edges: make([]Edge[models.Label], len(labels))}
 	for i, l := range labels {
-		page.Edges[i] = Edge[models.Label]{Cursor: encodeCursor(l.ID, l.Name), Node: l}
+		page.Edges[i] = Edge[models.Label]{Cursor: encodeCursor(l.ID, strp(l.Name)), Node: l}
 	}
 	return page, nil
 }

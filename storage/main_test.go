@@ -33,7 +33,7 @@ func newSeeded(t *testing.T) (*Store, *mongo.Store) {
 	if _, err := m.Seed(t.Context(), time.Now().UTC()); err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
-	return New(m, nil), m
+	return New(m, Options{}), m
 }
 
 // addLabel inserts a label the way the service stores one and returns its id.

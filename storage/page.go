@@ -46,11 +46,12 @@ type Page[T any] struct {
 // sort keys and the id that breaks ties. Because the next page starts after
 // a position, not at an offset, inserts between pages shift nothing.
 type cursor struct {
-	Keys []string `json:"k"`
-	ID   string   `json:"i"`
+	// Keys may hold nulls: a task without a due date sorts too.
+	Keys []*string `json:"k"`
+	ID   string    `json:"i"`
 }
 
-func encodeCursor(id string, keys ...string) string {
+func encodeCursor(id string, keys ...*string) string {
 	b, _ := json.Marshal(cursor{Keys: keys, ID: id}) // cannot fail for strings
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -70,6 +71,16 @@ func decodeCursor(s string, nKeys int) (cursor, error) {
 func isObjectIDHex(s string) bool {
 	_, err := hex.DecodeString(s)
 	return len(s) == 24 && err == nil
+}
+
+func strp(s string) *string { return &s }
+
+// key returns a cursor key that must not be null.
+func (c cursor) key(i int) (string, error) {
+	if c.Keys[i] == nil {
+		return "", invalid("after", "not a cursor of this list")
+	}
+	return *c.Keys[i], nil
 }
 
 // trim cuts a fetch of limit+1 items to limit and reports whether more exist.

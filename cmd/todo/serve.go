@@ -14,6 +14,7 @@ import (
 	"github.com/todo-backend/todo/internal/metrics"
 	"github.com/todo-backend/todo/internal/server"
 	"github.com/todo-backend/todo/storage"
+	"github.com/todo-backend/todo/storage/mirror"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
@@ -41,7 +42,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	defer func() { stopBG(); wg.Wait() }()
 
-	store := storage.New(st.mongo, nil)
+	store := storage.New(st.mongo, storage.Options{Mirror: mirror.New(st.mirror), MirrorDisabled: !cfg.DualWriteEnabled, Log: log})
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
+	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -26,25 +27,53 @@ const wait = 10 * time.Millisecond
 type Store interface {
 	UsersByIDs(ctx context.Context, ids []string) ([]models.User, error)
 	TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error)
+	TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error)
+	LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error)
 	ActiveRolesOfUsers(ctx context.Context, userIDs []string) ([]models.UserRole, error)
 	MembershipsOfUsers(ctx context.Context, userIDs []string) ([]models.TeamMembership, error)
+	Memberships(ctx context.Context, teamIDs []string) ([]models.TeamMembership, error)
+	ActiveAssignments(ctx context.Context, taskIDs []string) ([]models.TaskAssignment, error)
+	AssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error)
+	WatchEntries(ctx context.Context, viewer string, taskIDs []string) ([]models.WatchlistEntry, error)
 }
 
 // Loaders are the loaders of one request.
 type Loaders struct {
 	Users             *dataloader.Loader[string, models.User]
 	Teams             *dataloader.Loader[string, models.Team]
+	Tasks             *dataloader.Loader[string, models.Task]
+	Labels            *dataloader.Loader[string, models.Label]
 	RolesByUser       *dataloader.Loader[string, []models.UserRole]
 	MembershipsByUser *dataloader.Loader[string, []models.TeamMembership]
+	MembershipsByTeam *dataloader.Loader[string, []models.TeamMembership]
+	// AssignmentByTask holds each task's active assignment (none: empty).
+	AssignmentByTask *dataloader.Loader[string, []models.TaskAssignment]
+	// AssignmentsByTeam holds the active assignments in each team's context.
+	AssignmentsByTeam *dataloader.Loader[string, []models.TaskAssignment]
+	// WatchByTask holds the viewer's watch rows per task.
+	WatchByTask *dataloader.Loader[string, []models.WatchlistEntry]
 }
 
-// New builds fresh loaders over store.
-func New(store Store) *Loaders {
+// New builds fresh loaders over store for the request of viewer ("" when
+// anonymous: the watch loader then answers nothing).
+func New(store Store, viewer string) *Loaders {
+	watch := func(ctx context.Context, ids []string) ([]models.WatchlistEntry, error) {
+		if viewer == "" {
+			return nil, nil
+		}
+		return store.WatchEntries(ctx, viewer, ids)
+	}
 	return &Loaders{
 		Users:             newLoader(byID(store.UsersByIDs, func(u models.User) string { return u.ID }, "user")),
 		Teams:             newLoader(byID(store.TeamsByIDs, func(t models.Team) string { return t.ID }, "team")),
+		Tasks:             newLoader(byID(store.TasksByIDs, func(t models.Task) string { return t.ID }, "task")),
+		Labels:            newLoader(byID(store.LabelsByIDs, func(l models.Label) string { return l.ID }, "label")),
 		RolesByUser:       newLoader(grouped(store.ActiveRolesOfUsers, func(r models.UserRole) string { return r.UserID })),
 		MembershipsByUser: newLoader(grouped(store.MembershipsOfUsers, func(m models.TeamMembership) string { return m.UserID })),
+		MembershipsByTeam: newLoader(grouped(store.Memberships, func(m models.TeamMembership) string { return m.TeamID })),
+		AssignmentByTask:  newLoader(grouped(store.ActiveAssignments, func(a models.TaskAssignment) string { return a.TaskID })),
+		AssignmentsByTeam: newLoader(grouped(store.AssignmentsInTeams, func(a models.TaskAssignment) string { return a.TeamID })),
+		WatchByTask:       newLoader(grouped(watch, func(w models.WatchlistEntry) string { return w.TaskID })),
 	}
 }
 
@@ -58,7 +87,11 @@ type key struct{}
 func Middleware(store Store) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, New(store))))
+			viewer := ""
+			if v := auth.ViewerFrom(r.Context()); v != nil {
+				viewer = v.UserID
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, New(store, viewer))))
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/requestid"
+	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/resolvers"
 	"github.com/todo-backend/todo/storage"
 )
@@ -25,19 +26,14 @@ import (
 // page size asked for, so the limit bounds the rows a request can touch.
 const (
 	MaxDepth      = 12
-	MaxComplexity = 5000
+	MaxComplexity = 20000
 )
 
 func newGraphQL(d Deps) http.Handler {
 	root := &resolvers.Resolver{Store: d.Store}
 	cfg := graph.Config{Resolvers: root}
 	cfg.Directives.HasRole = root.HasRole
-	cfg.Complexity.Query.Labels = func(child int, _ *string, first *int, _ *string) int {
-		return 1 + child*pageSize(first)
-	}
-	cfg.Complexity.Query.TeamCreationInviteCodes = func(child int, first *int, _ *string) int {
-		return 1 + child*pageSize(first)
-	}
+	setComplexity(&cfg.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -46,6 +42,7 @@ func newGraphQL(d Deps) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(depthLimit{max: MaxDepth})
+	srv.Use(pageLimit{max: storage.MaxPageSize})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundRootFields(resolvers.RequireViewer)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
@@ -63,6 +60,31 @@ func pageSize(first *int) int {
 		return storage.DefaultPageSize
 	}
 	return min(max(*first, 1), storage.MaxPageSize)
+}
+
+// setComplexity weights every list field by the page size it asks for, so
+// nested lists multiply: tasks(first:100){activity(first:100)} costs 10^4.
+func setComplexity(c *graph.ComplexityRoot) {
+	page := func(child int, first *int) int { return 1 + child*pageSize(first) }
+	c.Query.Labels = func(child int, _ *string, first *int, _ *string) int { return page(child, first) }
+	c.Query.TeamCreationInviteCodes = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Query.Tasks = func(child int, _ *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
+		return page(child, first)
+	}
+	c.Query.Watchlist = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Query.Users = func(child int, _ string, first *int, _ *string) int { return page(child, first) }
+	c.Query.AuditLogs = func(child int, _ *models.AuditLogFilter, first *int, _ *string) int { return page(child, first) }
+	c.Query.TeamActivity = func(child int, _ string, first *int, _ *string) int { return page(child, first) }
+	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Team.Tasks = func(child int, _ *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
+		return page(child, first)
+	}
+	c.Task.Activity = func(child int, first *int, _ *string) int { return page(child, first) }
+	// Lists without paging are bounded by the data, small by nature.
+	c.Query.Teams = func(child int) int { return 1 + child*10 }
+	c.User.Teams = func(child int) int { return 1 + child*10 }
+	c.User.Roles = func(child int) int { return 1 + child*10 }
+	c.Task.Labels = func(child int) int { return 1 + child*5 }
 }
 
 func playground() http.HandlerFunc {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -55,4 +56,72 @@ func selectionDepth(set ast.SelectionSet, level int) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// pageLimit refuses a `first` argument outside 0..max anywhere in the
+// operation before any resolver runs, with a message naming the field.
+type pageLimit struct{ max int }
+
+var (
+	_ graphql.HandlerExtension        = pageLimit{}
+	_ graphql.OperationContextMutator = pageLimit{}
+)
+
+func (pageLimit) ExtensionName() string                   { return "PageLimit" }
+func (pageLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (p pageLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if field, n, bad := p.find(oc.Operation.SelectionSet, oc.Variables, 0); bad {
+		err := gqlerror.Errorf("%s: first must be between 0 and %d, got %d", field, p.max, n)
+		errcode.Set(err, errcode.ValidationFailed)
+		err.Extensions["field"] = "first"
+		return err
+	}
+	return nil
+}
+
+func (p pageLimit) find(set ast.SelectionSet, vars map[string]any, level int) (string, int64, bool) {
+	if level > 64 {
+		return "", 0, false
+	}
+	for _, sel := range set {
+		var sub ast.SelectionSet
+		switch s := sel.(type) {
+		case *ast.Field:
+			if arg := s.Arguments.ForName("first"); arg != nil {
+				v, err := arg.Value.Value(vars)
+				if n, ok := asInt(v); err == nil && ok && (n < 0 || n > int64(p.max)) {
+					return s.Name, n, true
+				}
+			}
+			sub = s.SelectionSet
+		case *ast.InlineFragment:
+			sub = s.SelectionSet
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				sub = s.Definition.SelectionSet
+			}
+		}
+		if f, n, bad := p.find(sub, vars, level+1); bad {
+			return f, n, bad
+		}
+	}
+	return "", 0, false
+}
+
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
 }

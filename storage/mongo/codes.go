@@ -2,10 +2,12 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/todo-backend/todo/models"
@@ -55,4 +57,53 @@ func (s *Store) CountCreationCodes(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("mongo: count creation codes: %w", err)
 	}
 	return n, nil
+}
+
+// InsertCreationCode stores a new team-creation code.
+func (s *Store) InsertCreationCode(ctx context.Context, c models.TeamCreationInviteCode) error {
+	return s.insert(ctx, CollTeamCreationCode, creationCodeDocOf(c))
+}
+
+// CreationCode finds a code by its text.
+func (s *Store) CreationCode(ctx context.Context, code string) (models.TeamCreationInviteCode, error) {
+	var d creationCodeDoc
+	err := s.coll(CollTeamCreationCode).FindOne(ctx, bson.D{{Key: "code", Value: code}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return models.TeamCreationInviteCode{}, fmt.Errorf("%w: creation code", ErrNotFound)
+	}
+	if err != nil {
+		return models.TeamCreationInviteCode{}, fmt.Errorf("mongo: creation code: %w", err)
+	}
+	return d.model(), nil
+}
+
+// ConsumeCreationCode marks an unused code used by userID, atomically: of
+// two concurrent uses one wins, the other gets ErrNotFound.
+func (s *Store) ConsumeCreationCode(ctx context.Context, code, userID string, now time.Time) (models.TeamCreationInviteCode, error) {
+	var d creationCodeDoc
+	err := s.coll(CollTeamCreationCode).FindOneAndUpdate(ctx,
+		bson.D{{Key: "code", Value: code}, {Key: "is_used", Value: false}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "is_used", Value: true}, {Key: "used_by", Value: ref(userID)},
+			{Key: "used_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return models.TeamCreationInviteCode{}, fmt.Errorf("%w: unused creation code", ErrNotFound)
+	}
+	if err != nil {
+		return models.TeamCreationInviteCode{}, fmt.Errorf("mongo: consume creation code: %w", err)
+	}
+	return d.model(), nil
+}
+
+// ReleaseCreationCode undoes ConsumeCreationCode when creating the team
+// failed after it, so a failure does not burn the code.
+func (s *Store) ReleaseCreationCode(ctx context.Context, c models.TeamCreationInviteCode) (models.TeamCreationInviteCode, error) {
+	after := c
+	after.IsUsed, after.UsedBy, after.UsedAt = false, "", nil
+	var out creationCodeDoc
+	b := creationCodeDocOf(c)
+	if _, err := s.patch(ctx, CollTeamCreationCode, b.ID, b, creationCodeDocOf(after), &out); err != nil {
+		return c, err
+	}
+	return out.model(), nil
 }

@@ -76,3 +76,32 @@ func (s *Store) CountLabels(ctx context.Context, search string) (int64, error) {
 	}
 	return n, nil
 }
+
+// InsertLabel stores a new label; a taken name gives ErrDuplicate.
+func (s *Store) InsertLabel(ctx context.Context, l models.Label) error {
+	return s.insert(ctx, CollLabels, labelDocOf(l))
+}
+
+// UpdateLabel writes the changes from before to after.
+func (s *Store) UpdateLabel(ctx context.Context, before, after models.Label) (models.Label, error) {
+	var out labelDoc
+	b := labelDocOf(before)
+	changed, err := s.patch(ctx, CollLabels, b.ID, b, labelDocOf(after), &out)
+	if err != nil || !changed {
+		return before, err
+	}
+	return out.model(), nil
+}
+
+// LabelsByIDs returns the labels with these ids, deleted ones included.
+func (s *Store) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error) {
+	var docs []labelDoc
+	if err := s.findByIDs(ctx, CollLabels, ids, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: labels by id: %w", err)
+	}
+	out := make([]models.Label, len(docs))
+	for i, d := range docs {
+		out[i] = d.model()
+	}
+	return out, nil
+}

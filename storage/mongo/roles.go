@@ -62,3 +62,40 @@ func refIn(ids []string) bson.A {
 	}
 	return out
 }
+
+// InsertUserRole stores a role grant.
+func (s *Store) InsertUserRole(ctx context.Context, r models.UserRole) error {
+	return s.insert(ctx, CollUserRoles, userRoleDocOf(r))
+}
+
+// UpdateUserRole writes the changes from before to after.
+func (s *Store) UpdateUserRole(ctx context.Context, before, after models.UserRole) (models.UserRole, error) {
+	var out userRoleDoc
+	b := userRoleDocOf(before)
+	changed, err := s.patch(ctx, CollUserRoles, b.ID, b, userRoleDocOf(after), &out)
+	if err != nil || !changed {
+		return before, err
+	}
+	return out.model(), nil
+}
+
+// RoleCatalogue lists the roles, of one scope when scope is not empty.
+func (s *Store) RoleCatalogue(ctx context.Context, scope models.RoleScope) ([]models.Role, error) {
+	filter := bson.D{}
+	if scope != "" {
+		filter = bson.D{{Key: "scope", Value: string(scope)}}
+	}
+	cur, err := s.coll(CollRoles).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "scope", Value: 1}, {Key: "name", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: roles: %w", err)
+	}
+	var docs []roleDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: roles: %w", err)
+	}
+	out := make([]models.Role, len(docs))
+	for i, d := range docs {
+		out[i] = d.model()
+	}
+	return out, nil
+}

@@ -38,6 +38,7 @@ type SeedRole struct {
 // SeedRoles are the original's predefined roles.
 var SeedRoles = []SeedRole{
 	{models.RoleModerator, models.ScopeGlobal, "Global moderator"},
+	{models.RoleAdmin, models.ScopeGlobal, "Service administrator: team-creation codes, labels, sync and the audit log"},
 	{models.RoleOwner, models.ScopeTeam, "Team owner: full control of the team"},
 	{models.RoleAdmin, models.ScopeTeam, "Team admin: manages members and settings"},
 	{models.RoleMember, models.ScopeTeam, "Team member"},

@@ -3,6 +3,8 @@ package mongo
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -78,4 +80,73 @@ func (s *Store) findByIDs(ctx context.Context, coll string, ids []string, into a
 		return err
 	}
 	return cur.All(ctx, into)
+}
+
+// UserQuery searches users by a literal, case-insensitive substring of the
+// name, or an exact email; In/NotIn split teammates from the others.
+type UserQuery struct {
+	Search    string
+	In        []string
+	NotIn     []string
+	AfterName string
+	AfterID   string
+	Limit     int
+}
+
+func (q UserQuery) filter() bson.D {
+	f := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "name", Value: bson.Regex{Pattern: regexp.QuoteMeta(q.Search), Options: "i"}}},
+		bson.D{{Key: "email_id", Value: strings.ToLower(q.Search)}},
+	}}}
+	if q.In != nil {
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: oids(q.In)}}})
+	}
+	if len(q.NotIn) > 0 {
+		f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$nin", Value: oids(q.NotIn)}}})
+	}
+	return f
+}
+
+// SearchUsers lists users in (name, _id) order after the position.
+func (s *Store) SearchUsers(ctx context.Context, q UserQuery) ([]models.User, error) {
+	if q.In != nil && len(q.In) == 0 {
+		return nil, nil
+	}
+	f := q.filter()
+	if q.AfterID != "" {
+		id, err := objectID(q.AfterID)
+		if err != nil {
+			return nil, err
+		}
+		f = bson.D{{Key: "$and", Value: bson.A{f, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "name", Value: bson.D{{Key: "$gt", Value: q.AfterName}}}},
+			bson.D{{Key: "name", Value: q.AfterName}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: id}}}},
+		}}}}}}
+	}
+	cur, err := s.coll(CollUsers).Find(ctx, f, options.Find().
+		SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(q.Limit)))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: search users: %w", err)
+	}
+	var docs []userDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: search users: %w", err)
+	}
+	out := make([]models.User, len(docs))
+	for i, d := range docs {
+		out[i] = d.model()
+	}
+	return out, nil
+}
+
+// CountUsers counts the users q matches.
+func (s *Store) CountUsers(ctx context.Context, q UserQuery) (int64, error) {
+	if q.In != nil && len(q.In) == 0 {
+		return 0, nil
+	}
+	n, err := s.coll(CollUsers).CountDocuments(ctx, q.filter())
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count users: %w", err)
+	}
+	return n, nil
 }

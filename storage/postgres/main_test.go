@@ -46,7 +46,8 @@ func openSQLite(t *testing.T) *DB {
 }
 
 // allMigrations are the names Migrate reports for a fresh database.
-var allMigrations = []string{"20261125000001_create_mirror_tables", "20261125000002_add_missing_columns"}
+var allMigrations = []string{"20261125000001_create_mirror_tables", "20261125000002_add_missing_columns",
+	"20261125000003_add_new_columns_both_dialects"}
 
 // runMigrate runs Migrate and checks the migrations it reports as applied.
 func runMigrate(t *testing.T, db *DB, want []string) {

@@ -71,6 +71,10 @@ func migrations() *migrate.Migrations {
 		Name: "20261125000002", Comment: "add_missing_columns",
 		Up: upAddMissingColumns, Down: noop,
 	})
+	m.Add(migrate.Migration{
+		Name: "20261125000003", Comment: "add_new_columns_both_dialects",
+		Up: goMigration(addNewColumns), Down: noop,
+	})
 	return m
 }
 
@@ -145,13 +149,31 @@ func addColumns(ctx context.Context, db *bun.DB, tx bun.Tx) error {
 	if db.Dialect().Name() != dialect.PG {
 		return nil
 	}
+	return addColumnsTo(ctx, db, tx, nil)
+}
+
+// addColumnsTo adds every column of the row structs that a table lacks. On
+// PostgreSQL ADD COLUMN IF NOT EXISTS does the checking; SQLite has no such
+// clause, so existing lists the columns it has (nil on PostgreSQL).
+func addColumnsTo(ctx context.Context, db *bun.DB, tx bun.Tx, existing func(table string) (map[string]bool, error)) error {
+	ifNotExists := "IF NOT EXISTS "
+	if existing != nil {
+		ifNotExists = ""
+	}
 	for _, model := range tables {
 		table := db.Table(reflect.TypeOf(model))
+		var have map[string]bool
+		if existing != nil {
+			var err error
+			if have, err = existing(table.Name); err != nil {
+				return err
+			}
+		}
 		for _, f := range table.Fields {
-			if f.IsPK {
+			if f.IsPK || have[f.Name] {
 				continue
 			}
-			ddl := fmt.Sprintf(`ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s`, table.SQLName, f.SQLName, f.CreateTableSQLType)
+			ddl := fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s%s %s`, table.SQLName, ifNotExists, f.SQLName, f.CreateTableSQLType)
 			// NOT NULL can only be added with a default when rows exist.
 			if f.SQLDefault != "" {
 				ddl += " DEFAULT " + f.SQLDefault
@@ -165,6 +187,32 @@ func addColumns(ctx context.Context, db *bun.DB, tx bun.Tx) error {
 		}
 	}
 	return nil
+}
+
+// addNewColumns adds columns introduced after a mirror was created (e.g.
+// postgres_roles.updated_by), on either dialect.
+func addNewColumns(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if db.Dialect().Name() == dialect.PG {
+			return addColumnsTo(ctx, db, tx, nil)
+		}
+		return addColumnsTo(ctx, db, tx, func(table string) (map[string]bool, error) {
+			rows, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", table)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: columns of %s: %w", table, err)
+			}
+			defer rows.Close()
+			have := map[string]bool{}
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					return nil, err
+				}
+				have[name] = true
+			}
+			return have, rows.Err()
+		})
+	})
 }
 
 func goMigration(fn func(context.Context, *bun.DB) error) func(context.Context, *migrate.Migrator, *migrate.Migration) error {

@@ -120,8 +120,9 @@ type LabelRow struct {
 	UpdatedAt   *time.Time `bun:"updated_at"`
 }
 
-// RoleRow mirrors the role catalogue. scope, is_active and created_by are
-// ours: the original's table lost them, and with them which role is which.
+// RoleRow mirrors the role catalogue. scope, is_active, created_by and
+// updated_by are ours: the original's table lost them, and with them which
+// role is which.
 type RoleRow struct {
 	bun.BaseModel `bun:"table:postgres_roles"`
 	SyncColumns
@@ -133,6 +134,7 @@ type RoleRow struct {
 	CreatedBy   *string    `bun:"created_by,type:varchar(255)"`
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   *time.Time `bun:"updated_at"`
+	UpdatedBy   *string    `bun:"updated_by,type:varchar(255)"`
 }
 
 // TaskAssignmentRow mirrors task_details. executor_id is ours.

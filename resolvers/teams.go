@@ -1,0 +1,171 @@
+package resolvers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/todo-backend/todo/internal/auth"
+	"github.com/todo-backend/todo/internal/loaders"
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage"
+)
+
+func checkTeamName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", badInput(field, "must not be blank")
+	case utf8.RuneCountInString(name) > 100:
+		return "", badInput(field, "at most 100 characters")
+	}
+	return name, nil
+}
+
+// checkUser verifies that id names an existing user.
+func (r *Resolver) checkUser(ctx context.Context, field, id string) error {
+	if !validID(id) {
+		return badInput(field, "not a valid id: "+id)
+	}
+	if _, err := loaders.For(ctx).Users.Load(ctx, id)(); err != nil {
+		if isNotFound(err) {
+			return badInput(field, "no such user: "+id)
+		}
+		return err
+	}
+	return nil
+}
+
+// team loads a team the viewer may read (members and admins); others get
+// FORBIDDEN.
+func (r *Resolver) team(ctx context.Context, id string) (models.Team, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return models.Team{}, err
+	}
+	if !validID(id) {
+		return models.Team{}, badInput("id", "not a valid id")
+	}
+	t, err := loaders.For(ctx).Teams.Load(ctx, id)()
+	if err != nil {
+		return models.Team{}, err
+	}
+	if t.IsDeleted {
+		return models.Team{}, fmt.Errorf("%w: team %s", storage.ErrNotFound, id)
+	}
+	if ok, err := r.canReadTeam(ctx, v, t.ID); err != nil || !ok {
+		return models.Team{}, orForbidden(err, "only members see a team")
+	}
+	return t, nil
+}
+
+// managedTeam loads a team the viewer owns or administers.
+func (r *Resolver) managedTeam(ctx context.Context, id string) (*auth.Viewer, models.Team, error) {
+	t, err := r.team(ctx, id)
+	if err != nil {
+		return nil, models.Team{}, err
+	}
+	v := auth.ViewerFrom(ctx)
+	if ok, err := r.isTeamManager(ctx, v, t.ID); err != nil || !ok {
+		if admin, aerr := v.IsAdmin(ctx, r.Store); aerr != nil || !admin {
+			return nil, models.Team{}, orForbidden(firstErr(err, aerr), "only the team's owner and admins may do this")
+		}
+	}
+	return v, t, nil
+}
+
+// roleChange checks a grant or revocation: the owner may change any role,
+// admins MEMBER only, nobody their own. It returns the target's roles.
+func (r *Resolver) roleChange(ctx context.Context, teamID, userID string, role models.RoleName) (*auth.Viewer, models.Team, []models.RoleName, error) {
+	t, err := r.team(ctx, teamID)
+	if err != nil {
+		return nil, models.Team{}, nil, err
+	}
+	v := auth.ViewerFrom(ctx)
+	if err := r.checkUser(ctx, "userId", userID); err != nil {
+		return nil, models.Team{}, nil, err
+	}
+	if userID == v.UserID {
+		return nil, models.Team{}, nil, forbidden("nobody may change their own team roles")
+	}
+	if role == models.RoleModerator {
+		return nil, models.Team{}, nil, badInput("role", "MODERATOR is not a team role")
+	}
+	mine, err := r.teamRoles(ctx, v.UserID, t.ID)
+	if err != nil {
+		return nil, models.Team{}, nil, err
+	}
+	switch {
+	case hasRole(mine, models.RoleOwner):
+	case hasRole(mine, models.RoleAdmin) && role == models.RoleMember:
+	default:
+		return nil, models.Team{}, nil, forbidden("the owner may change any team role, admins MEMBER only")
+	}
+	target, err := r.teamRoles(ctx, userID, t.ID)
+	if err != nil {
+		return nil, models.Team{}, nil, err
+	}
+	if role == models.RoleMember && hasRole(target, models.RoleOwner, models.RoleAdmin) && !hasRole(mine, models.RoleOwner) {
+		return nil, models.Team{}, nil, forbidden("admins may not remove other admins or the owner")
+	}
+	return v, t, target, nil
+}
+
+// member answers a role change with the member as they are now.
+func (r *Resolver) member(ctx context.Context, teamID, userID string) (*models.TeamMember, error) {
+	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == teamID })
+	if i < 0 {
+		return nil, nil
+	}
+	return &models.TeamMember{UserID: userID, TeamID: teamID, AddedAt: ms[i].CreatedAt}, nil
+}
+
+// forgetTeam drops what this request cached about a team and the users
+// whose place in it changed, so the answer reads the new state.
+func (r *Resolver) forgetTeam(ctx context.Context, teamID string, userIDs ...string) {
+	l := loaders.For(ctx)
+	l.Teams.Clear(ctx, teamID)
+	l.MembershipsByTeam.Clear(ctx, teamID)
+	l.AssignmentsByTeam.Clear(ctx, teamID)
+	if v := auth.ViewerFrom(ctx); v != nil {
+		userIDs = append(userIDs, v.UserID)
+	}
+	for _, u := range userIDs {
+		l.MembershipsByUser.Clear(ctx, u)
+		l.RolesByUser.Clear(ctx, u)
+	}
+}
+
+func (r *Resolver) membersConnection(ctx context.Context, teamID string, first *int, after *string) (*models.TeamMemberConnection, error) {
+	page, count, err := r.Store.Members(ctx, teamID, storage.PageArgs{First: first, After: after})
+	if err != nil {
+		return nil, err
+	}
+	conn := &models.TeamMemberConnection{Edges: make([]models.TeamMemberEdge, len(page.Edges)), Count: count}
+	for i, e := range page.Edges {
+		conn.Edges[i] = models.TeamMemberEdge{Cursor: e.Cursor, Node: e.Node}
+	}
+	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	return conn, nil
+}
+
+// assignedCount counts the team's tasks currently assigned to the user.
+func (r *Resolver) assignedCount(ctx context.Context, teamID, userID string) (int, error) {
+	as, err := loaders.For(ctx).AssignmentsByTeam.Load(ctx, teamID)()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range as {
+		if a.AssigneeType == models.AssigneeUser && a.AssigneeID == userID {
+			n++
+		}
+	}
+	return n, nil
+}

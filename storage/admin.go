@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// CreationCodeLength is the length of team-creation codes.
+const CreationCodeLength = 12
+
+// GenerateCreationCode mints a one-time team-creation code.
+func (s *Store) GenerateCreationCode(ctx context.Context, actor, description string) (models.TeamCreationInviteCode, error) {
+	now := s.now()
+	c := models.TeamCreationInviteCode{ID: mongo.NewID(), Description: description, CreatedBy: actor, CreatedAt: now, Version: 1}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		c.Code = pick(CreationCodeLength)
+		if err = s.mongo.InsertCreationCode(ctx, c); !errors.Is(err, mongo.ErrDuplicate) {
+			break
+		}
+	}
+	if err != nil {
+		return models.TeamCreationInviteCode{}, translate(err)
+	}
+	s.mirror(ctx, c)
+	s.audit(ctx, models.AuditLog{Action: "team_creation_invite_code_generated", PerformedBy: actor})
+	return c, nil
+}
+
+// VerifyCreationCode tells whether a code is valid and unused. Wrong codes
+// count against the same limit as wrong join codes: it is a guessing oracle.
+func (s *Store) VerifyCreationCode(ctx context.Context, actor, code string) (bool, error) {
+	key := "verify:" + actor
+	if err := s.limit(ctx, key); err != nil {
+		return false, err
+	}
+	c, err := s.mongo.CreationCode(ctx, code)
+	if err != nil && !errors.Is(err, mongo.ErrNotFound) {
+		return false, translate(err)
+	}
+	if err != nil || c.IsUsed {
+		if cerr := s.mongo.CountAttempt(ctx, key, s.now().Add(-JoinWindow), s.now()); cerr != nil {
+			return false, translate(cerr)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// CreateLabel adds a label; a taken name is a CONFLICT.
+func (s *Store) CreateLabel(ctx context.Context, actor, name, color string) (models.Label, error) {
+	now := s.now()
+	l := models.Label{ID: mongo.NewID(), Name: name, Color: color, CreatedAt: now, UpdatedAt: &now, CreatedBy: actor,
+		UpdatedBy: actor, Version: 1}
+	if err := s.mongo.InsertLabel(ctx, l); err != nil {
+		return models.Label{}, translate(err)
+	}
+	s.mirror(ctx, l)
+	s.audit(ctx, models.AuditLog{Action: "label_created", PerformedBy: actor, AssigneeTo: l.ID})
+	return l, nil
+}
+
+// UpdateLabel writes after over before.
+func (s *Store) UpdateLabel(ctx context.Context, actor string, before, after models.Label) (models.Label, error) {
+	now := s.now()
+	after.UpdatedAt, after.UpdatedBy = &now, actor
+	saved, err := s.mongo.UpdateLabel(ctx, before, after)
+	if err != nil {
+		return models.Label{}, translate(err)
+	}
+	s.mirror(ctx, saved)
+	action := "label_updated"
+	if after.IsDeleted && !before.IsDeleted {
+		action = "label_deleted"
+	}
+	s.audit(ctx, models.AuditLog{Action: action, PerformedBy: actor, AssigneeTo: saved.ID})
+	return saved, nil
+}
+
+// LabelsByIDs returns the labels with these ids, deleted ones included.
+func (s *Store) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error) {
+	l, err := s.mongo.LabelsByIDs(ctx, ids)
+	return l, translate(err)
+}
+
+// AuditFilter selects audit entries.
+type AuditFilter = mongo.AuditQuery
+
+// AuditLogs lists audit entries, newest first.
+func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Page[models.AuditLog], func(context.Context) (int, error), error) {
+	var page Page[models.AuditLog]
+	limit, err := args.limit()
+	if err != nil {
+		return page, nil, err
+	}
+	count := func(ctx context.Context) (int, error) {
+		n, err := s.mongo.CountAuditLogs(ctx, f)
+		return int(n), translate(err)
+	}
+	q := f
+	q.Limit = limit + 1
+	if args.After != nil {
+		c, err := decodeCursor(*args.After, 1)
+		if err != nil {
+			return page, nil, err
+		}
+		k, err := c.key(0)
+		if err != nil {
+			return page, nil, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, k)
+		if err != nil {
+			return page, nil, invalid("after", "not a cursor of this list")
+		}
+		q.AfterTime, q.AfterID = t, c.ID
+	}
+	if limit == 0 {
+		return page, count, nil
+	}
+	logs, err := s.mongo.ListAuditLogs(ctx, q)
+	if err != nil {
+		return page, nil, translate(err)
+	}
+	logs, page.HasNextPage = trim(logs, limit)
+	page.Edges = make([]Edge[models.AuditLog], len(logs))
+	for i, l := range logs {
+		page.Edges[i] = Edge[models.AuditLog]{Cursor: encodeCursor(l.ID, strp(l.Timestamp.Format(time.RFC3339Nano))), Node: l}
+	}
+	return page, count, nil
+}
+
+// UserSearch searches users; Teammates are listed first.
+type UserSearch struct {
+	Search    string
+	Teammates []string
+}
+
+// SearchUsers lists users matching the search, teammates first, each group
+// in name order. The cursor names the group it stopped in.
+func (s *Store) SearchUsers(ctx context.Context, us UserSearch, args PageArgs) (Page[models.User], func(context.Context) (int, error), error) {
+	var page Page[models.User]
+	if len([]rune(strings.TrimSpace(us.Search))) < 3 {
+		return page, nil, invalid("search", "at least 3 characters")
+	}
+	us.Search = strings.TrimSpace(us.Search)
+	limit, err := args.limit()
+	if err != nil {
+		return page, nil, err
+	}
+	groups := []mongo.UserQuery{
+		{Search: us.Search, In: append([]string{}, us.Teammates...)},
+		{Search: us.Search, NotIn: us.Teammates},
+	}
+	count := func(ctx context.Context) (int, error) {
+		total := 0
+		for _, g := range groups {
+			n, err := s.mongo.CountUsers(ctx, g)
+			if err != nil {
+				return 0, translate(err)
+			}
+			total += int(n)
+		}
+		return total, nil
+	}
+	start := 0
+	if args.After != nil {
+		c, err := decodeCursor(*args.After, 2)
+		if err != nil {
+			return page, nil, err
+		}
+		group, gerr := c.key(0)
+		name, nerr := c.key(1)
+		if gerr != nil || nerr != nil || (group != "0" && group != "1") {
+			return page, nil, invalid("after", "not a cursor of this list")
+		}
+		if group == "1" {
+			start = 1
+		}
+		groups[start].AfterName, groups[start].AfterID = name, c.ID
+	}
+	for gi := start; gi < len(groups) && len(page.Edges) <= limit && limit > 0; gi++ {
+		g := groups[gi]
+		g.Limit = limit + 1 - len(page.Edges)
+		users, err := s.mongo.SearchUsers(ctx, g)
+		if err != nil {
+			return page, nil, translate(err)
+		}
+		for _, u := range users {
+			page.Edges = append(page.Edges, Edge[models.User]{Cursor: encodeCursor(u.ID, strp(fmt.Sprint(gi)), strp(u.Name)), Node: u})
+		}
+	}
+	page.Edges, page.HasNextPage = trim(page.Edges, limit)
+	return page, count, nil
+}

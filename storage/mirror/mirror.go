@@ -1,0 +1,268 @@
+// Package mirror keeps the PostgreSQL mirror (the original service's
+// postgres_* tables) in step with MongoDB, the source of truth.
+//
+// The write contract: after every MongoDB write, the storage facade hands the
+// document's whole current state to [Mirror.Upsert]. The upsert is
+// idempotent and guarded by the document's version, which MongoDB bumps on
+// every write: a row is inserted, or overwritten only by a strictly newer
+// version, so retries, replays and out-of-order applies converge on the
+// newest document and never go back. A task's labels and deferral live in
+// child tables that are rewritten in the same PostgreSQL transaction as the
+// task's row, and only when that row was written. Hard-deleted documents are
+// removed with [Mirror.Delete]. Every mirrored field is copied as the
+// document holds it (see mapping.go), and the same mapping serves to compare
+// documents with rows ([Diff]).
+//
+// Versions: an equal version is never rewritten. Documents the original
+// service wrote have version 0; they are inserted where the mirror has no
+// row, and a version-0 row (the original mirror's) is overwritten only once
+// the backfill has bumped the document's version (see guardedUpsert).
+//
+// An upsert can fail on a constraint other than mongo_id (a label name or a
+// membership that another, not yet mirrored, write still holds): the error is
+// returned and the caller retries later, when the other write has landed.
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/postgres"
+)
+
+// ErrNoRow is returned by Row when the mirror has no row for the document.
+var ErrNoRow = errors.New("mirror: no row")
+
+// MongoDB collection names (SPEC §6.5), as the original service named them.
+const (
+	Users                   = "users"
+	Tasks                   = "tasks"
+	TaskDetails             = "task_details"
+	Teams                   = "teams"
+	UserTeamDetails         = "user_team_details"
+	Labels                  = "labels"
+	Roles                   = "roles"
+	UserRoles               = "user_roles"
+	Watchlist               = "watchlist"
+	AuditLogs               = "audit_logs"
+	TeamCreationInviteCodes = "team_creation_invite_codes"
+)
+
+// Collections lists the mirrored collections.
+var Collections = []string{Users, Tasks, TaskDetails, Teams, UserTeamDetails, Labels, Roles, UserRoles,
+	Watchlist, AuditLogs, TeamCreationInviteCodes}
+
+// rowTypes gives each collection's row struct.
+var rowTypes = map[string]reflect.Type{
+	Users:                   reflect.TypeFor[postgres.UserRow](),
+	Tasks:                   reflect.TypeFor[postgres.TaskRow](),
+	TaskDetails:             reflect.TypeFor[postgres.TaskAssignmentRow](),
+	Teams:                   reflect.TypeFor[postgres.TeamRow](),
+	UserTeamDetails:         reflect.TypeFor[postgres.UserTeamDetailsRow](),
+	Labels:                  reflect.TypeFor[postgres.LabelRow](),
+	Roles:                   reflect.TypeFor[postgres.RoleRow](),
+	UserRoles:               reflect.TypeFor[postgres.UserRoleRow](),
+	Watchlist:               reflect.TypeFor[postgres.WatchlistRow](),
+	AuditLogs:               reflect.TypeFor[postgres.AuditLogRow](),
+	TeamCreationInviteCodes: reflect.TypeFor[postgres.TeamCreationInviteCodeRow](),
+}
+
+// Collection returns the MongoDB collection name of a document (a models
+// value or a pointer to one), or "" if it is not mirrored.
+func Collection(doc any) string {
+	switch deref(doc).(type) {
+	case models.User:
+		return Users
+	case models.Task:
+		return Tasks
+	case models.TaskAssignment:
+		return TaskDetails
+	case models.Team:
+		return Teams
+	case models.TeamMembership:
+		return UserTeamDetails
+	case models.Label:
+		return Labels
+	case models.Role:
+		return Roles
+	case models.UserRole:
+		return UserRoles
+	case models.WatchlistEntry:
+		return Watchlist
+	case models.AuditLog:
+		return AuditLogs
+	case models.TeamCreationInviteCode:
+		return TeamCreationInviteCodes
+	}
+	return ""
+}
+
+// deref turns a non-nil pointer to a document into the document.
+func deref(doc any) any {
+	v := reflect.ValueOf(doc)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		return v.Elem().Interface()
+	}
+	return doc
+}
+
+// Mirror writes documents to the mirror database.
+type Mirror struct {
+	db  *bun.DB
+	now func() time.Time
+}
+
+// New returns a Mirror writing to db, which must be migrated.
+func New(db *postgres.DB) *Mirror {
+	return &Mirror{db: db.Bun, now: time.Now}
+}
+
+// Table returns the mirror table of a collection, or "" if it is not
+// mirrored.
+func Table(collection string) string {
+	typ, ok := rowTypes[collection]
+	if !ok {
+		return ""
+	}
+	return meta.Get(typ).Name
+}
+
+// Upsert writes one document's current state, unless the row already holds
+// the same or a newer version; applied reports whether it wrote.
+func (m *Mirror) Upsert(ctx context.Context, doc any) (applied bool, err error) {
+	rec, err := Map(doc)
+	if err != nil {
+		return false, err
+	}
+	now := at(m.now())
+	sc := rec.sync()
+	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
+	if rec.Collection != Tasks {
+		_, applied, err = guardedUpsert(ctx, m.db, rec.Row)
+	} else {
+		err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+			var id int64
+			id, applied, err = guardedUpsert(ctx, tx, rec.Row)
+			if err != nil || !applied {
+				return err
+			}
+			if err := syncLabels(ctx, tx, id, rec.Labels, now); err != nil {
+				return err
+			}
+			return syncDeferral(ctx, tx, id, rec.Deferred, now)
+		})
+	}
+	if err != nil {
+		return false, fmt.Errorf("mirror: upsert %s %s: %w", rec.Collection, sc.MongoID, err)
+	}
+	return applied, nil
+}
+
+// writeTx are the options of a write transaction. On PostgreSQL it is READ
+// COMMITTED whatever the server's default: there a conflicting upsert waits
+// for the other transaction and then applies its guard to the committed row,
+// where a stricter level would fail it with a serialization error instead.
+func (m *Mirror) writeTx() *sql.TxOptions {
+	if m.db.Dialect().Name() != dialect.PG {
+		return nil
+	}
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+}
+
+// Delete removes the row of a hard-deleted document, a task's child rows
+// first (a mirror made by the original has foreign keys without cascade). A
+// missing row is not an error.
+func (m *Mirror) Delete(ctx context.Context, collection, mongoID string) error {
+	typ, ok := rowTypes[collection]
+	if !ok {
+		return fmt.Errorf("mirror: delete: %q is not a mirrored collection", collection)
+	}
+	del := func(ctx context.Context, db bun.IDB) error {
+		_, err := db.NewDelete().Model(reflect.New(typ).Interface()).Where("mongo_id = ?", mongoID).Exec(ctx)
+		return err
+	}
+	var err error
+	if collection != Tasks {
+		err = del(ctx, m.db)
+	} else {
+		err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+			task := tx.NewSelect().Model((*postgres.TaskRow)(nil)).Column("id").Where("mongo_id = ?", mongoID)
+			for _, child := range []any{(*postgres.TaskLabelRow)(nil), (*postgres.DeferredDetailsRow)(nil)} {
+				if _, err := tx.NewDelete().Model(child).Where("task_id IN (?)", task).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return del(ctx, tx)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("mirror: delete %s %s: %w", collection, mongoID, err)
+	}
+	return nil
+}
+
+// Row reads the row of a document back, as column → value: NULL is nil,
+// other values are the row struct's (strings, ints, bools, UTC times). A
+// task's row also has "labels" (sorted []string) and "deferred" (nil, or a
+// map of deferred_at, deferred_till and deferred_by). A task and its parts
+// are read from one snapshot, so a concurrent upsert cannot tear them.
+func (m *Mirror) Row(ctx context.Context, collection, mongoID string) (map[string]any, error) {
+	typ, ok := rowTypes[collection]
+	if !ok {
+		return nil, fmt.Errorf("mirror: row: %q is not a mirrored collection", collection)
+	}
+	var opts *sql.TxOptions // SQLite: a transaction is a snapshot already
+	if m.db.Dialect().Name() == dialect.PG {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	var out map[string]any
+	err := m.db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		row := reflect.New(typ)
+		if err := tx.NewSelect().Model(row.Interface()).Where("mongo_id = ?", mongoID).Scan(ctx); err != nil {
+			return err
+		}
+		out = columnValues(m.db.Table(typ), row.Elem(), true)
+		task, ok := row.Interface().(*postgres.TaskRow)
+		if !ok {
+			return nil
+		}
+		labels, deferred, err := taskChildren(ctx, tx, task.ID)
+		out["labels"], out["deferred"] = labels, deferredValues(deferred)
+		return err
+	})
+	if errors.Is(err, errNoRows) {
+		return nil, ErrNoRow
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mirror: row %s %s: %w", collection, mongoID, err)
+	}
+	return out, nil
+}
+
+func taskChildren(ctx context.Context, db bun.IDB, taskID int64) ([]string, *postgres.DeferredDetailsRow, error) {
+	labels := []string{}
+	err := db.NewSelect().Model((*postgres.TaskLabelRow)(nil)).Column("label_mongo_id").
+		Where("task_id = ?", taskID).Scan(ctx, &labels)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(labels) // in Go: the database's collation may order otherwise
+	var d postgres.DeferredDetailsRow
+	err = db.NewSelect().Model(&d).Where("task_id = ?", taskID).Scan(ctx)
+	if errors.Is(err, errNoRows) {
+		return labels, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("deferral: %w", err)
+	}
+	return labels, &d, nil
+}

@@ -1,0 +1,73 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// grant gives userID the TEAM role in teamID unless they hold it.
+func (s *Store) grant(ctx context.Context, actor, teamID, userID string, role models.RoleName) error {
+	roles, err := s.mongo.ActiveRolesOfUsers(ctx, []string{userID})
+	if err != nil {
+		return translate(err)
+	}
+	for _, r := range roles {
+		if r.Scope == models.ScopeTeam && r.TeamID == teamID && r.RoleName == role {
+			return nil
+		}
+	}
+	now := s.now()
+	r := models.UserRole{ID: mongo.NewID(), UserID: userID, RoleName: role, Scope: models.ScopeTeam, TeamID: teamID,
+		IsActive: true, CreatedAt: now, CreatedBy: actor, UpdatedAt: &now, UpdatedBy: actor, Version: 1}
+	if err := s.mongo.InsertUserRole(ctx, r); err != nil {
+		return translate(err)
+	}
+	s.mirror(ctx, r)
+	s.audit(ctx, models.AuditLog{Action: "role_granted", TeamID: teamID, PerformedBy: actor, TargetUserID: userID,
+		AssigneeTo: string(role)})
+	return nil
+}
+
+// GrantTeamRole gives userID a TEAM role (owner or admin; membership is
+// kept in memberships, see AddMembers).
+func (s *Store) GrantTeamRole(ctx context.Context, actor, teamID, userID string, role models.RoleName) error {
+	return s.grant(ctx, actor, teamID, userID, role)
+}
+
+// RevokeTeamRole ends userID's TEAM role in teamID, if they hold it.
+func (s *Store) RevokeTeamRole(ctx context.Context, actor, teamID, userID string, role models.RoleName) error {
+	roles, err := s.mongo.ActiveRolesOfUsers(ctx, []string{userID})
+	if err != nil {
+		return translate(err)
+	}
+	for _, r := range roles {
+		if r.Scope == models.ScopeTeam && r.TeamID == teamID && r.RoleName == role {
+			if err := s.endRole(ctx, actor, r, s.now()); err != nil {
+				return err
+			}
+			s.audit(ctx, models.AuditLog{Action: "role_revoked", TeamID: teamID, PerformedBy: actor, TargetUserID: userID,
+				AssigneeFrom: string(role)})
+		}
+	}
+	return nil
+}
+
+func (s *Store) endRole(ctx context.Context, actor string, r models.UserRole, now time.Time) error {
+	after := r
+	after.IsActive, after.UpdatedAt, after.UpdatedBy = false, &now, actor
+	saved, err := s.mongo.UpdateUserRole(ctx, r, after)
+	if err != nil {
+		return translate(err)
+	}
+	s.mirror(ctx, saved)
+	return nil
+}
+
+// Roles lists the role catalogue, of one scope when scope is set.
+func (s *Store) Roles(ctx context.Context, scope models.RoleScope) ([]models.Role, error) {
+	r, err := s.mongo.RoleCatalogue(ctx, scope)
+	return r, translate(err)
+}

@@ -1,0 +1,336 @@
+package storage
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// Task list scopes.
+const (
+	ScopeAssignedToMe = "ASSIGNED_TO_ME"
+	ScopeCreatedByMe  = "CREATED_BY_ME"
+	ScopeTeam         = "TEAM"
+	ScopeWatched      = "WATCHED"
+)
+
+// TaskList is a task list request: whose tasks (the scope, resolved for
+// Viewer), which ones, in which order, which page.
+type TaskList struct {
+	Viewer string
+	Scope  string
+	TeamID string
+
+	Statuses    []models.TaskStatus
+	IncludeDone bool
+	// Deferred is EXCLUDE (default), ONLY or INCLUDE.
+	Deferred   string
+	Priorities []models.Priority
+	LabelIDs   []string
+	Search     string
+	DueBefore  *time.Time
+	DueAfter   *time.Time
+
+	// Order is one of the mongo.Order* fields; Desc its direction.
+	Order string
+	Desc  bool
+	Page  PageArgs
+}
+
+// TaskPage is a page of tasks plus what resolving the scope already
+// learned, for the request's loaders to reuse instead of asking again.
+type TaskPage struct {
+	Page[models.Task]
+	// Count counts the whole selection.
+	Count func(ctx context.Context) (int, error)
+	// Assignments are the active assignments of (some of) the tasks.
+	Assignments []models.TaskAssignment
+	// Watched lists tasks known to be watched by the viewer.
+	Watched []string
+}
+
+// Tasks lists a page of tasks. Scopes are resolved to task ids with one or
+// two small queries (FerretDB has no $lookup), then one query lists the page.
+func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
+	var out TaskPage
+	limit, err := l.Page.limit()
+	if err != nil {
+		return out, err
+	}
+	q := mongo.TaskQuery{Now: s.now(), Statuses: l.Statuses, IncludeDone: l.IncludeDone, Deferred: l.Deferred,
+		Priorities: l.Priorities, LabelIDs: l.LabelIDs, Search: l.Search, DueBefore: l.DueBefore, DueAfter: l.DueAfter,
+		Order: l.Order, Desc: l.Desc, Limit: limit + 1}
+	if q.Order == "" {
+		q.Order, q.Desc = mongo.OrderUpdatedAt, true
+	}
+	if l.Page.After != nil {
+		pos, err := decodeTaskCursor(*l.Page.After, q.Order)
+		if err != nil {
+			return out, err
+		}
+		q.After = &pos
+	}
+	if err := s.resolveScope(ctx, l, &q, &out); err != nil {
+		return out, err
+	}
+	countQ := q
+	countQ.After, countQ.Limit = nil, 0
+	out.Count = func(ctx context.Context) (int, error) {
+		n, err := s.mongo.CountTasks(ctx, countQ)
+		return int(n), translate(err)
+	}
+	if limit == 0 {
+		return out, nil
+	}
+	tasks, err := s.mongo.ListTasks(ctx, q)
+	if err != nil {
+		return out, translate(err)
+	}
+	tasks, out.HasNextPage = trim(tasks, limit)
+	out.Edges = make([]Edge[models.Task], len(tasks))
+	for i, t := range tasks {
+		out.Edges[i] = Edge[models.Task]{Cursor: encodeTaskCursor(t, q.Order), Node: t}
+	}
+	return out, nil
+}
+
+func (s *Store) resolveScope(ctx context.Context, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
+	switch l.Scope {
+	case ScopeCreatedByMe:
+		q.CreatedBy = l.Viewer
+	case ScopeTeam:
+		asg, err := s.mongo.ActiveAssignmentsInTeams(ctx, []string{l.TeamID})
+		if err != nil {
+			return translate(err)
+		}
+		q.IDs, out.Assignments = taskIDsOf(asg), asg
+	case ScopeWatched:
+		rows, err := s.mongo.ActiveWatchEntries(ctx, l.Viewer)
+		if err != nil {
+			return translate(err)
+		}
+		q.IDs = make([]string, len(rows))
+		for i, r := range rows {
+			q.IDs[i] = r.TaskID
+		}
+		out.Watched = q.IDs
+	default: // ASSIGNED_TO_ME: to me, or to a team whose POC I am
+		teams, err := s.mongo.TeamsWithPOC(ctx, []string{l.Viewer})
+		if err != nil {
+			return translate(err)
+		}
+		teamIDs := make([]string, len(teams))
+		for i, t := range teams {
+			teamIDs[i] = t.ID
+		}
+		asg, err := s.mongo.ActiveAssignmentsTo(ctx, []string{l.Viewer}, teamIDs)
+		if err != nil {
+			return translate(err)
+		}
+		q.IDs, out.Assignments = taskIDsOf(asg), asg
+	}
+	if q.IDs == nil && l.Scope != ScopeCreatedByMe {
+		q.IDs = []string{}
+	}
+	return nil
+}
+
+func taskIDsOf(asg []models.TaskAssignment) []string {
+	ids := make([]string, len(asg))
+	for i, a := range asg {
+		ids[i] = a.TaskID
+	}
+	return ids
+}
+
+// encodeTaskCursor keeps the order field's value of t, so the next page
+// starts right after t whatever was inserted meanwhile.
+func encodeTaskCursor(t models.Task, order string) string {
+	var key *string
+	switch order {
+	case mongo.OrderCreatedAt:
+		key = timeKey(&t.CreatedAt)
+	case mongo.OrderDueAt:
+		key = timeKey(t.DueAt)
+	case mongo.OrderPriority:
+		v := strconv.Itoa(int(t.Priority))
+		key = &v
+	case mongo.OrderTitle:
+		key = &t.Title
+	default:
+		key = timeKey(t.UpdatedAt)
+	}
+	return encodeCursor(t.ID, key)
+}
+
+func timeKey(t *time.Time) *string {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	v := t.UTC().Format(time.RFC3339Nano)
+	return &v
+}
+
+func decodeTaskCursor(s, order string) (mongo.TaskPosition, error) {
+	c, err := decodeCursor(s, 1)
+	if err != nil {
+		return mongo.TaskPosition{}, err
+	}
+	pos := mongo.TaskPosition{ID: c.ID}
+	k := c.Keys[0]
+	if k == nil {
+		return pos, nil
+	}
+	switch order {
+	case mongo.OrderPriority:
+		n, err := strconv.Atoi(*k)
+		if err != nil {
+			return pos, invalid("after", "not a cursor of this order")
+		}
+		pos.Value = n
+	case mongo.OrderTitle:
+		pos.Value = *k
+	default:
+		t, err := time.Parse(time.RFC3339Nano, *k)
+		if err != nil {
+			return pos, invalid("after", "not a cursor of this order")
+		}
+		pos.Value = t
+	}
+	return pos, nil
+}
+
+// Summary counts tasks for a dashboard: the viewer's (as the default list
+// scope) or a team's. Weeks start on Monday in loc.
+type Summary struct {
+	ByStatus          map[models.TaskStatus]int
+	Overdue           int
+	DueThisWeek       int
+	CompletedThisWeek int
+	CreatedThisWeek   int
+}
+
+// TaskSummary counts the tasks of a scope (ASSIGNED_TO_ME or TEAM).
+func (s *Store) TaskSummary(ctx context.Context, viewer, teamID string, loc *time.Location) (Summary, error) {
+	l := TaskList{Viewer: viewer, Scope: ScopeAssignedToMe}
+	if teamID != "" {
+		l.Scope, l.TeamID = ScopeTeam, teamID
+	}
+	q := mongo.TaskQuery{Now: s.now()}
+	var page TaskPage
+	if err := s.resolveScope(ctx, l, &q, &page); err != nil {
+		return Summary{}, err
+	}
+	tasks, err := s.mongo.SummaryTasks(ctx, q)
+	if err != nil {
+		return Summary{}, translate(err)
+	}
+	now := q.Now
+	local := now.In(loc)
+	weekStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc).
+		AddDate(0, 0, -((int(local.Weekday()) + 6) % 7))
+	weekEnd := weekStart.AddDate(0, 0, 7)
+	sum := Summary{ByStatus: map[models.TaskStatus]int{}}
+	for _, t := range tasks {
+		st := t.ReportedStatus(now)
+		sum.ByStatus[st]++
+		done := t.Status == models.StatusDone
+		if t.DueAt != nil && !done {
+			if t.DueAt.Before(now) {
+				sum.Overdue++
+			} else if t.DueAt.Before(weekEnd) {
+				sum.DueThisWeek++
+			}
+		}
+		if done && t.UpdatedAt != nil && !t.UpdatedAt.Before(weekStart) {
+			sum.CompletedThisWeek++
+		}
+		if !t.CreatedAt.Before(weekStart) {
+			sum.CreatedThisWeek++
+		}
+	}
+	return sum, nil
+}
+
+// WatchTask sets the viewer's watch of a task on or off (idempotent).
+func (s *Store) WatchTask(ctx context.Context, viewer, taskID string, on bool) error {
+	e, changed, err := s.mongo.SetWatch(ctx, viewer, taskID, on, s.now())
+	if err != nil {
+		return translate(err)
+	}
+	if changed {
+		s.mirror(ctx, e)
+	}
+	return nil
+}
+
+// WatchEntries returns the viewer's watch rows of the tasks.
+func (s *Store) WatchEntries(ctx context.Context, viewer string, taskIDs []string) ([]models.WatchlistEntry, error) {
+	w, err := s.mongo.WatchEntries(ctx, viewer, taskIDs)
+	return w, translate(err)
+}
+
+// Watchlist lists the viewer's watched tasks, most recently watched first
+// (deleted tasks left out).
+func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs) (TaskPage, error) {
+	var out TaskPage
+	limit, err := args.limit()
+	if err != nil {
+		return out, err
+	}
+	rows, err := s.mongo.ActiveWatchEntries(ctx, viewer)
+	if err != nil {
+		return out, translate(err)
+	}
+	start := 0
+	if args.After != nil {
+		c, err := decodeCursor(*args.After, 0)
+		if err != nil {
+			return out, err
+		}
+		start = len(rows)
+		for i, r := range rows {
+			if r.ID == c.ID {
+				start = i + 1
+				break
+			}
+		}
+	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.TaskID)
+	}
+	out.Watched = ids
+	all, err := s.mongo.TasksByIDs(ctx, ids)
+	if err != nil {
+		return out, translate(err)
+	}
+	byID := make(map[string]models.Task, len(all))
+	for _, t := range all {
+		if !t.IsDeleted {
+			byID[t.ID] = t
+		}
+	}
+	total := 0
+	for _, r := range rows {
+		if _, ok := byID[r.TaskID]; ok {
+			total++
+		}
+	}
+	out.Count = func(context.Context) (int, error) { return total, nil }
+	for _, r := range rows[start:] {
+		t, ok := byID[r.TaskID]
+		if !ok {
+			continue
+		}
+		if len(out.Edges) == limit {
+			out.HasNextPage = true
+			break
+		}
+		out.Edges = append(out.Edges, Edge[models.Task]{Cursor: encodeCursor(r.ID), Node: t})
+	}
+	return out, nil
+}

@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// Task returns one task, deleted or not.
+func (s *Store) Task(ctx context.Context, id string) (models.Task, error) {
+	if !isID(id) {
+		return models.Task{}, invalid("id", "not a task id")
+	}
+	tasks, err := s.mongo.TasksByIDs(ctx, []string{id})
+	if err != nil {
+		return models.Task{}, translate(err)
+	}
+	if len(tasks) == 0 {
+		return models.Task{}, fmt.Errorf("%w: task %s", ErrNotFound, id)
+	}
+	return tasks[0], nil
+}
+
+// TasksByIDs returns the tasks with these ids, in no particular order.
+func (s *Store) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error) {
+	t, err := s.mongo.TasksByIDs(ctx, ids)
+	return t, translate(err)
+}
+
+// NewAssignment says who a task goes to.
+type NewAssignment struct {
+	AssigneeID string
+	Type       models.AssigneeType
+	// TeamID is the team context (the team itself for a team assignment).
+	TeamID string
+}
+
+// CreateTask stores t (its id, number, version and timestamps are set here)
+// and, when assign is given, its first assignment. The steps run in an order
+// that leaves data usable if one fails midway: a task whose assignment
+// failed is still its creator's, and can be assigned again.
+func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, assign *NewAssignment) (models.Task, error) {
+	now := s.now()
+	n, err := s.mongo.NextTaskNumber(ctx)
+	if err != nil {
+		return models.Task{}, translate(err)
+	}
+	t.ID, t.DisplayID, t.Version = mongo.NewID(), "#"+strconv.FormatInt(n, 10), 1
+	t.CreatedAt, t.UpdatedAt, t.CreatedBy, t.UpdatedBy = now, &now, actor, actor
+	if t.Status == models.StatusInProgress && t.StartedAt == nil {
+		t.StartedAt = &now
+	}
+	if err := s.mongo.InsertTask(ctx, t); err != nil {
+		return models.Task{}, translate(err)
+	}
+	s.mirror(ctx, t)
+	s.audit(ctx, models.AuditLog{Action: "task_created", TaskID: t.ID, PerformedBy: actor, TeamID: teamOf(assign)})
+	if assign != nil {
+		if _, err := s.assign(ctx, actor, t, nil, *assign); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+func teamOf(a *NewAssignment) string {
+	if a == nil {
+		return ""
+	}
+	return a.TeamID
+}
+
+// UpdateTask writes after over before, stamps who and when, and records a
+// status change in the audit log under the task's team context.
+func (s *Store) UpdateTask(ctx context.Context, actor string, before, after models.Task, teamContext string) (models.Task, error) {
+	now := s.now()
+	after.UpdatedAt, after.UpdatedBy = &now, actor
+	saved, err := s.mongo.UpdateTask(ctx, before, after)
+	if err != nil {
+		return models.Task{}, translate(err)
+	}
+	s.mirror(ctx, saved)
+	if before.Status != after.Status {
+		s.audit(ctx, models.AuditLog{Action: "status_changed", TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor,
+			StatusFrom: string(before.ReportedStatus(now)), StatusTo: string(after.Status)})
+	}
+	if before.IsDeleted != after.IsDeleted {
+		action := "task_deleted"
+		if !after.IsDeleted {
+			action = "task_restored"
+		}
+		s.audit(ctx, models.AuditLog{Action: action, TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor})
+	}
+	if after.DeferredDetails != nil && (before.DeferredDetails == nil || *before.DeferredDetails != *after.DeferredDetails) {
+		s.audit(ctx, models.AuditLog{Action: "task_deferred", TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor,
+			StatusFrom: string(before.ReportedStatus(now)), StatusTo: string(models.StatusDeferred)})
+	}
+	return saved, nil
+}
+
+// ActiveAssignments returns the active assignment of each task that has one.
+func (s *Store) ActiveAssignments(ctx context.Context, taskIDs []string) ([]models.TaskAssignment, error) {
+	a, err := s.mongo.ActiveAssignmentsOfTasks(ctx, taskIDs)
+	return a, translate(err)
+}
+
+// AssignTask replaces the task's active assignment (current, if any) with
+// next. The old one is deactivated first: the unique index on the active
+// assignment allows only one, and a crash between the steps leaves the task
+// unassigned, which the next assignment repairs.
+func (s *Store) AssignTask(ctx context.Context, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
+	return s.assign(ctx, actor, t, current, next)
+}
+
+func (s *Store) assign(ctx context.Context, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
+	now := s.now()
+	if current != nil {
+		if err := s.deactivate(ctx, actor, *current, now); err != nil {
+			return models.TaskAssignment{}, err
+		}
+	}
+	a := models.TaskAssignment{ID: mongo.NewID(), TaskID: t.ID, AssigneeID: next.AssigneeID, AssigneeType: next.Type,
+		TeamID: next.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
+	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
+	s.mirror(ctx, a)
+	log := models.AuditLog{TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor, AssigneeTo: a.AssigneeID}
+	if current != nil {
+		log.AssigneeFrom = current.AssigneeID
+		if current.AssigneeType == models.AssigneeTeam {
+			s.audit(ctx, models.AuditLog{Action: "unassigned_from_team", TaskID: t.ID, TeamID: current.TeamID,
+				PerformedBy: actor, AssigneeFrom: current.AssigneeID})
+		}
+	}
+	switch {
+	case a.AssigneeType == models.AssigneeTeam:
+		log.Action = "assigned_to_team"
+	case a.TeamID != "":
+		log.Action, log.TargetUserID = "assigned_to_member", a.AssigneeID
+	default:
+		log.Action, log.TargetUserID = "assigned_to_user", a.AssigneeID
+	}
+	s.audit(ctx, log)
+	return a, nil
+}
+
+func (s *Store) deactivate(ctx context.Context, actor string, a models.TaskAssignment, now time.Time) error {
+	after := a
+	after.IsActive, after.UpdatedAt, after.UpdatedBy = false, &now, actor
+	saved, err := s.mongo.UpdateAssignment(ctx, a, after)
+	if err != nil {
+		return translate(err)
+	}
+	s.mirror(ctx, saved)
+	return nil
+}
+
+// UnassignTask deactivates the task's assignment.
+func (s *Store) UnassignTask(ctx context.Context, actor string, current models.TaskAssignment) error {
+	if err := s.deactivate(ctx, actor, current, s.now()); err != nil {
+		return err
+	}
+	s.audit(ctx, models.AuditLog{Action: "unassigned", TaskID: current.TaskID, TeamID: current.TeamID, PerformedBy: actor,
+		AssigneeFrom: current.AssigneeID})
+	return nil
+}
+
+// HandToMember turns a team task into a member's task inside the same team
+// (the POC's "reassign"), recording the previous and the new executor.
+func (s *Store) HandToMember(ctx context.Context, actor string, t models.Task, current models.TaskAssignment, userID string) (models.TaskAssignment, error) {
+	now := s.now()
+	if err := s.deactivate(ctx, actor, current, now); err != nil {
+		return models.TaskAssignment{}, err
+	}
+	a := models.TaskAssignment{ID: mongo.NewID(), TaskID: t.ID, AssigneeID: userID, AssigneeType: models.AssigneeUser,
+		TeamID: current.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
+	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
+	s.mirror(ctx, a)
+	prev := ""
+	if current.AssigneeType == models.AssigneeUser {
+		prev = current.AssigneeID
+	}
+	s.audit(ctx, models.AuditLog{Action: "reassign_executor", TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor,
+		SpocID: actor, PreviousExecutorID: prev, NewExecutorID: userID, TargetUserID: userID,
+		AssigneeFrom: current.AssigneeID, AssigneeTo: userID})
+	return a, nil
+}
+
+// audit records an action; a failure is logged, not returned: the change
+// it describes has already happened and must not be retried for its sake.
+func (s *Store) audit(ctx context.Context, a models.AuditLog) {
+	a.ID, a.Timestamp, a.Version = mongo.NewID(), s.now(), 1
+	if err := s.mongo.InsertAuditLog(ctx, a); err != nil {
+		s.log.ErrorContext(ctx, "audit log write failed", "action", a.Action, "err", err)
+		return
+	}
+	s.mirror(ctx, a)
+}
+
+func isID(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
+}

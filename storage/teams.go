@@ -1,0 +1,366 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// Team returns one team.
+func (s *Store) Team(ctx context.Context, id string) (models.Team, error) {
+	if !isID(id) {
+		return models.Team{}, invalid("id", "not a team id")
+	}
+	teams, err := s.mongo.TeamsByIDs(ctx, []string{id})
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	if len(teams) == 0 || teams[0].IsDeleted {
+		return models.Team{}, fmt.Errorf("%w: team %s", ErrNotFound, id)
+	}
+	return teams[0], nil
+}
+
+// NewTeam is a validated team creation request.
+type NewTeam struct {
+	Name         string
+	Description  *string
+	MemberIDs    []string
+	POCID        string
+	CreationCode string
+}
+
+// joinCodeAlphabet avoids look-alike characters (0/O, 1/I/L), since people
+// type these codes.
+const joinCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+// pick returns n characters of joinCodeAlphabet drawn uniformly with
+// crypto/rand.
+func pick(n int) string {
+	b := make([]byte, n)
+	limit := byte(256 - 256%len(joinCodeAlphabet)) // reject bytes that would bias the draw
+	buf := make([]byte, 1)
+	for i := 0; i < n; {
+		_, _ = rand.Read(buf) // crypto/rand.Read does not fail on supported platforms
+		if buf[0] >= limit {
+			continue
+		}
+		b[i] = joinCodeAlphabet[int(buf[0])%len(joinCodeAlphabet)]
+		i++
+	}
+	return string(b)
+}
+
+// JoinCodeLength is the length of team join codes: 31^10 ≈ 8·10^14 codes.
+const JoinCodeLength = 10
+
+// CreateTeam uses up the creation code, then creates the team, its
+// memberships (creator, members, POC) and the creator's owner and admin
+// roles. Everything the caller sent is validated before the code is used;
+// if creating the team itself fails, the code is released again.
+func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (models.Team, error) {
+	now := s.now()
+	code, err := s.mongo.ConsumeCreationCode(ctx, in.CreationCode, actor, now)
+	if errors.Is(err, mongo.ErrNotFound) {
+		return models.Team{}, invalid("creationCode", "invalid or already used team creation code")
+	}
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	s.mirror(ctx, code)
+	t := models.Team{ID: mongo.NewID(), Name: in.Name, Description: in.Description, POCID: in.POCID,
+		CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
+	for attempt := 0; ; attempt++ {
+		t.InviteCode = pick(JoinCodeLength)
+		err = s.mongo.InsertTeam(ctx, t)
+		if !errors.Is(err, mongo.ErrDuplicate) || attempt == 4 {
+			break
+		}
+	}
+	if err != nil {
+		if released, rerr := s.mongo.ReleaseCreationCode(context.WithoutCancel(ctx), code); rerr == nil {
+			s.mirror(ctx, released)
+		}
+		return models.Team{}, translate(err)
+	}
+	s.mirror(ctx, t)
+	s.audit(ctx, models.AuditLog{Action: "team_created", TeamID: t.ID, PerformedBy: actor})
+	s.audit(ctx, models.AuditLog{Action: "team_creation_invite_code_consumed", TeamID: t.ID, PerformedBy: actor})
+	members := append([]string{actor}, in.MemberIDs...)
+	if in.POCID != "" {
+		members = append(members, in.POCID)
+	}
+	seen := map[string]bool{}
+	for _, id := range members {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := s.addMember(ctx, actor, t.ID, id, ""); err != nil {
+			return t, err
+		}
+	}
+	for _, role := range []models.RoleName{models.RoleOwner, models.RoleAdmin} {
+		if err := s.grant(ctx, actor, t.ID, actor, role); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// addMember inserts a membership; an existing one is left as it is. action,
+// when set, is audited with the member as its subject.
+func (s *Store) addMember(ctx context.Context, actor, teamID, userID, action string) error {
+	now := s.now()
+	m := models.TeamMembership{ID: mongo.NewID(), UserID: userID, TeamID: teamID, IsActive: true, CreatedBy: actor,
+		UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
+	err := s.mongo.InsertMembership(ctx, m)
+	if errors.Is(err, mongo.ErrDuplicate) {
+		return nil
+	}
+	if err != nil {
+		return translate(err)
+	}
+	s.mirror(ctx, m)
+	if action != "" {
+		s.audit(ctx, models.AuditLog{Action: action, TeamID: teamID, PerformedBy: actor, TargetUserID: userID})
+	}
+	return nil
+}
+
+// JoinTeam adds actor to the team whose join code this is. Wrong codes are
+// counted per user; after JoinAttempts of them in JoinWindow, RATE_LIMITED.
+func (s *Store) JoinTeam(ctx context.Context, actor, code string) (models.Team, error) {
+	if err := s.limit(ctx, "join:"+actor); err != nil {
+		return models.Team{}, err
+	}
+	t, err := s.mongo.TeamByInviteCode(ctx, code)
+	if errors.Is(err, mongo.ErrNotFound) {
+		if cerr := s.mongo.CountAttempt(ctx, "join:"+actor, s.now().Add(-JoinWindow), s.now()); cerr != nil {
+			return models.Team{}, translate(cerr)
+		}
+		return models.Team{}, invalid("inviteCode", "no team has this join code")
+	}
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	ms, err := s.mongo.MembershipsOfUsers(ctx, []string{actor})
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	for _, m := range ms {
+		if m.TeamID == t.ID {
+			return models.Team{}, fmt.Errorf("%w: already a member of this team", ErrConflict)
+		}
+	}
+	if err := s.addMember(ctx, actor, t.ID, actor, "member_joined_team"); err != nil {
+		return models.Team{}, err
+	}
+	return t, nil
+}
+
+// Rate limits of code guessing.
+const (
+	JoinAttempts = 10
+	JoinWindow   = 15 * time.Minute
+)
+
+// ErrRateLimited: too many wrong attempts; wait and try again.
+var ErrRateLimited = errors.New("too many attempts")
+
+func (s *Store) limit(ctx context.Context, key string) error {
+	n, err := s.mongo.Attempts(ctx, key, s.now().Add(-JoinWindow))
+	if err != nil {
+		return translate(err)
+	}
+	if n >= JoinAttempts {
+		return fmt.Errorf("%w: %d wrong codes in %v; try again later", ErrRateLimited, n, JoinWindow)
+	}
+	return nil
+}
+
+// AddMembers adds users to a team; users already in it are left alone.
+func (s *Store) AddMembers(ctx context.Context, actor, teamID string, userIDs []string) error {
+	for _, id := range userIDs {
+		if err := s.addMember(ctx, actor, teamID, id, "member_added_to_team"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Memberships returns the active memberships of the teams, in join order.
+func (s *Store) Memberships(ctx context.Context, teamIDs []string) ([]models.TeamMembership, error) {
+	m, err := s.mongo.MembershipsOfTeams(ctx, teamIDs, nil)
+	return m, translate(err)
+}
+
+// RemoveMember takes userID out of the team. The member's unfinished tasks
+// in the team go back to the team first, then their team roles end, then
+// the membership: a failure midway leaves a member whose work is already
+// safe with the team, and repeating the call finishes the job.
+func (s *Store) RemoveMember(ctx context.Context, actor string, team models.Team, m models.TeamMembership) error {
+	now := s.now()
+	asg, err := s.mongo.ActiveAssignmentsInTeams(ctx, []string{team.ID})
+	if err != nil {
+		return translate(err)
+	}
+	var mine []models.TaskAssignment
+	var taskIDs []string
+	for _, a := range asg {
+		if a.AssigneeType == models.AssigneeUser && a.AssigneeID == m.UserID {
+			mine = append(mine, a)
+			taskIDs = append(taskIDs, a.TaskID)
+		}
+	}
+	tasks, err := s.mongo.TasksByIDs(ctx, taskIDs)
+	if err != nil {
+		return translate(err)
+	}
+	byID := map[string]models.Task{}
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	for _, a := range mine {
+		t, ok := byID[a.TaskID]
+		if !ok || t.Status == models.StatusDone {
+			continue // done work stays credited to the member
+		}
+		if t.Status == models.StatusInProgress || t.DeferredDetails != nil {
+			after := t
+			if after.Status == models.StatusInProgress {
+				after.Status = models.StatusTodo
+			}
+			after.DeferredDetails = nil
+			if _, err := s.UpdateTask(ctx, actor, t, after, team.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := s.assign(ctx, actor, t, &a, NewAssignment{AssigneeID: team.ID, Type: models.AssigneeTeam, TeamID: team.ID}); err != nil {
+			return err
+		}
+	}
+	roles, err := s.mongo.ActiveRolesOfUsers(ctx, []string{m.UserID})
+	if err != nil {
+		return translate(err)
+	}
+	for _, r := range roles {
+		if r.Scope == models.ScopeTeam && r.TeamID == team.ID {
+			if err := s.endRole(ctx, actor, r, now); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.mongo.DeleteMembership(ctx, m.ID); err != nil {
+		return translate(err)
+	}
+	s.mirrorDelete(ctx, mongo.CollUserTeamDetails, m.ID)
+	action := "member_removed_from_team"
+	if actor == m.UserID {
+		action = "member_left_team"
+	}
+	s.audit(ctx, models.AuditLog{Action: action, TeamID: team.ID, PerformedBy: actor, TargetUserID: m.UserID})
+	return nil
+}
+
+// UpdateTeam writes after over before and records POC and detail changes.
+func (s *Store) UpdateTeam(ctx context.Context, actor string, before, after models.Team) (models.Team, error) {
+	now := s.now()
+	after.UpdatedAt, after.UpdatedBy = &now, actor
+	saved, err := s.mongo.UpdateTeam(ctx, before, after)
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	s.mirror(ctx, saved)
+	if before.POCID != after.POCID {
+		s.audit(ctx, models.AuditLog{Action: "poc_changed", TeamID: saved.ID, PerformedBy: actor, TargetUserID: after.POCID,
+			AssigneeFrom: before.POCID, AssigneeTo: after.POCID})
+	}
+	if before.Name != after.Name || !equalPtr(before.Description, after.Description) {
+		s.audit(ctx, models.AuditLog{Action: "team_updated", TeamID: saved.ID, PerformedBy: actor})
+	}
+	if before.InviteCode != after.InviteCode {
+		s.audit(ctx, models.AuditLog{Action: "invite_code_rotated", TeamID: saved.ID, PerformedBy: actor})
+	}
+	return saved, nil
+}
+
+// RotateInviteCode gives the team a fresh join code.
+func (s *Store) RotateInviteCode(ctx context.Context, actor string, t models.Team) (models.Team, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		after := t
+		after.InviteCode = pick(JoinCodeLength)
+		var saved models.Team
+		saved, err = s.UpdateTeam(ctx, actor, t, after)
+		if err == nil {
+			return saved, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			break
+		}
+	}
+	return models.Team{}, err
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// AssignmentsInTeams returns the active assignments whose team context is
+// one of the teams.
+func (s *Store) AssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error) {
+	a, err := s.mongo.ActiveAssignmentsInTeams(ctx, teamIDs)
+	return a, translate(err)
+}
+
+// Members pages a team's members in join order.
+func (s *Store) Members(ctx context.Context, teamID string, args PageArgs) (Page[models.TeamMember], func(context.Context) (int, error), error) {
+	var page Page[models.TeamMember]
+	limit, err := args.limit()
+	if err != nil {
+		return page, nil, err
+	}
+	count := func(ctx context.Context) (int, error) {
+		n, err := s.mongo.CountMembers(ctx, teamID)
+		return int(n), translate(err)
+	}
+	q := mongo.MembersQuery{TeamID: teamID, Limit: limit + 1}
+	if args.After != nil {
+		c, err := decodeCursor(*args.After, 1)
+		if err != nil {
+			return page, nil, err
+		}
+		k, err := c.key(0)
+		if err != nil {
+			return page, nil, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, k)
+		if err != nil {
+			return page, nil, invalid("after", "not a cursor of this list")
+		}
+		q.AfterCreatedAt, q.AfterID = t, c.ID
+	}
+	if limit == 0 {
+		return page, count, nil
+	}
+	ms, err := s.mongo.MembershipsOfTeams(ctx, []string{teamID}, &q)
+	if err != nil {
+		return page, nil, translate(err)
+	}
+	ms, page.HasNextPage = trim(ms, limit)
+	page.Edges = make([]Edge[models.TeamMember], len(ms))
+	for i, m := range ms {
+		page.Edges[i] = Edge[models.TeamMember]{Cursor: encodeCursor(m.ID, strp(m.CreatedAt.Format(time.RFC3339Nano))),
+			Node: models.TeamMember{UserID: m.UserID, TeamID: m.TeamID, AddedAt: m.CreatedAt}}
+	}
+	return page, count, nil
+}
