@@ -25,20 +25,41 @@ func viewer(ctx context.Context) (*auth.Viewer, error) {
 	return v, nil
 }
 
-// RequireViewer is the root-field middleware that answers UNAUTHENTICATED to
-// every field of Query and Mutation when nobody is signed in; introspection
-// stays open wherever the introspection extension is on.
-func RequireViewer(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	fc := graphql.GetRootFieldContext(ctx)
-	if auth.ViewerFrom(ctx) == nil && fc != nil && !isIntrospection(fc.Field.Name) {
-		graphql.AddError(ctx, ErrUnauthenticated)
-		return graphql.Null
+// Guard is the root-field middleware: every field of Query and Mutation
+// answers UNAUTHENTICATED when nobody is signed in. Introspection is open in
+// development and for admins elsewhere (SPEC §4): the schema of a production
+// service is not a map handed to strangers.
+func (r *Resolver) Guard(openIntrospection bool) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		fc := graphql.GetRootFieldContext(ctx)
+		if fc == nil || fc.Field.Name == "__typename" {
+			return next(ctx)
+		}
+		v := auth.ViewerFrom(ctx)
+		if isIntrospection(fc.Field.Name) {
+			if openIntrospection {
+				return next(ctx)
+			}
+			if v == nil {
+				graphql.AddError(ctx, ErrUnauthenticated)
+				return graphql.Null
+			}
+			if admin, err := v.IsAdmin(ctx, r.Store); err != nil || !admin {
+				graphql.AddError(ctx, orForbidden(err, "introspection is for admins"))
+				return graphql.Null
+			}
+			return next(ctx)
+		}
+		if v == nil {
+			graphql.AddError(ctx, ErrUnauthenticated)
+			return graphql.Null
+		}
+		return next(ctx)
 	}
-	return next(ctx)
 }
 
 func isIntrospection(field string) bool {
-	return field == "__schema" || field == "__type" || field == "__typename"
+	return field == "__schema" || field == "__type"
 }
 
 // HasRole implements @hasRole: the field resolves only for callers holding

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/todo-backend/todo/graph"
+	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/requestid"
 	"github.com/todo-backend/todo/models"
@@ -38,13 +39,12 @@ func newGraphQL(d Deps) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if d.Config.Env == config.EnvDevelopment {
-		srv.Use(extension.Introspection{})
-	}
+	// Introspection is on; Guard lets only admins use it outside development.
+	srv.Use(extension.Introspection{})
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.Use(pageLimit{max: storage.MaxPageSize})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.AroundRootFields(resolvers.RequireViewer)
+	srv.AroundRootFields(root.Guard(d.Config.Env == config.EnvDevelopment))
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Log.ErrorContext(ctx, "graphql: panic", "request_id", requestid.From(ctx),
@@ -87,6 +87,22 @@ func setComplexity(c *graph.ComplexityRoot) {
 	c.Task.Labels = func(child int) int { return 1 + child*5 }
 }
 
-func playground() http.HandlerFunc {
-	return gqlplayground.Handler("todo GraphQL", "/graphql")
+// playground serves the GraphiQL page: to anyone in development, to signed-in
+// admins elsewhere (others get 404, as if there were none).
+func playground(d Deps) http.HandlerFunc {
+	page := gqlplayground.Handler("todo GraphQL", "/graphql")
+	return func(w http.ResponseWriter, r *http.Request) {
+		if d.Config.Env != config.EnvDevelopment {
+			v := auth.ViewerFrom(r.Context())
+			if v == nil {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+				return
+			}
+			if admin, err := v.IsAdmin(r.Context(), d.Store); err != nil || !admin {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+				return
+			}
+		}
+		page(w, r)
+	}
 }

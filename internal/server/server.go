@@ -54,7 +54,7 @@ func New(d Deps) http.Handler {
 	gql := loaders.Middleware(d.Store)(newGraphQL(d))
 	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
-	r.Get("/playground", playground())
+	r.Get("/playground", playground(d))
 
 	r.Get("/v1/health", health(d.Mongo, d.Mirror))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))

@@ -37,6 +37,7 @@ type env struct {
 	url     string
 	cfg     config.Config
 	mongo   *mongo.Store
+	mirror  *mirror.Mirror
 	store   *storage.Store
 	auth    *auth.Service
 	metrics *metrics.Metrics
@@ -104,7 +105,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		deps.Mirror = o.mirror
 	}
 	handler = server.New(deps)
-	e := &env{url: srv.URL, cfg: cfg, mongo: ms, store: store, auth: authSvc, metrics: m}
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), store: store, auth: authSvc, metrics: m}
 	e.token = e.signIn(t, "tester@example.com")
 	return e
 }

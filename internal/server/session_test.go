@@ -245,3 +245,40 @@ func TestSignInRequiredAndAdminOnly(t *testing.T) {
 		t.Errorf("introspection in development: %v", g.Errors)
 	}
 }
+
+// TestIntrospectionAndPlaygroundOutsideDevelopment: outside development only
+// admins may introspect or load the playground.
+func TestIntrospectionAndPlaygroundOutsideDevelopment(t *testing.T) {
+	e := newEnv(t, opts{cfg: map[string]string{"ENV": "staging", "ADMIN_EMAILS": "root@example.com", "AUTH_DEV_LOGIN": "true"}})
+	admin := e.signIn(t, "root@example.com")
+	q := "{ __schema { queryType { name } } }"
+	for name, tc := range map[string]struct{ token, want string }{
+		"anonymous": {"", "UNAUTHENTICATED"},
+		"member":    {e.token, "FORBIDDEN"},
+		"admin":     {admin, ""},
+	} {
+		g := e.graphqlAs(t, tc.token, q, nil)
+		got := ""
+		if len(g.Errors) > 0 {
+			got, _ = g.Errors[0].Extensions["code"].(string)
+		}
+		if got != tc.want {
+			t.Errorf("introspection as %s: got %q (%s), want %q", name, got, g.Data, tc.want)
+		}
+	}
+	if g := e.graphqlAs(t, e.token, "{ __typename }", nil); len(g.Errors) != 0 {
+		t.Errorf("__typename as a member: %v", g.Errors)
+	}
+	for name, tc := range map[string]struct {
+		headers []string
+		want    int
+	}{
+		"anonymous": {nil, http.StatusNotFound},
+		"member":    {[]string{"Authorization", "Bearer " + e.token}, http.StatusNotFound},
+		"admin":     {[]string{"Authorization", "Bearer " + admin}, http.StatusOK},
+	} {
+		if r := e.do(t, http.MethodGet, "/playground", "", "", tc.headers...); r.status != tc.want {
+			t.Errorf("playground as %s: got %d, want %d", name, r.status, tc.want)
+		}
+	}
+}
