@@ -2133,7 +2133,7 @@ How to order tasks.
 input TaskOrder {
   "Default UPDATED_AT."
   field: TaskOrderField!
-  "Default: DESC for dates, ASC for title and priority (HIGH first)."
+  "Default: DESC for UPDATED_AT and CREATED_AT (newest first), ASC for DUE_AT (soonest first), TITLE and PRIORITY (HIGH first)."
   direction: OrderDirection
 }
 
@@ -2201,7 +2201,7 @@ type StatusCount {
 	{Name: "../schema/teams.graphqls", Input: `extend type Query {
   "The teams the caller is a member of, by name."
   teams: [Team!]!
-  "One team; members (and admins) only."
+  "One team; members only (others get FORBIDDEN)."
   team(id: ID!): Team
   "What happened in a team, newest first; members only."
   teamActivity(teamId: ID!, first: Int, after: String): AuditLogConnection!
@@ -13147,13 +13147,13 @@ func (ec *executionContext) marshalNStatusCount2ᚕgithubᚗcomᚋtodoᚑbackend
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+	res, err := models.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := models.MarshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
@@ -13395,13 +13395,13 @@ func (ec *executionContext) marshalNTeamMemberEdge2ᚕgithubᚗcomᚋtodoᚑback
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := models.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := models.MarshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
@@ -13816,14 +13816,14 @@ func (ec *executionContext) marshalORoleScope2ᚖgithubᚗcomᚋtodoᚑbackend�
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+	res, err := models.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(v)
+	res := models.MarshalString(v)
 	return res
 }
 
@@ -13831,7 +13831,7 @@ func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v an
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalString(v)
+	res, err := models.UnmarshalString(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -13841,7 +13841,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(*v)
+	res := models.MarshalString(*v)
 	return res
 }
 
@@ -14013,7 +14013,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := models.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -14023,7 +14023,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := models.MarshalTime(*v)
 	return res
 }
 

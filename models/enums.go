@@ -1,7 +1,6 @@
 package models
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -19,14 +18,14 @@ func (r RoleName) MarshalGQL(w io.Writer) {
 func (r *RoleName) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("role name must be a string, got %T", v)
+		return inputErrorf("role name must be a string, got %T", v)
 	}
 	switch n := RoleName(strings.ToLower(s)); n {
 	case RoleModerator, RoleAdmin, RoleOwner, RoleMember:
 		*r = n
 		return nil
 	}
-	return fmt.Errorf("%q is not a role name", s)
+	return inputErrorf("%q is not a role name", s)
 }
 
 // MarshalGQL writes the scope as stored (GLOBAL or TEAM).
@@ -36,14 +35,14 @@ func (s RoleScope) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Qu
 func (s *RoleScope) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("role scope must be a string, got %T", v)
+		return inputErrorf("role scope must be a string, got %T", v)
 	}
 	switch sc := RoleScope(str); sc {
 	case ScopeGlobal, ScopeTeam:
 		*s = sc
 		return nil
 	}
-	return fmt.Errorf("%q is not a role scope", str)
+	return inputErrorf("%q is not a role scope", str)
 }
 
 // MarshalGQL writes the priority's name (the store keeps the number).
@@ -53,7 +52,7 @@ func (p Priority) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quo
 func (p *Priority) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("priority must be a string, got %T", v)
+		return inputErrorf("priority must be a string, got %T", v)
 	}
 	switch s {
 	case "HIGH":
@@ -63,7 +62,7 @@ func (p *Priority) UnmarshalGQL(v any) error {
 	case "LOW":
 		*p = PriorityLow
 	default:
-		return fmt.Errorf("%q is not a priority", s)
+		return inputErrorf("%q is not a priority (HIGH, MEDIUM or LOW)", s)
 	}
 	return nil
 }
@@ -88,14 +87,14 @@ func (s TaskStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Q
 func (s *TaskStatus) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("status must be a string, got %T", v)
+		return inputErrorf("status must be a string, got %T", v)
 	}
 	switch st := TaskStatus(str); st {
 	case StatusTodo, StatusInProgress, StatusDeferred, StatusBlocked, StatusDone:
 		*s = st
 		return nil
 	}
-	return fmt.Errorf("%q is not a task status", str)
+	return inputErrorf("%q is not a task status", str)
 }
 
 // AllStatuses lists the statuses in their display order.

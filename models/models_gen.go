@@ -132,7 +132,7 @@ type TaskFilter struct {
 type TaskOrder struct {
 	// Default UPDATED_AT.
 	Field TaskOrderField `json:"field"`
-	// Default: DESC for dates, ASC for title and priority (HIGH first).
+	// Default: DESC for UPDATED_AT and CREATED_AT (newest first), ASC for DUE_AT (soonest first), TITLE and PRIORITY (HIGH first).
 	Direction *OrderDirection `json:"direction,omitempty"`
 }
 

@@ -148,20 +148,21 @@ func (r *Resolver) canEditTask(ctx context.Context, v *auth.Viewer, t models.Tas
 	return v.IsAdmin(ctx, r.Store)
 }
 
-// canAssign: creator, current assignee, POC or admin of a team involved
-// (the current team context, or the team being assigned), admins.
-func (r *Resolver) canAssign(ctx context.Context, v *auth.Viewer, t models.Task, current *models.TaskAssignment, targetTeam string) (bool, error) {
+// canAssign: the task's creator, its current assignee, or the POC or an
+// admin of the team it is in now. Rights over a team do not reach tasks
+// outside it: a team's POC cannot pull someone else's task into the team.
+// (Assigning to a team also needs membership of it: see AssignTask.)
+func (r *Resolver) canAssign(ctx context.Context, v *auth.Viewer, t models.Task, current *models.TaskAssignment) (bool, error) {
 	if t.CreatedBy == v.UserID {
 		return true, nil
 	}
-	teams := []string{targetTeam}
-	if current != nil {
-		if current.AssigneeType == models.AssigneeUser && current.AssigneeID == v.UserID {
-			return true, nil
-		}
-		teams = append(teams, current.TeamID, teamAssignee(current))
+	if current == nil {
+		return false, nil
 	}
-	for _, team := range teams {
+	if current.AssigneeType == models.AssigneeUser && current.AssigneeID == v.UserID {
+		return true, nil
+	}
+	for _, team := range []string{current.TeamID, teamAssignee(current)} {
 		if team == "" {
 			continue
 		}
@@ -172,26 +173,23 @@ func (r *Resolver) canAssign(ctx context.Context, v *auth.Viewer, t models.Task,
 			return ok, err
 		}
 	}
-	return v.IsAdmin(ctx, r.Store)
+	return false, nil
 }
 
-// canReadTeam: its members, and admins.
+// canReadTeam: its members (SPEC §5.3; a global admin is not a member).
 func (r *Resolver) canReadTeam(ctx context.Context, v *auth.Viewer, teamID string) (bool, error) {
-	if ok, err := r.isMember(ctx, v.UserID, teamID); err != nil || ok {
-		return ok, err
-	}
-	return v.IsAdmin(ctx, r.Store)
+	return r.isMember(ctx, v.UserID, teamID)
 }
 
 // readableTask loads a task and checks the viewer may read it. A task the
 // viewer may not read is reported as not found, so ids cannot be probed.
-func (r *Resolver) readableTask(ctx context.Context, id string) (*auth.Viewer, models.Task, error) {
+func (r *Resolver) readableTask(ctx context.Context, field, id string) (*auth.Viewer, models.Task, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, models.Task{}, err
 	}
 	if !validID(id) {
-		return nil, models.Task{}, &storage.FieldError{Field: "id", Msg: "not a valid id"}
+		return nil, models.Task{}, &storage.FieldError{Field: field, Msg: "not a valid id"}
 	}
 	t, err := loaders.For(ctx).Tasks.Load(ctx, id)()
 	if err != nil {
@@ -209,13 +207,13 @@ func (r *Resolver) readableTask(ctx context.Context, id string) (*auth.Viewer, m
 
 // editableTask loads a task the viewer may read and checks they may change
 // it: readers who may not change it get FORBIDDEN.
-func (r *Resolver) editableTask(ctx context.Context, id string) (*auth.Viewer, models.Task, error) {
+func (r *Resolver) editableTask(ctx context.Context, field, id string) (*auth.Viewer, models.Task, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, models.Task{}, err
 	}
 	if !validID(id) {
-		return nil, models.Task{}, &storage.FieldError{Field: "id", Msg: "not a valid id"}
+		return nil, models.Task{}, &storage.FieldError{Field: field, Msg: "not a valid id"}
 	}
 	t, err := loaders.For(ctx).Tasks.Load(ctx, id)()
 	if err != nil {

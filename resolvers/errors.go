@@ -7,9 +7,11 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/todo-backend/todo/internal/requestid"
+	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
 
@@ -39,7 +41,16 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions = map[string]any{}
 		}
 		var fe *storage.FieldError
+		var ie *models.InputError
 		switch {
+		case errors.As(err, &ie):
+			// A value that could not be read as its type: name the argument
+			// or input field it came in.
+			gerr.Message = ie.Msg
+			gerr.Extensions["code"] = CodeBadUserInput
+			if f := lastField(gerr.Path); f != "" {
+				gerr.Extensions["field"] = f
+			}
 		case errors.Is(err, ErrUnauthenticated):
 			gerr.Extensions["code"] = CodeUnauthenticated
 		case errors.As(err, &fe):
@@ -70,6 +81,16 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return gerr
 	}
+}
+
+// lastField names the innermost argument or field of an error path.
+func lastField(p ast.Path) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if name, ok := p[i].(ast.PathName); ok {
+			return string(name)
+		}
+	}
+	return ""
 }
 
 // isRequestError tells errors about the request itself (it did not parse,

@@ -137,14 +137,16 @@ func checkDescription(field string, d *string) (*string, error) {
 }
 
 // checkDue applies the original's rule: the due date, as a calendar date in
-// the caller's time zone, may not be before today there.
+// the caller's time zone, may not be before today there. field is the due
+// date's path (input.dueAt); the time zone sits beside it.
 func checkDue(field string, due time.Time, tz *string, now time.Time) error {
+	tzField := strings.TrimSuffix(field, "dueAt") + "timezone"
 	if tz == nil || *tz == "" {
-		return badInput("timezone", "required with "+field)
+		return badInput(tzField, "required with "+field)
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil || *tz == "Local" {
-		return badInput("timezone", "not an IANA time zone: "+*tz)
+		return badInput(tzField, "not an IANA time zone: "+*tz)
 	}
 	y1, m1, d1 := due.In(loc).Date()
 	y2, m2, d2 := now.In(loc).Date()
@@ -228,7 +230,7 @@ func refreshTask(ctx context.Context, t models.Task) *models.Task {
 
 // setDeleted soft-deletes or restores a task.
 func (r *Resolver) setDeleted(ctx context.Context, id string, deleted bool) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, id)
+	v, t, err := r.editableTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -281,13 +283,4 @@ func orBadInput(err error, field, msg string) error {
 		return err
 	}
 	return badInput(field, msg)
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }

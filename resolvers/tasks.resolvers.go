@@ -91,7 +91,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input models.CreateTa
 
 // UpdateTask is the resolver for the updateTask field.
 func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input models.UpdateTaskInput) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, id)
+	v, t, err := r.editableTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 
 // DeferTask is the resolver for the deferTask field.
 func (r *mutationResolver) DeferTask(ctx context.Context, id string, deferredTill time.Time) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, id)
+	v, t, err := r.editableTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -214,16 +214,12 @@ func (r *mutationResolver) AssignTask(ctx context.Context, taskID string, assign
 	if err != nil {
 		return nil, err
 	}
-	target := ""
 	if next.Type == models.AssigneeTeam {
-		target = next.AssigneeID
-		if ok, err := r.isMember(ctx, v.UserID, target); err != nil || !ok {
-			if admin, aerr := v.IsAdmin(ctx, r.Store); aerr != nil || !admin {
-				return nil, orForbidden(firstErr(err, aerr), "assigning to a team needs membership of it")
-			}
+		if ok, err := r.isMember(ctx, v.UserID, next.AssigneeID); err != nil || !ok {
+			return nil, orForbidden(err, "assigning to a team needs membership of it")
 		}
 	}
-	if ok, err := r.canAssign(ctx, v, t, current, target); err != nil || !ok {
+	if ok, err := r.canAssign(ctx, v, t, current); err != nil || !ok {
 		return nil, orForbidden(err, "only the creator, the assignee, and the POC or admins of the team involved may assign this task")
 	}
 	if next.Type == models.AssigneeUser && current != nil && current.TeamID != "" {
@@ -250,7 +246,7 @@ func (r *mutationResolver) UnassignTask(ctx context.Context, taskID string) (*mo
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := r.canAssign(ctx, v, t, current, ""); err != nil || !ok {
+	if ok, err := r.canAssign(ctx, v, t, current); err != nil || !ok {
 		return nil, orForbidden(err, "only the creator, the assignee, and the POC or admins of the team involved may unassign this task")
 	}
 	if current == nil {
@@ -299,7 +295,7 @@ func (r *mutationResolver) ReassignTaskToMember(ctx context.Context, taskID stri
 
 // WatchTask is the resolver for the watchTask field.
 func (r *mutationResolver) WatchTask(ctx context.Context, taskID string) (*models.Task, error) {
-	v, t, err := r.readableTask(ctx, taskID)
+	v, t, err := r.readableTask(ctx, "taskId", taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -322,21 +318,22 @@ func (r *mutationResolver) UnwatchTask(ctx context.Context, taskID string) (*mod
 	if err != nil {
 		return nil, err
 	}
+	// Watchers may read the task, so anyone watching may stop; others have
+	// nothing to unwatch and learn nothing about the task.
+	if ok, err := r.canReadTask(ctx, v, t); err != nil || !ok {
+		return nil, orForbidden(err, "you do not watch this task")
+	}
 	if err := r.Store.WatchTask(ctx, v.UserID, t.ID, false); err != nil {
 		return nil, err
 	}
-	// Unwatching may end the viewer's right to read the task: answer only
-	// what they may still see.
-	refreshTask(ctx, t)
-	if ok, err := r.canReadTask(ctx, v, t); err != nil || !ok {
-		return nil, orForbidden(err, "you no longer see this task")
-	}
-	return &t, nil
+	// The answer is the task the viewer just stopped watching, even if that
+	// ended their right to read it: they saw it a moment ago.
+	return refreshTask(ctx, t), nil
 }
 
 // Task is the resolver for the task field.
 func (r *queryResolver) Task(ctx context.Context, id string) (*models.Task, error) {
-	_, t, err := r.readableTask(ctx, id)
+	_, t, err := r.readableTask(ctx, "id", id)
 	if isNotFound(err) {
 		return nil, nil
 	}

@@ -38,15 +38,15 @@ func (r *Resolver) checkUser(ctx context.Context, field, id string) error {
 	return nil
 }
 
-// team loads a team the viewer may read (members and admins); others get
+// team loads a team the viewer may read (its members); others get
 // FORBIDDEN.
-func (r *Resolver) team(ctx context.Context, id string) (models.Team, error) {
+func (r *Resolver) team(ctx context.Context, field, id string) (models.Team, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return models.Team{}, err
 	}
 	if !validID(id) {
-		return models.Team{}, badInput("id", "not a valid id")
+		return models.Team{}, badInput(field, "not a valid id")
 	}
 	t, err := loaders.For(ctx).Teams.Load(ctx, id)()
 	if err != nil {
@@ -62,16 +62,14 @@ func (r *Resolver) team(ctx context.Context, id string) (models.Team, error) {
 }
 
 // managedTeam loads a team the viewer owns or administers.
-func (r *Resolver) managedTeam(ctx context.Context, id string) (*auth.Viewer, models.Team, error) {
-	t, err := r.team(ctx, id)
+func (r *Resolver) managedTeam(ctx context.Context, field, id string) (*auth.Viewer, models.Team, error) {
+	t, err := r.team(ctx, field, id)
 	if err != nil {
 		return nil, models.Team{}, err
 	}
 	v := auth.ViewerFrom(ctx)
 	if ok, err := r.isTeamManager(ctx, v, t.ID); err != nil || !ok {
-		if admin, aerr := v.IsAdmin(ctx, r.Store); aerr != nil || !admin {
-			return nil, models.Team{}, orForbidden(firstErr(err, aerr), "only the team's owner and admins may do this")
-		}
+		return nil, models.Team{}, orForbidden(err, "only the team's owner and admins may do this")
 	}
 	return v, t, nil
 }
@@ -79,7 +77,7 @@ func (r *Resolver) managedTeam(ctx context.Context, id string) (*auth.Viewer, mo
 // roleChange checks a grant or revocation: the owner may change any role,
 // admins MEMBER only, nobody their own. It returns the target's roles.
 func (r *Resolver) roleChange(ctx context.Context, teamID, userID string, role models.RoleName) (*auth.Viewer, models.Team, []models.RoleName, error) {
-	t, err := r.team(ctx, teamID)
+	t, err := r.team(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, models.Team{}, nil, err
 	}

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,6 +54,9 @@ func (r *mutationResolver) CreateTeam(ctx context.Context, input models.CreateTe
 		in.POCID = *input.PocID
 	}
 	t, err := r.Store.CreateTeam(ctx, v.UserID, in)
+	if fe := (*storage.FieldError)(nil); errors.As(err, &fe) {
+		return nil, badInput("input."+fe.Field, fe.Msg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +84,7 @@ func (r *mutationResolver) JoinTeam(ctx context.Context, inviteCode string) (*mo
 
 // AddTeamMembers is the resolver for the addTeamMembers field.
 func (r *mutationResolver) AddTeamMembers(ctx context.Context, teamID string, userIds []string) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, teamID)
+	v, t, err := r.managedTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.team(ctx, teamID)
+	t, err := r.team(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 
 // UpdateTeam is the resolver for the updateTeam field.
 func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input models.UpdateTeamInput) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, id)
+	v, t, err := r.managedTeam(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +185,7 @@ func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input mode
 
 // RotateTeamInviteCode is the resolver for the rotateTeamInviteCode field.
 func (r *mutationResolver) RotateTeamInviteCode(ctx context.Context, teamID string) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, teamID)
+	v, t, err := r.managedTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +306,7 @@ func (r *queryResolver) Teams(ctx context.Context) ([]models.Team, error) {
 
 // Team is the resolver for the team field.
 func (r *queryResolver) Team(ctx context.Context, id string) (*models.Team, error) {
-	t, err := r.team(ctx, id)
+	t, err := r.team(ctx, "id", id)
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -314,7 +318,7 @@ func (r *queryResolver) Team(ctx context.Context, id string) (*models.Team, erro
 
 // TeamActivity is the resolver for the teamActivity field.
 func (r *queryResolver) TeamActivity(ctx context.Context, teamID string, first *int, after *string) (*models.AuditLogConnection, error) {
-	t, err := r.team(ctx, teamID)
+	t, err := r.team(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +331,8 @@ func (r *queryResolver) TeamCreationInviteCodes(ctx context.Context, first *int,
 	if err != nil {
 		return nil, err
 	}
-	conn := &models.TeamCreationInviteCodeConnection{Edges: make([]models.TeamCreationInviteCodeEdge, len(page.Edges))}
+	conn := &models.TeamCreationInviteCodeConnection{Edges: make([]models.TeamCreationInviteCodeEdge, len(page.Edges)),
+		Count: r.Store.CountTeamCreationCodes}
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.TeamCreationInviteCodeEdge{Cursor: e.Cursor, Node: e.Node}
 	}

@@ -15,10 +15,19 @@ import (
 const CreationCodeLength = 12
 
 // GenerateCreationCode mints a one-time team-creation code.
-func (s *Store) GenerateCreationCode(ctx context.Context, actor, description string) (models.TeamCreationInviteCode, error) {
-	now := s.now()
-	c := models.TeamCreationInviteCode{ID: mongo.NewID(), Description: description, CreatedBy: actor, CreatedAt: now, Version: 1}
-	var err error
+func (s *Store) GenerateCreationCode(ctx context.Context, actor, description string) (_ models.TeamCreationInviteCode, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.PlanNew(mongo.CollTeamCreationCode, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.TeamCreationInviteCode{}, translate(err)
+	}
+	id, err := op.Take(ctx, mongo.CollTeamCreationCode)
+	if err != nil {
+		return models.TeamCreationInviteCode{}, translate(err)
+	}
+	c := models.TeamCreationInviteCode{ID: id, Description: description, CreatedBy: actor, CreatedAt: s.now(), Version: 1}
 	for attempt := 0; attempt < 5; attempt++ {
 		c.Code = pick(CreationCodeLength)
 		if err = s.mongo.InsertCreationCode(ctx, c); !errors.Is(err, mongo.ErrDuplicate) {
@@ -28,8 +37,8 @@ func (s *Store) GenerateCreationCode(ctx context.Context, actor, description str
 	if err != nil {
 		return models.TeamCreationInviteCode{}, translate(err)
 	}
-	s.mirror(ctx, c)
-	s.audit(ctx, models.AuditLog{Action: "team_creation_invite_code_generated", PerformedBy: actor})
+	op.Wrote(c)
+	s.audit(ctx, op, models.AuditLog{Action: "team_creation_invite_code_generated", PerformedBy: actor})
 	return c, nil
 }
 
@@ -54,32 +63,50 @@ func (s *Store) VerifyCreationCode(ctx context.Context, actor, code string) (boo
 }
 
 // CreateLabel adds a label; a taken name is a CONFLICT.
-func (s *Store) CreateLabel(ctx context.Context, actor, name, color string) (models.Label, error) {
+func (s *Store) CreateLabel(ctx context.Context, actor, name, color string) (_ models.Label, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.PlanNew(mongo.CollLabels, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.Label{}, translate(err)
+	}
+	id, err := op.Take(ctx, mongo.CollLabels)
+	if err != nil {
+		return models.Label{}, translate(err)
+	}
 	now := s.now()
-	l := models.Label{ID: mongo.NewID(), Name: name, Color: color, CreatedAt: now, UpdatedAt: &now, CreatedBy: actor,
+	l := models.Label{ID: id, Name: name, Color: color, CreatedAt: now, UpdatedAt: &now, CreatedBy: actor,
 		UpdatedBy: actor, Version: 1}
 	if err := s.mongo.InsertLabel(ctx, l); err != nil {
 		return models.Label{}, translate(err)
 	}
-	s.mirror(ctx, l)
-	s.audit(ctx, models.AuditLog{Action: "label_created", PerformedBy: actor, AssigneeTo: l.ID})
+	op.Wrote(l)
+	s.audit(ctx, op, models.AuditLog{Action: "label_created", PerformedBy: actor, AssigneeTo: l.ID})
 	return l, nil
 }
 
 // UpdateLabel writes after over before.
-func (s *Store) UpdateLabel(ctx context.Context, actor string, before, after models.Label) (models.Label, error) {
+func (s *Store) UpdateLabel(ctx context.Context, actor string, before, after models.Label) (_ models.Label, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.Plan(ref(mongo.CollLabels, before.ID))
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.Label{}, translate(err)
+	}
 	now := s.now()
 	after.UpdatedAt, after.UpdatedBy = &now, actor
 	saved, err := s.mongo.UpdateLabel(ctx, before, after)
 	if err != nil {
 		return models.Label{}, translate(err)
 	}
-	s.mirror(ctx, saved)
+	op.Wrote(saved)
 	action := "label_updated"
 	if after.IsDeleted && !before.IsDeleted {
 		action = "label_deleted"
 	}
-	s.audit(ctx, models.AuditLog{Action: action, PerformedBy: actor, AssigneeTo: saved.ID})
+	s.audit(ctx, op, models.AuditLog{Action: action, PerformedBy: actor, AssigneeTo: saved.ID})
 	return saved, nil
 }
 
@@ -119,9 +146,6 @@ func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Pa
 			return page, nil, invalid("after", "not a cursor of this list")
 		}
 		q.AfterTime, q.AfterID = t, c.ID
-	}
-	if limit == 0 {
-		return page, count, nil
 	}
 	logs, err := s.mongo.ListAuditLogs(ctx, q)
 	if err != nil {

@@ -31,9 +31,6 @@ func (s *Store) TeamCreationCodes(ctx context.Context, args PageArgs) (Page[mode
 		}
 		q.AfterCreatedAt, q.AfterID = t, c.ID
 	}
-	if limit == 0 {
-		return page, nil
-	}
 	codes, err := s.mongo.ListCreationCodes(ctx, q)
 	if err != nil {
 		return page, translate(err)

@@ -31,9 +31,6 @@ func (s *Store) Labels(ctx context.Context, f LabelFilter, args PageArgs) (Page[
 		}
 		q.AfterName, q.AfterID = name, c.ID
 	}
-	if limit == 0 {
-		return Page[models.Label]{}, nil
-	}
 	labels, err := s.mongo.ListLabels(ctx, q)
 	if err != nil {
 		return Page[models.Label]{}, translate(err)

@@ -11,37 +11,27 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/todo-backend/todo/internal/requestid"
+	"github.com/todo-backend/todo/storage/mirror"
 	"github.com/todo-backend/todo/storage/mongo"
 )
 
-// Mirror writes documents into the PostgreSQL mirror (storage/mirror).
-type Mirror interface {
-	Upsert(ctx context.Context, doc any) (applied bool, err error)
-	Delete(ctx context.Context, collection, mongoID string) error
-}
-
-// Options configure the facade; the zero value reads and writes MongoDB
-// only, on the wall clock.
+// Options configure the facade; the zero value writes MongoDB only, on the
+// wall clock.
 type Options struct {
-	// Mirror receives every write after MongoDB took it; nil or
-	// MirrorDisabled skips mirroring.
-	Mirror         Mirror
-	MirrorDisabled bool
-	// MirrorTimeout bounds one mirror write (default 2 s): a slow or absent
-	// PostgreSQL never holds a mutation longer than that.
-	MirrorTimeout time.Duration
-	Log           *slog.Logger
+	// Engine runs the mirror's write protocol (storage/mirror); nil: no
+	// mirror at all.
+	Engine *mirror.Engine
+	Log    *slog.Logger
 	// Now is injected so tests can control time.
 	Now func() time.Time
 }
 
 // Store is the facade.
 type Store struct {
-	mongo *mongo.Store
-	opts  Options
-	now   func() time.Time
-	log   *slog.Logger
+	mongo  *mongo.Store
+	engine *mirror.Engine
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // New builds the facade over the primary store.
@@ -50,44 +40,31 @@ func New(m *mongo.Store, o Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	if o.MirrorTimeout <= 0 {
-		o.MirrorTimeout = 2 * time.Second
-	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{mongo: m, opts: o, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }, log: log}
+	return &Store{mongo: m, engine: o.Engine, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }, log: log}
 }
 
-// mirror copies a document MongoDB just took into PostgreSQL, in sequence.
-// Its failure never fails the caller's write: it is logged, and the mirror
-// catches up later (backfill and verify, and the retry worker of the
-// crash-safe protocol).
-func (s *Store) mirror(ctx context.Context, doc any) {
-	if s.opts.Mirror == nil || s.opts.MirrorDisabled {
-		return
+// Every write follows the mirror protocol (storage/mirror): an operation
+// begins an Op, records intents for the documents it will write before the
+// first write (planned ones in one round trip), tells the Op what MongoDB
+// stored, and settles it at the end, which copies the documents into
+// PostgreSQL. A write whose outcome is unknown leaves the intents to the
+// retry worker.
+
+func (s *Store) begin() *mirror.Op { return s.engine.Begin() }
+
+// settle ends an operation; errp is the operation's error.
+func (s *Store) settle(ctx context.Context, op *mirror.Op, errp *error) {
+	if *errp != nil {
+		op.Failed()
 	}
-	// Detached from the request: a client that hangs up must not cancel the
-	// copy of a write that already happened.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.MirrorTimeout)
-	defer cancel()
-	if _, err := s.opts.Mirror.Upsert(ctx, doc); err != nil {
-		s.log.WarnContext(ctx, "mirror write failed", "request_id", requestid.From(ctx), "doc", fmt.Sprintf("%T", doc), "err", err)
-	}
+	s.engine.Settle(ctx, op)
 }
 
-// mirrorDelete removes a hard-deleted document's row from the mirror.
-func (s *Store) mirrorDelete(ctx context.Context, collection, id string) {
-	if s.opts.Mirror == nil || s.opts.MirrorDisabled {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.MirrorTimeout)
-	defer cancel()
-	if err := s.opts.Mirror.Delete(ctx, collection, id); err != nil {
-		s.log.WarnContext(ctx, "mirror delete failed", "request_id", requestid.From(ctx), "collection", collection, "id", id, "err", err)
-	}
-}
+func ref(coll, id string) mirror.Ref { return mirror.Ref{Collection: coll, ID: id} }
 
 // translate maps the stores' errors to the facade's sentinels.
 func translate(err error) error {

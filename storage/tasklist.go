@@ -82,9 +82,6 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 		n, err := s.mongo.CountTasks(ctx, countQ)
 		return int(n), translate(err)
 	}
-	if limit == 0 {
-		return out, nil
-	}
 	tasks, err := s.mongo.ListTasks(ctx, q)
 	if err != nil {
 		return out, translate(err)
@@ -256,13 +253,32 @@ func (s *Store) TaskSummary(ctx context.Context, viewer, teamID string, loc *tim
 }
 
 // WatchTask sets the viewer's watch of a task on or off (idempotent).
-func (s *Store) WatchTask(ctx context.Context, viewer, taskID string, on bool) error {
-	e, changed, err := s.mongo.SetWatch(ctx, viewer, taskID, on, s.now())
+func (s *Store) WatchTask(ctx context.Context, viewer, taskID string, on bool) (err error) {
+	rows, err := s.mongo.WatchEntries(ctx, viewer, []string{taskID})
+	if err != nil {
+		return translate(err)
+	}
+	if (len(rows) > 0 && rows[0].IsActive == on) || (len(rows) == 0 && !on) {
+		return nil // already so: nothing to write
+	}
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	id := ""
+	if len(rows) > 0 {
+		id = rows[0].ID
+		err = op.Need(ctx, ref(mongo.CollWatchlist, id))
+	} else {
+		id, err = op.Take(ctx, mongo.CollWatchlist)
+	}
+	if err != nil {
+		return translate(err)
+	}
+	e, changed, err := s.mongo.SetWatch(ctx, id, viewer, taskID, on, s.now())
 	if err != nil {
 		return translate(err)
 	}
 	if changed {
-		s.mirror(ctx, e)
+		op.Wrote(e)
 	}
 	return nil
 }

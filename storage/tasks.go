@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mirror"
 	"github.com/todo-backend/todo/storage/mongo"
 )
 
@@ -43,13 +44,29 @@ type NewAssignment struct {
 // and, when assign is given, its first assignment. The steps run in an order
 // that leaves data usable if one fails midway: a task whose assignment
 // failed is still its creator's, and can be assigned again.
-func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, assign *NewAssignment) (models.Task, error) {
+func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, assign *NewAssignment) (_ models.Task, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	// One round trip records intents for the task, its assignment and the
+	// audit entries, before anything is written.
+	op.PlanNew(mongo.CollTasks, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if assign != nil {
+		op.PlanNew(mongo.CollTaskDetails, 1)
+		op.PlanNew(mongo.CollAuditLogs, 1)
+	}
+	if err := op.Record(ctx); err != nil {
+		return models.Task{}, translate(err)
+	}
 	now := s.now()
 	n, err := s.mongo.NextTaskNumber(ctx)
 	if err != nil {
 		return models.Task{}, translate(err)
 	}
-	t.ID, t.DisplayID, t.Version = mongo.NewID(), "#"+strconv.FormatInt(n, 10), 1
+	if t.ID, err = op.Take(ctx, mongo.CollTasks); err != nil {
+		return models.Task{}, translate(err)
+	}
+	t.DisplayID, t.Version = "#"+strconv.FormatInt(n, 10), 1
 	t.CreatedAt, t.UpdatedAt, t.CreatedBy, t.UpdatedBy = now, &now, actor, actor
 	if t.Status == models.StatusInProgress && t.StartedAt == nil {
 		t.StartedAt = &now
@@ -57,10 +74,10 @@ func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, ass
 	if err := s.mongo.InsertTask(ctx, t); err != nil {
 		return models.Task{}, translate(err)
 	}
-	s.mirror(ctx, t)
-	s.audit(ctx, models.AuditLog{Action: "task_created", TaskID: t.ID, PerformedBy: actor, TeamID: teamOf(assign)})
+	op.Wrote(t)
+	s.audit(ctx, op, models.AuditLog{Action: "task_created", TaskID: t.ID, PerformedBy: actor, TeamID: teamOf(assign)})
 	if assign != nil {
-		if _, err := s.assign(ctx, actor, t, nil, *assign); err != nil {
+		if _, err := s.assign(ctx, op, actor, t, nil, *assign); err != nil {
 			return t, err
 		}
 	}
@@ -74,30 +91,54 @@ func teamOf(a *NewAssignment) string {
 	return a.TeamID
 }
 
-// UpdateTask writes after over before, stamps who and when, and records a
-// status change in the audit log under the task's team context.
-func (s *Store) UpdateTask(ctx context.Context, actor string, before, after models.Task, teamContext string) (models.Task, error) {
-	now := s.now()
-	after.UpdatedAt, after.UpdatedBy = &now, actor
-	saved, err := s.mongo.UpdateTask(ctx, before, after)
-	if err != nil {
-		return models.Task{}, translate(err)
-	}
-	s.mirror(ctx, saved)
+// taskAudits lists the audit entries a change of the task records.
+func taskAudits(before, after models.Task, now time.Time) []models.AuditLog {
+	var out []models.AuditLog
 	if before.Status != after.Status {
-		s.audit(ctx, models.AuditLog{Action: "status_changed", TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor,
-			StatusFrom: string(before.ReportedStatus(now)), StatusTo: string(after.Status)})
+		out = append(out, models.AuditLog{Action: "status_changed", StatusFrom: string(before.ReportedStatus(now)),
+			StatusTo: string(after.Status)})
 	}
 	if before.IsDeleted != after.IsDeleted {
 		action := "task_deleted"
 		if !after.IsDeleted {
 			action = "task_restored"
 		}
-		s.audit(ctx, models.AuditLog{Action: action, TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor})
+		out = append(out, models.AuditLog{Action: action})
 	}
 	if after.DeferredDetails != nil && (before.DeferredDetails == nil || *before.DeferredDetails != *after.DeferredDetails) {
-		s.audit(ctx, models.AuditLog{Action: "task_deferred", TaskID: saved.ID, TeamID: teamContext, PerformedBy: actor,
-			StatusFrom: string(before.ReportedStatus(now)), StatusTo: string(models.StatusDeferred)})
+		out = append(out, models.AuditLog{Action: "task_deferred", StatusFrom: string(before.ReportedStatus(now)),
+			StatusTo: string(models.StatusDeferred)})
+	}
+	return out
+}
+
+// UpdateTask writes after over before, stamps who and when, and records
+// status changes, deletions and deferrals in the audit log under the task's
+// team context.
+func (s *Store) UpdateTask(ctx context.Context, actor string, before, after models.Task, teamContext string) (models.Task, error) {
+	op := s.begin()
+	saved, err := s.updateTask(ctx, op, actor, before, after, teamContext)
+	s.settle(ctx, op, &err)
+	return saved, err
+}
+
+func (s *Store) updateTask(ctx context.Context, op *mirror.Op, actor string, before, after models.Task, teamContext string) (models.Task, error) {
+	now := s.now()
+	after.UpdatedAt, after.UpdatedBy = &now, actor
+	audits := taskAudits(before, after, now)
+	op.Plan(ref(mongo.CollTasks, before.ID))
+	op.PlanNew(mongo.CollAuditLogs, len(audits))
+	if err := op.Record(ctx); err != nil {
+		return models.Task{}, translate(err)
+	}
+	saved, err := s.mongo.UpdateTask(ctx, before, after)
+	if err != nil {
+		return models.Task{}, translate(err)
+	}
+	op.Wrote(saved)
+	for _, a := range audits {
+		a.TaskID, a.TeamID, a.PerformedBy = saved.ID, teamContext, actor
+		s.audit(ctx, op, a)
 	}
 	return saved, nil
 }
@@ -112,28 +153,43 @@ func (s *Store) ActiveAssignments(ctx context.Context, taskIDs []string) ([]mode
 // next. The old one is deactivated first: the unique index on the active
 // assignment allows only one, and a crash between the steps leaves the task
 // unassigned, which the next assignment repairs.
-func (s *Store) AssignTask(ctx context.Context, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
-	return s.assign(ctx, actor, t, current, next)
+func (s *Store) AssignTask(ctx context.Context, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (_ models.TaskAssignment, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	if current != nil {
+		op.Plan(ref(mongo.CollTaskDetails, current.ID))
+		op.PlanNew(mongo.CollAuditLogs, 1)
+	}
+	op.PlanNew(mongo.CollTaskDetails, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
+	return s.assign(ctx, op, actor, t, current, next)
 }
 
-func (s *Store) assign(ctx context.Context, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
+func (s *Store) assign(ctx context.Context, op *mirror.Op, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
 	now := s.now()
 	if current != nil {
-		if err := s.deactivate(ctx, actor, *current, now); err != nil {
+		if err := s.deactivate(ctx, op, actor, *current, now); err != nil {
 			return models.TaskAssignment{}, err
 		}
 	}
-	a := models.TaskAssignment{ID: mongo.NewID(), TaskID: t.ID, AssigneeID: next.AssigneeID, AssigneeType: next.Type,
+	id, err := op.Take(ctx, mongo.CollTaskDetails)
+	if err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
+	a := models.TaskAssignment{ID: id, TaskID: t.ID, AssigneeID: next.AssigneeID, AssigneeType: next.Type,
 		TeamID: next.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
 	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
 		return models.TaskAssignment{}, translate(err)
 	}
-	s.mirror(ctx, a)
+	op.Wrote(a)
 	log := models.AuditLog{TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor, AssigneeTo: a.AssigneeID}
 	if current != nil {
 		log.AssigneeFrom = current.AssigneeID
 		if current.AssigneeType == models.AssigneeTeam {
-			s.audit(ctx, models.AuditLog{Action: "unassigned_from_team", TaskID: t.ID, TeamID: current.TeamID,
+			s.audit(ctx, op, models.AuditLog{Action: "unassigned_from_team", TaskID: t.ID, TeamID: current.TeamID,
 				PerformedBy: actor, AssigneeFrom: current.AssigneeID})
 		}
 	}
@@ -145,63 +201,92 @@ func (s *Store) assign(ctx context.Context, actor string, t models.Task, current
 	default:
 		log.Action, log.TargetUserID = "assigned_to_user", a.AssigneeID
 	}
-	s.audit(ctx, log)
+	s.audit(ctx, op, log)
 	return a, nil
 }
 
-func (s *Store) deactivate(ctx context.Context, actor string, a models.TaskAssignment, now time.Time) error {
+func (s *Store) deactivate(ctx context.Context, op *mirror.Op, actor string, a models.TaskAssignment, now time.Time) error {
+	if err := op.Need(ctx, ref(mongo.CollTaskDetails, a.ID)); err != nil {
+		return translate(err)
+	}
 	after := a
 	after.IsActive, after.UpdatedAt, after.UpdatedBy = false, &now, actor
 	saved, err := s.mongo.UpdateAssignment(ctx, a, after)
 	if err != nil {
 		return translate(err)
 	}
-	s.mirror(ctx, saved)
+	op.Wrote(saved)
 	return nil
 }
 
 // UnassignTask deactivates the task's assignment.
-func (s *Store) UnassignTask(ctx context.Context, actor string, current models.TaskAssignment) error {
-	if err := s.deactivate(ctx, actor, current, s.now()); err != nil {
+func (s *Store) UnassignTask(ctx context.Context, actor string, current models.TaskAssignment) (err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.Plan(ref(mongo.CollTaskDetails, current.ID))
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return translate(err)
+	}
+	if err := s.deactivate(ctx, op, actor, current, s.now()); err != nil {
 		return err
 	}
-	s.audit(ctx, models.AuditLog{Action: "unassigned", TaskID: current.TaskID, TeamID: current.TeamID, PerformedBy: actor,
+	s.audit(ctx, op, models.AuditLog{Action: "unassigned", TaskID: current.TaskID, TeamID: current.TeamID, PerformedBy: actor,
 		AssigneeFrom: current.AssigneeID})
 	return nil
 }
 
 // HandToMember turns a team task into a member's task inside the same team
 // (the POC's "reassign"), recording the previous and the new executor.
-func (s *Store) HandToMember(ctx context.Context, actor string, t models.Task, current models.TaskAssignment, userID string) (models.TaskAssignment, error) {
+func (s *Store) HandToMember(ctx context.Context, actor string, t models.Task, current models.TaskAssignment, userID string) (_ models.TaskAssignment, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.Plan(ref(mongo.CollTaskDetails, current.ID))
+	op.PlanNew(mongo.CollTaskDetails, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
 	now := s.now()
-	if err := s.deactivate(ctx, actor, current, now); err != nil {
+	if err := s.deactivate(ctx, op, actor, current, now); err != nil {
 		return models.TaskAssignment{}, err
 	}
-	a := models.TaskAssignment{ID: mongo.NewID(), TaskID: t.ID, AssigneeID: userID, AssigneeType: models.AssigneeUser,
+	id, err := op.Take(ctx, mongo.CollTaskDetails)
+	if err != nil {
+		return models.TaskAssignment{}, translate(err)
+	}
+	a := models.TaskAssignment{ID: id, TaskID: t.ID, AssigneeID: userID, AssigneeType: models.AssigneeUser,
 		TeamID: current.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
 	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
 		return models.TaskAssignment{}, translate(err)
 	}
-	s.mirror(ctx, a)
+	op.Wrote(a)
 	prev := ""
 	if current.AssigneeType == models.AssigneeUser {
 		prev = current.AssigneeID
 	}
-	s.audit(ctx, models.AuditLog{Action: "reassign_executor", TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor,
+	s.audit(ctx, op, models.AuditLog{Action: "reassign_executor", TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor,
 		SpocID: actor, PreviousExecutorID: prev, NewExecutorID: userID, TargetUserID: userID,
 		AssigneeFrom: current.AssigneeID, AssigneeTo: userID})
 	return a, nil
 }
 
-// audit records an action; a failure is logged, not returned: the change
-// it describes has already happened and must not be retried for its sake.
-func (s *Store) audit(ctx context.Context, a models.AuditLog) {
-	a.ID, a.Timestamp, a.Version = mongo.NewID(), s.now(), 1
-	if err := s.mongo.InsertAuditLog(ctx, a); err != nil {
+// audit records an action as part of op. A failure is logged, not
+// returned: the change it describes has already happened, and a client told
+// otherwise would repeat it. The entry's intent stays for the worker, which
+// finds out whether the insert happened.
+func (s *Store) audit(ctx context.Context, op *mirror.Op, a models.AuditLog) {
+	id, err := op.Take(ctx, mongo.CollAuditLogs)
+	if err == nil {
+		a.ID, a.Timestamp, a.Version = id, s.now(), 1
+		err = s.mongo.InsertAuditLog(ctx, a)
+	}
+	if err != nil {
 		s.log.ErrorContext(ctx, "audit log write failed", "action", a.Action, "err", err)
+		op.Failed()
 		return
 	}
-	s.mirror(ctx, a)
+	op.Wrote(a)
 }
 
 func isID(s string) bool {

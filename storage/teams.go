@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mirror"
 	"github.com/todo-backend/todo/storage/mongo"
 )
 
@@ -63,17 +64,39 @@ const JoinCodeLength = 10
 // memberships (creator, members, POC) and the creator's owner and admin
 // roles. Everything the caller sent is validated before the code is used;
 // if creating the team itself fails, the code is released again.
-func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (models.Team, error) {
+func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (_ models.Team, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	code, err := s.mongo.CreationCode(ctx, in.CreationCode)
+	if errors.Is(err, mongo.ErrNotFound) || (err == nil && code.IsUsed) {
+		return models.Team{}, invalid("creationCode", "invalid or already used team creation code")
+	}
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	members := uniq(append(append([]string{actor}, in.MemberIDs...), in.POCID))
+	op.Plan(ref(mongo.CollTeamCreationCode, code.ID))
+	op.PlanNew(mongo.CollTeams, 1)
+	op.PlanNew(mongo.CollUserTeamDetails, len(members))
+	op.PlanNew(mongo.CollUserRoles, 2)
+	op.PlanNew(mongo.CollAuditLogs, 4)
+	if err := op.Record(ctx); err != nil {
+		return models.Team{}, translate(err)
+	}
 	now := s.now()
-	code, err := s.mongo.ConsumeCreationCode(ctx, in.CreationCode, actor, now)
+	code, err = s.mongo.ConsumeCreationCode(ctx, in.CreationCode, actor, now)
 	if errors.Is(err, mongo.ErrNotFound) {
 		return models.Team{}, invalid("creationCode", "invalid or already used team creation code")
 	}
 	if err != nil {
 		return models.Team{}, translate(err)
 	}
-	s.mirror(ctx, code)
-	t := models.Team{ID: mongo.NewID(), Name: in.Name, Description: in.Description, POCID: in.POCID,
+	op.Wrote(code)
+	id, err := op.Take(ctx, mongo.CollTeams)
+	if err != nil {
+		return models.Team{}, translate(err)
+	}
+	t := models.Team{ID: id, Name: in.Name, Description: in.Description, POCID: in.POCID,
 		CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
 	for attempt := 0; ; attempt++ {
 		t.InviteCode = pick(JoinCodeLength)
@@ -84,58 +107,66 @@ func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (model
 	}
 	if err != nil {
 		if released, rerr := s.mongo.ReleaseCreationCode(context.WithoutCancel(ctx), code); rerr == nil {
-			s.mirror(ctx, released)
+			op.Wrote(released)
 		}
 		return models.Team{}, translate(err)
 	}
-	s.mirror(ctx, t)
-	s.audit(ctx, models.AuditLog{Action: "team_created", TeamID: t.ID, PerformedBy: actor})
-	s.audit(ctx, models.AuditLog{Action: "team_creation_invite_code_consumed", TeamID: t.ID, PerformedBy: actor})
-	members := append([]string{actor}, in.MemberIDs...)
-	if in.POCID != "" {
-		members = append(members, in.POCID)
-	}
-	seen := map[string]bool{}
+	op.Wrote(t)
+	s.audit(ctx, op, models.AuditLog{Action: "team_created", TeamID: t.ID, PerformedBy: actor})
+	s.audit(ctx, op, models.AuditLog{Action: "team_creation_invite_code_consumed", TeamID: t.ID, PerformedBy: actor})
 	for _, id := range members {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if err := s.addMember(ctx, actor, t.ID, id, ""); err != nil {
+		if err := s.addMember(ctx, op, actor, t.ID, id, ""); err != nil {
 			return t, err
 		}
 	}
 	for _, role := range []models.RoleName{models.RoleOwner, models.RoleAdmin} {
-		if err := s.grant(ctx, actor, t.ID, actor, role); err != nil {
+		if err := s.grant(ctx, op, actor, t.ID, actor, role); err != nil {
 			return t, err
 		}
 	}
 	return t, nil
 }
 
+// uniq drops empty and repeated ids, keeping the first of each.
+func uniq(ids []string) []string {
+	seen := map[string]bool{"": true}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // addMember inserts a membership; an existing one is left as it is. action,
 // when set, is audited with the member as its subject.
-func (s *Store) addMember(ctx context.Context, actor, teamID, userID, action string) error {
+func (s *Store) addMember(ctx context.Context, op *mirror.Op, actor, teamID, userID, action string) error {
+	id, err := op.Take(ctx, mongo.CollUserTeamDetails)
+	if err != nil {
+		return translate(err)
+	}
 	now := s.now()
-	m := models.TeamMembership{ID: mongo.NewID(), UserID: userID, TeamID: teamID, IsActive: true, CreatedBy: actor,
+	m := models.TeamMembership{ID: id, UserID: userID, TeamID: teamID, IsActive: true, CreatedBy: actor,
 		UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
-	err := s.mongo.InsertMembership(ctx, m)
+	err = s.mongo.InsertMembership(ctx, m)
 	if errors.Is(err, mongo.ErrDuplicate) {
 		return nil
 	}
 	if err != nil {
 		return translate(err)
 	}
-	s.mirror(ctx, m)
+	op.Wrote(m)
 	if action != "" {
-		s.audit(ctx, models.AuditLog{Action: action, TeamID: teamID, PerformedBy: actor, TargetUserID: userID})
+		s.audit(ctx, op, models.AuditLog{Action: action, TeamID: teamID, PerformedBy: actor, TargetUserID: userID})
 	}
 	return nil
 }
 
 // JoinTeam adds actor to the team whose join code this is. Wrong codes are
 // counted per user; after JoinAttempts of them in JoinWindow, RATE_LIMITED.
-func (s *Store) JoinTeam(ctx context.Context, actor, code string) (models.Team, error) {
+func (s *Store) JoinTeam(ctx context.Context, actor, code string) (_ models.Team, err error) {
 	if err := s.limit(ctx, "join:"+actor); err != nil {
 		return models.Team{}, err
 	}
@@ -158,7 +189,14 @@ func (s *Store) JoinTeam(ctx context.Context, actor, code string) (models.Team, 
 			return models.Team{}, fmt.Errorf("%w: already a member of this team", ErrConflict)
 		}
 	}
-	if err := s.addMember(ctx, actor, t.ID, actor, "member_joined_team"); err != nil {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.PlanNew(mongo.CollUserTeamDetails, 1)
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return models.Team{}, translate(err)
+	}
+	if err := s.addMember(ctx, op, actor, t.ID, actor, "member_joined_team"); err != nil {
 		return models.Team{}, err
 	}
 	return t, nil
@@ -185,9 +223,34 @@ func (s *Store) limit(ctx context.Context, key string) error {
 }
 
 // AddMembers adds users to a team; users already in it are left alone.
-func (s *Store) AddMembers(ctx context.Context, actor, teamID string, userIDs []string) error {
+func (s *Store) AddMembers(ctx context.Context, actor, teamID string, userIDs []string) (err error) {
+	existing, err := s.mongo.MembershipsOfTeams(ctx, []string{teamID}, nil)
+	if err != nil {
+		return translate(err)
+	}
+	in := map[string]bool{}
+	for _, m := range existing {
+		in[m.UserID] = true
+	}
+	var missing []string
+	for _, id := range uniq(userIDs) {
+		if !in[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	userIDs = missing
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.PlanNew(mongo.CollUserTeamDetails, len(userIDs))
+	op.PlanNew(mongo.CollAuditLogs, len(userIDs))
+	if err := op.Record(ctx); err != nil {
+		return translate(err)
+	}
 	for _, id := range userIDs {
-		if err := s.addMember(ctx, actor, teamID, id, "member_added_to_team"); err != nil {
+		if err := s.addMember(ctx, op, actor, teamID, id, "member_added_to_team"); err != nil {
 			return err
 		}
 	}
@@ -204,7 +267,9 @@ func (s *Store) Memberships(ctx context.Context, teamIDs []string) ([]models.Tea
 // in the team go back to the team first, then their team roles end, then
 // the membership: a failure midway leaves a member whose work is already
 // safe with the team, and repeating the call finishes the job.
-func (s *Store) RemoveMember(ctx context.Context, actor string, team models.Team, m models.TeamMembership) error {
+func (s *Store) RemoveMember(ctx context.Context, actor string, team models.Team, m models.TeamMembership) (err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
 	now := s.now()
 	asg, err := s.mongo.ActiveAssignmentsInTeams(ctx, []string{team.ID})
 	if err != nil {
@@ -237,11 +302,11 @@ func (s *Store) RemoveMember(ctx context.Context, actor string, team models.Team
 				after.Status = models.StatusTodo
 			}
 			after.DeferredDetails = nil
-			if _, err := s.UpdateTask(ctx, actor, t, after, team.ID); err != nil {
+			if _, err := s.updateTask(ctx, op, actor, t, after, team.ID); err != nil {
 				return err
 			}
 		}
-		if _, err := s.assign(ctx, actor, t, &a, NewAssignment{AssigneeID: team.ID, Type: models.AssigneeTeam, TeamID: team.ID}); err != nil {
+		if _, err := s.assign(ctx, op, actor, t, &a, NewAssignment{AssigneeID: team.ID, Type: models.AssigneeTeam, TeamID: team.ID}); err != nil {
 			return err
 		}
 	}
@@ -251,41 +316,53 @@ func (s *Store) RemoveMember(ctx context.Context, actor string, team models.Team
 	}
 	for _, r := range roles {
 		if r.Scope == models.ScopeTeam && r.TeamID == team.ID {
-			if err := s.endRole(ctx, actor, r, now); err != nil {
+			if err := s.endRole(ctx, op, actor, r, now); err != nil {
 				return err
 			}
 		}
 	}
+	op.Plan(ref(mongo.CollUserTeamDetails, m.ID))
+	op.PlanNew(mongo.CollAuditLogs, 1)
+	if err := op.Record(ctx); err != nil {
+		return translate(err)
+	}
 	if err := s.mongo.DeleteMembership(ctx, m.ID); err != nil {
 		return translate(err)
 	}
-	s.mirrorDelete(ctx, mongo.CollUserTeamDetails, m.ID)
+	op.Deleted(mongo.CollUserTeamDetails, m.ID)
 	action := "member_removed_from_team"
 	if actor == m.UserID {
 		action = "member_left_team"
 	}
-	s.audit(ctx, models.AuditLog{Action: action, TeamID: team.ID, PerformedBy: actor, TargetUserID: m.UserID})
+	s.audit(ctx, op, models.AuditLog{Action: action, TeamID: team.ID, PerformedBy: actor, TargetUserID: m.UserID})
 	return nil
 }
 
 // UpdateTeam writes after over before and records POC and detail changes.
-func (s *Store) UpdateTeam(ctx context.Context, actor string, before, after models.Team) (models.Team, error) {
+func (s *Store) UpdateTeam(ctx context.Context, actor string, before, after models.Team) (_ models.Team, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	op.Plan(ref(mongo.CollTeams, before.ID))
+	op.PlanNew(mongo.CollAuditLogs, 3)
+	if err := op.Record(ctx); err != nil {
+		return models.Team{}, translate(err)
+	}
 	now := s.now()
 	after.UpdatedAt, after.UpdatedBy = &now, actor
 	saved, err := s.mongo.UpdateTeam(ctx, before, after)
 	if err != nil {
 		return models.Team{}, translate(err)
 	}
-	s.mirror(ctx, saved)
+	op.Wrote(saved)
 	if before.POCID != after.POCID {
-		s.audit(ctx, models.AuditLog{Action: "poc_changed", TeamID: saved.ID, PerformedBy: actor, TargetUserID: after.POCID,
+		s.audit(ctx, op, models.AuditLog{Action: "poc_changed", TeamID: saved.ID, PerformedBy: actor, TargetUserID: after.POCID,
 			AssigneeFrom: before.POCID, AssigneeTo: after.POCID})
 	}
 	if before.Name != after.Name || !equalPtr(before.Description, after.Description) {
-		s.audit(ctx, models.AuditLog{Action: "team_updated", TeamID: saved.ID, PerformedBy: actor})
+		s.audit(ctx, op, models.AuditLog{Action: "team_updated", TeamID: saved.ID, PerformedBy: actor})
 	}
 	if before.InviteCode != after.InviteCode {
-		s.audit(ctx, models.AuditLog{Action: "invite_code_rotated", TeamID: saved.ID, PerformedBy: actor})
+		s.audit(ctx, op, models.AuditLog{Action: "invite_code_rotated", TeamID: saved.ID, PerformedBy: actor})
 	}
 	return saved, nil
 }
@@ -348,9 +425,6 @@ func (s *Store) Members(ctx context.Context, teamID string, args PageArgs) (Page
 			return page, nil, invalid("after", "not a cursor of this list")
 		}
 		q.AfterCreatedAt, q.AfterID = t, c.ID
-	}
-	if limit == 0 {
-		return page, count, nil
 	}
 	ms, err := s.mongo.MembershipsOfTeams(ctx, []string{teamID}, &q)
 	if err != nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,8 +27,41 @@ func (s *Store) SignInGoogle(ctx context.Context, p GoogleProfile) (models.User,
 	if name == "" {
 		name = localPart(p.Email)
 	}
-	u, err := s.mongo.UpsertUserByGoogleID(ctx, p.Subject, strings.ToLower(p.Email), name, p.Picture, s.now())
-	return u, translate(err)
+	return s.signIn(ctx, "google_id", p.Subject, func(id string) (models.User, error) {
+		return s.mongo.UpsertUserByGoogleID(ctx, id, p.Subject, strings.ToLower(p.Email), name, p.Picture, s.now())
+	})
+}
+
+// signIn finds the user by field = value first, so the intent names the
+// document the upsert writes (an existing user's, or a new id).
+func (s *Store) signIn(ctx context.Context, field, value string, upsert func(id string) (models.User, error)) (_ models.User, err error) {
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	id := ""
+	existing, err := s.mongo.FindUser(ctx, field, value)
+	switch {
+	case err == nil:
+		id = existing.ID
+		err = op.Need(ctx, ref(mongo.CollUsers, id))
+	case errors.Is(err, mongo.ErrNotFound):
+		id, err = op.Take(ctx, mongo.CollUsers)
+	}
+	if err != nil {
+		return models.User{}, translate(err)
+	}
+	u, err := upsert(id)
+	if err != nil {
+		return models.User{}, translate(err)
+	}
+	if u.ID != id {
+		// A concurrent first sign-in created the user under its own id:
+		// cover that document too.
+		if err := op.Need(ctx, ref(mongo.CollUsers, u.ID)); err != nil {
+			return u, translate(err)
+		}
+	}
+	op.Wrote(u)
+	return u, nil
 }
 
 // SignInByEmail signs in as the user with email, creating one with name
@@ -37,14 +71,36 @@ func (s *Store) SignInByEmail(ctx context.Context, email, name string) (models.U
 	if name = strings.TrimSpace(name); name == "" {
 		name = localPart(email)
 	}
-	u, err := s.mongo.UpsertUserByEmail(ctx, email, name, s.now())
-	return u, translate(err)
+	return s.signIn(ctx, "email_id", email, func(id string) (models.User, error) {
+		return s.mongo.UpsertUserByEmail(ctx, id, email, name, s.now())
+	})
 }
 
 // GrantGlobalRole gives userID the GLOBAL role name unless they hold it.
-func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.RoleName, grantedBy string) error {
-	_, err := s.mongo.GrantGlobalRole(ctx, userID, name, grantedBy, s.now())
-	return translate(err)
+func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.RoleName, grantedBy string) (err error) {
+	roles, err := s.mongo.ActiveRolesOfUsers(ctx, []string{userID})
+	if err != nil {
+		return translate(err)
+	}
+	for _, r := range roles {
+		if r.Scope == models.ScopeGlobal && r.RoleName == name {
+			return nil
+		}
+	}
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
+	id, err := op.Take(ctx, mongo.CollUserRoles)
+	if err != nil {
+		return translate(err)
+	}
+	now := s.now()
+	r := models.UserRole{ID: id, UserID: userID, RoleName: name, Scope: models.ScopeGlobal, IsActive: true,
+		CreatedAt: now, CreatedBy: grantedBy, Version: 1}
+	if err := s.mongo.InsertUserRole(ctx, r); err != nil {
+		return translate(err)
+	}
+	op.Wrote(r)
+	return nil
 }
 
 // User returns one user.

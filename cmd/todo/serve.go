@@ -30,8 +30,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer st.close(context.Background())
 	log.Info("stores", "mongodb", st.mongoWhere, "mirror", st.mirrorWhere, "database", cfg.DBName)
 
+	engine := mirror.NewEngine(st.mongo, mirror.New(st.mirror), mirror.EngineOptions{
+		Enabled: cfg.DualWriteEnabled, Async: cfg.DualWriteSyncMode == config.SyncModeAsync,
+		Attempts: cfg.DualWriteRetryAttempts, Delay: cfg.DualWriteRetryDelay, Log: log,
+		Metrics: mirror.NewMetrics(m.Registry),
+	})
+	m.Registry.MustRegister(engine.Gauges())
+
 	// Preparing the stores runs beside the server: it starts, and answers
-	// health with DOWN, while a store is still unreachable.
+	// health with DOWN, while a store is still unreachable; the mirror's
+	// worker starts applying intents once its migrations are in.
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -39,10 +47,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	wg.Go(func() {
 		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
+		engine.SetReady()
 	})
+	wg.Go(func() { engine.Run(bg) })
 	defer func() { stopBG(); wg.Wait() }()
 
-	store := storage.New(st.mongo, storage.Options{Mirror: mirror.New(st.mirror), MirrorDisabled: !cfg.DualWriteEnabled, Log: log})
+	store := storage.New(st.mongo, storage.Options{Engine: engine, Log: log})
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ type env struct {
 	cfg     config.Config
 	mongo   *mongo.Store
 	mirror  *mirror.Mirror
+	engine  *mirror.Engine
 	store   *storage.Store
 	auth    *auth.Service
 	metrics *metrics.Metrics
@@ -82,6 +83,10 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	// As serve does at start-up: the unique indexes are part of the rules.
+	if err := ms.EnsureIndexes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ms.Seed(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +99,9 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := storage.New(ms, storage.Options{Mirror: mirror.New(pg), Log: log})
+	engine := mirror.NewEngine(ms, mirror.New(pg), mirror.EngineOptions{Enabled: true, Log: log})
+	engine.SetReady()
+	store := storage.New(ms, storage.Options{Engine: engine, Log: log})
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), log, nil)
 	deps := server.Deps{Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc, Mongo: ms, Mirror: pg}
@@ -105,7 +112,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		deps.Mirror = o.mirror
 	}
 	handler = server.New(deps)
-	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), store: store, auth: authSvc, metrics: m}
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), engine: engine, store: store, auth: authSvc, metrics: m}
 	e.token = e.signIn(t, "tester@example.com")
 	return e
 }

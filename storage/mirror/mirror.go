@@ -143,28 +143,72 @@ func (m *Mirror) Upsert(ctx context.Context, doc any) (applied bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	now := at(m.now())
-	sc := rec.sync()
-	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
 	if rec.Collection != Tasks {
-		_, applied, err = guardedUpsert(ctx, m.db, rec.Row)
+		applied, err = m.upsertIn(ctx, m.db, rec)
 	} else {
 		err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
-			var id int64
-			id, applied, err = guardedUpsert(ctx, tx, rec.Row)
-			if err != nil || !applied {
-				return err
-			}
-			if err := syncLabels(ctx, tx, id, rec.Labels, now); err != nil {
-				return err
-			}
-			return syncDeferral(ctx, tx, id, rec.Deferred, now)
+			applied, err = m.upsertIn(ctx, tx, rec)
+			return err
 		})
 	}
 	if err != nil {
-		return false, fmt.Errorf("mirror: upsert %s %s: %w", rec.Collection, sc.MongoID, err)
+		return false, fmt.Errorf("mirror: upsert %s %s: %w", rec.Collection, rec.sync().MongoID, err)
 	}
 	return applied, nil
+}
+
+// upsertIn writes a mapped document, and a task's children when its row
+// was written, with db (a transaction for tasks).
+func (m *Mirror) upsertIn(ctx context.Context, db bun.IDB, rec Record) (bool, error) {
+	now := at(m.now())
+	sc := rec.sync()
+	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
+	id, applied, err := guardedUpsert(ctx, db, rec.Row)
+	if err != nil || !applied || rec.Collection != Tasks {
+		return applied, err
+	}
+	if err := syncLabels(ctx, db, id, rec.Labels, now); err != nil {
+		return false, err
+	}
+	return true, syncDeferral(ctx, db, id, rec.Deferred, now)
+}
+
+// Change is one document to bring into the mirror: Doc is its current
+// state, or nil when it no longer exists (the row is deleted).
+type Change struct {
+	Collection string
+	ID         string
+	Doc        any
+}
+
+// ApplyAll applies changes in one transaction: one round trip of commits
+// for a whole operation's documents. Each upsert keeps its version guard.
+func (m *Mirror) ApplyAll(ctx context.Context, changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	err := m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+		for _, c := range changes {
+			if c.Doc == nil {
+				if err := deleteIn(ctx, tx, c.Collection, c.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			rec, err := Map(c.Doc)
+			if err != nil {
+				return err
+			}
+			if _, err := m.upsertIn(ctx, tx, rec); err != nil {
+				return fmt.Errorf("%s %s: %w", c.Collection, c.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mirror: apply: %w", err)
+	}
+	return nil
 }
 
 // writeTx are the options of a write transaction. On PostgreSQL it is READ
@@ -182,32 +226,37 @@ func (m *Mirror) writeTx() *sql.TxOptions {
 // first (a mirror made by the original has foreign keys without cascade). A
 // missing row is not an error.
 func (m *Mirror) Delete(ctx context.Context, collection, mongoID string) error {
-	typ, ok := rowTypes[collection]
-	if !ok {
-		return fmt.Errorf("mirror: delete: %q is not a mirrored collection", collection)
-	}
-	del := func(ctx context.Context, db bun.IDB) error {
-		_, err := db.NewDelete().Model(reflect.New(typ).Interface()).Where("mongo_id = ?", mongoID).Exec(ctx)
-		return err
-	}
 	var err error
 	if collection != Tasks {
-		err = del(ctx, m.db)
+		err = deleteIn(ctx, m.db, collection, mongoID)
 	} else {
 		err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
-			task := tx.NewSelect().Model((*postgres.TaskRow)(nil)).Column("id").Where("mongo_id = ?", mongoID)
-			for _, child := range []any{(*postgres.TaskLabelRow)(nil), (*postgres.DeferredDetailsRow)(nil)} {
-				if _, err := tx.NewDelete().Model(child).Where("task_id IN (?)", task).Exec(ctx); err != nil {
-					return err
-				}
-			}
-			return del(ctx, tx)
+			return deleteIn(ctx, tx, collection, mongoID)
 		})
 	}
 	if err != nil {
 		return fmt.Errorf("mirror: delete %s %s: %w", collection, mongoID, err)
 	}
 	return nil
+}
+
+// deleteIn deletes a row with db, a task's children first (in a
+// transaction for tasks).
+func deleteIn(ctx context.Context, db bun.IDB, collection, mongoID string) error {
+	typ, ok := rowTypes[collection]
+	if !ok {
+		return fmt.Errorf("mirror: delete: %q is not a mirrored collection", collection)
+	}
+	if collection == Tasks {
+		task := db.NewSelect().Model((*postgres.TaskRow)(nil)).Column("id").Where("mongo_id = ?", mongoID)
+		for _, child := range []any{(*postgres.TaskLabelRow)(nil), (*postgres.DeferredDetailsRow)(nil)} {
+			if _, err := db.NewDelete().Model(child).Where("task_id IN (?)", task).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := db.NewDelete().Model(reflect.New(typ).Interface()).Where("mongo_id = ?", mongoID).Exec(ctx)
+	return err
 }
 
 // Row reads the row of a document back, as column → value: NULL is nil,

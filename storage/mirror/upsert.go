@@ -82,7 +82,7 @@ func literalValues(q *bun.InsertQuery, table *schema.Table, strct reflect.Value)
 
 // syncLabels makes the task's label rows exactly labels, keeping the rows
 // (and their created_at) of labels it already had.
-func syncLabels(ctx context.Context, tx bun.Tx, taskID int64, labels []string, now time.Time) error {
+func syncLabels(ctx context.Context, tx bun.IDB, taskID int64, labels []string, now time.Time) error {
 	del := tx.NewDelete().Model((*postgres.TaskLabelRow)(nil)).Where("task_id = ?", taskID)
 	if len(labels) > 0 {
 		del = del.Where("label_mongo_id NOT IN (?)", bun.List(labels))
@@ -104,7 +104,7 @@ func syncLabels(ctx context.Context, tx bun.Tx, taskID int64, labels []string, n
 
 // syncDeferral writes the task's deferral row, or deletes it when the task
 // has none.
-func syncDeferral(ctx context.Context, tx bun.Tx, taskID int64, d *postgres.DeferredDetailsRow, now time.Time) error {
+func syncDeferral(ctx context.Context, tx bun.IDB, taskID int64, d *postgres.DeferredDetailsRow, now time.Time) error {
 	if d == nil {
 		_, err := tx.NewDelete().Model((*postgres.DeferredDetailsRow)(nil)).Where("task_id = ?", taskID).Exec(ctx)
 		return err

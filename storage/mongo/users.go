@@ -2,12 +2,14 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/todo-backend/todo/models"
@@ -16,12 +18,12 @@ import (
 // UpsertUserByGoogleID creates the user signing in with Google, or refreshes
 // the profile of a returning one, in one atomic upsert keyed on google_id
 // (unique index): a returning user never becomes a duplicate.
-func (s *Store) UpsertUserByGoogleID(ctx context.Context, googleID, email, name, picture string, now time.Time) (models.User, error) {
+func (s *Store) UpsertUserByGoogleID(ctx context.Context, newID, googleID, email, name, picture string, now time.Time) (models.User, error) {
 	filter := bson.D{{Key: "google_id", Value: googleID}}
 	update := bson.D{
 		{Key: "$set", Value: bson.D{{Key: "email_id", Value: email}, {Key: "name", Value: name},
 			{Key: "picture", Value: picture}, {Key: "updated_at", Value: now}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "created_at", Value: now}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: oid(newID)}, {Key: "created_at", Value: now}}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 	}
 	return s.upsertUser(ctx, filter, update)
@@ -29,14 +31,28 @@ func (s *Store) UpsertUserByGoogleID(ctx context.Context, googleID, email, name,
 
 // UpsertUserByEmail signs in by email alone (development login): an existing
 // user keeps their profile; a new one is created with name.
-func (s *Store) UpsertUserByEmail(ctx context.Context, email, name string, now time.Time) (models.User, error) {
+func (s *Store) UpsertUserByEmail(ctx context.Context, newID, email, name string, now time.Time) (models.User, error) {
 	filter := bson.D{{Key: "email_id", Value: email}}
 	update := bson.D{
-		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "name", Value: name},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: oid(newID)}, {Key: "name", Value: name},
 			{Key: "picture", Value: ""}, {Key: "created_at", Value: now}, {Key: "updated_at", Value: nil},
 			{Key: "version", Value: int64(1)}}},
 	}
 	return s.upsertUser(ctx, filter, update)
+}
+
+// FindUser returns the user matching field = value (google_id or email_id),
+// or ErrNotFound.
+func (s *Store) FindUser(ctx context.Context, field, value string) (models.User, error) {
+	var d userDoc
+	err := s.coll(CollUsers).FindOne(ctx, bson.D{{Key: field, Value: value}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return models.User{}, fmt.Errorf("%w: user", ErrNotFound)
+	}
+	if err != nil {
+		return models.User{}, fmt.Errorf("mongo: find user: %w", err)
+	}
+	return d.model(), nil
 }
 
 func (s *Store) upsertUser(ctx context.Context, filter, update bson.D) (models.User, error) {

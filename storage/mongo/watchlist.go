@@ -53,10 +53,11 @@ func (s *Store) findWatch(ctx context.Context, filter bson.D, opts *options.Find
 }
 
 // SetWatch makes the user's watch row of the task active or inactive,
-// creating it when there is none; it is an upsert on the unique (userId,
-// taskId) key, so watching twice changes nothing and re-watching after
-// unwatching works. It returns the row as stored and whether it changed.
-func (s *Store) SetWatch(ctx context.Context, userID, taskID string, active bool, now time.Time) (models.WatchlistEntry, bool, error) {
+// creating it with newID when there is none. The unique (userId, taskId)
+// index keeps one row per pair, so watching twice changes nothing and
+// re-watching after unwatching reactivates the row. It returns the row as
+// stored and whether it changed.
+func (s *Store) SetWatch(ctx context.Context, newID, userID, taskID string, active bool, now time.Time) (models.WatchlistEntry, bool, error) {
 	rows, err := s.WatchEntries(ctx, userID, []string{taskID})
 	if err != nil {
 		return models.WatchlistEntry{}, false, err
@@ -78,12 +79,11 @@ func (s *Store) SetWatch(ctx context.Context, userID, taskID string, active bool
 	if !active {
 		return models.WatchlistEntry{}, false, nil
 	}
-	e := models.WatchlistEntry{ID: NewID(), TaskID: taskID, UserID: userID, IsActive: true, CreatedAt: now,
+	e := models.WatchlistEntry{ID: newID, TaskID: taskID, UserID: userID, IsActive: true, CreatedAt: now,
 		CreatedBy: userID, UpdatedAt: &now, UpdatedBy: userID, Version: 1}
 	err = s.insert(ctx, CollWatchlist, watchlistDocOf(e))
 	if errors.Is(err, ErrDuplicate) {
-		// A concurrent watch of the same task won; the result is the same.
-		return s.SetWatch(ctx, userID, taskID, active, now)
+		return models.WatchlistEntry{}, false, nil // a concurrent watch of the same task won: same result
 	}
 	return e, err == nil, err
 }

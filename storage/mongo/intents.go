@@ -1,0 +1,189 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// CollMirrorIntents holds the mirror's pending work: one small document per
+// (write, document) that may not have reached PostgreSQL yet. It stays small
+// (rows leave as soon as they are applied), which matters on FerretDB, where
+// every write by _id scans its collection.
+const CollMirrorIntents = "mirror_intents"
+
+// Intent states.
+const (
+	IntentPending = "PENDING"
+	IntentFailed  = "FAILED"
+)
+
+// Intent says: the document (Coll, DocID) may differ from its mirror row;
+// re-read it and apply its current state (or its absence).
+type Intent struct {
+	ID    bson.ObjectID `bson:"_id"`
+	Coll  string        `bson:"coll"`
+	DocID string        `bson:"doc_id"`
+	// Token is shared by the intents of one operation, so the operation can
+	// clear exactly its own.
+	Token         string    `bson:"token"`
+	State         string    `bson:"state"`
+	CreatedAt     time.Time `bson:"created_at"`
+	NextAttemptAt time.Time `bson:"next_attempt_at"`
+	Attempts      int       `bson:"attempts"`
+	LastError     string    `bson:"last_error,omitempty"`
+	FirstFailedAt time.Time `bson:"first_failed_at,omitempty"`
+	LastFailedAt  time.Time `bson:"last_failed_at,omitempty"`
+	LeaseOwner    string    `bson:"lease_owner,omitempty"`
+	LeaseUntil    time.Time `bson:"lease_until"`
+}
+
+// InsertIntents records intents in one round trip.
+func (s *Store) InsertIntents(ctx context.Context, intents []Intent) error {
+	if len(intents) == 0 {
+		return nil
+	}
+	docs := make([]any, len(intents))
+	for i := range intents {
+		docs[i] = intents[i]
+	}
+	if _, err := s.coll(CollMirrorIntents).InsertMany(ctx, docs); err != nil {
+		return fmt.Errorf("mongo: record mirror intents: %w", err)
+	}
+	return nil
+}
+
+// ClearIntents deletes the intents of token that nobody has leased since:
+// a worker holding one keeps it until it is done.
+func (s *Store) ClearIntents(ctx context.Context, token string, now time.Time) error {
+	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "token", Value: token},
+		{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: clear mirror intents: %w", err)
+	}
+	return nil
+}
+
+// ClaimIntents leases up to limit due intents to owner (unique per call)
+// until leaseUntil and returns them. The lease is taken by one conditional
+// updateMany: the condition (no live lease) is checked per document as it is
+// updated, so two workers never hold the same intent; one that dies loses its
+// lease when it expires, and the intent is claimed again.
+func (s *Store) ClaimIntents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Intent, error) {
+	free := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
+	due := append(bson.D{{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}, free...)
+	cur, err := s.coll(CollMirrorIntents).Find(ctx, due, options.Find().
+		SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetLimit(int64(limit)).
+		SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: due intents: %w", err)
+	}
+	var ids []struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("mongo: due intents: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in := make(bson.A, len(ids))
+	for i, id := range ids {
+		in[i] = id.ID
+	}
+	if _, err := s.coll(CollMirrorIntents).UpdateMany(ctx,
+		append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}, free...),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: leaseUntil}}}}); err != nil {
+		return nil, fmt.Errorf("mongo: claim intents: %w", err)
+	}
+	return s.Intents(ctx, IntentFilter{LeaseOwner: owner}, 0)
+}
+
+// FinishIntents deletes the intents the owner applied, in one round trip.
+func (s *Store) FinishIntents(ctx context.Context, ids []bson.ObjectID, owner string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
+		{Key: "lease_owner", Value: owner}})
+	if err != nil {
+		return fmt.Errorf("mongo: finish intents: %w", err)
+	}
+	return nil
+}
+
+// FailIntent records a failed attempt: the intent waits until next, or is
+// FAILED when failed is set, and its lease ends.
+func (s *Store) FailIntent(ctx context.Context, in Intent, owner, msg string, now, next time.Time, failed bool) error {
+	state := IntentPending
+	if failed {
+		state = IntentFailed
+	}
+	set := bson.D{{Key: "state", Value: state}, {Key: "last_error", Value: msg}, {Key: "last_failed_at", Value: now},
+		{Key: "next_attempt_at", Value: next}, {Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
+	if in.FirstFailedAt.IsZero() {
+		set = append(set, bson.E{Key: "first_failed_at", Value: now})
+	}
+	_, err := s.coll(CollMirrorIntents).UpdateOne(ctx, bson.D{{Key: "_id", Value: in.ID}, {Key: "lease_owner", Value: owner}},
+		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: fail intent: %w", err)
+	}
+	return nil
+}
+
+// IntentFilter selects intents for the admin surface.
+type IntentFilter struct {
+	Coll       string
+	DocID      string
+	State      string
+	LeaseOwner string
+}
+
+func (f IntentFilter) bson() bson.D {
+	d := bson.D{}
+	if f.Coll != "" {
+		d = append(d, bson.E{Key: "coll", Value: f.Coll})
+	}
+	if f.DocID != "" {
+		d = append(d, bson.E{Key: "doc_id", Value: f.DocID})
+	}
+	if f.State != "" {
+		d = append(d, bson.E{Key: "state", Value: f.State})
+	}
+	if f.LeaseOwner != "" {
+		d = append(d, bson.E{Key: "lease_owner", Value: f.LeaseOwner})
+	}
+	return d
+}
+
+// Intents lists intents, oldest first.
+func (s *Store) Intents(ctx context.Context, f IntentFilter, limit int) ([]Intent, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}})
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	cur, err := s.coll(CollMirrorIntents).Find(ctx, f.bson(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: intents: %w", err)
+	}
+	var out []Intent
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("mongo: intents: %w", err)
+	}
+	return out, nil
+}
+
+// RetryIntents makes matching FAILED (or waiting) intents due now with a
+// fresh attempt budget, and returns how many it changed.
+func (s *Store) RetryIntents(ctx context.Context, f IntentFilter, now time.Time) (int64, error) {
+	r, err := s.coll(CollMirrorIntents).UpdateMany(ctx, f.bson(), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: now}, {Key: "attempts", Value: 0}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: retry intents: %w", err)
+	}
+	return r.ModifiedCount, nil
+}
