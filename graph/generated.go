@@ -71,6 +71,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CollectionSync struct {
+		Collection func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		LastSyncAt func(childComplexity int) int
+		Mirrored   func(childComplexity int) int
+		Pending    func(childComplexity int) int
+	}
+
 	DeferredDetails struct {
 		DeferredAt   func(childComplexity int) int
 		DeferredBy   func(childComplexity int) int
@@ -110,6 +118,9 @@ type ComplexityRoot struct {
 		ReassignTaskToMember           func(childComplexity int, taskID string, userID string) int
 		RemoveTeamMember               func(childComplexity int, teamID string, userID string) int
 		RestoreTask                    func(childComplexity int, id string) int
+		ResyncDocument                 func(childComplexity int, collection string, id string) int
+		RetryAllFailedSyncs            func(childComplexity int, collection *string) int
+		RetrySync                      func(childComplexity int, collection string, id string) int
 		RevokeTeamRole                 func(childComplexity int, teamID string, userID string, role models.RoleName) int
 		RotateTeamInviteCode           func(childComplexity int, teamID string) int
 		UnassignTask                   func(childComplexity int, taskID string) int
@@ -131,6 +142,9 @@ type ComplexityRoot struct {
 		Labels                  func(childComplexity int, search *string, first *int, after *string) int
 		Me                      func(childComplexity int) int
 		Roles                   func(childComplexity int, scope *models.RoleScope) int
+		SyncFailures            func(childComplexity int, filter *models.SyncFailureFilter, first *int, after *string) int
+		SyncMetrics             func(childComplexity int) int
+		SyncStatus              func(childComplexity int, collection string, id string) int
 		Task                    func(childComplexity int, id string) int
 		TaskSummary             func(childComplexity int, teamID *string, timezone *string) int
 		Tasks                   func(childComplexity int, filter *models.TaskFilter, orderBy *models.TaskOrder, first *int, after *string) int
@@ -154,6 +168,53 @@ type ComplexityRoot struct {
 	StatusCount struct {
 		Count  func(childComplexity int) int
 		Status func(childComplexity int) int
+	}
+
+	SyncFailure struct {
+		Attempts      func(childComplexity int) int
+		Collection    func(childComplexity int) int
+		Error         func(childComplexity int) int
+		FirstFailedAt func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastFailedAt  func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Op            func(childComplexity int) int
+		State         func(childComplexity int) int
+		Version       func(childComplexity int) int
+	}
+
+	SyncFailureConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SyncFailureEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SyncMetrics struct {
+		ApplyLatencyP50Ms    func(childComplexity int) int
+		ApplyLatencyP99Ms    func(childComplexity int) int
+		Collections          func(childComplexity int) int
+		Enabled              func(childComplexity int) int
+		Failed               func(childComplexity int) int
+		LastVerify           func(childComplexity int) int
+		Mode                 func(childComplexity int) int
+		OldestPendingSeconds func(childComplexity int) int
+		Pending              func(childComplexity int) int
+		Retries              func(childComplexity int) int
+	}
+
+	SyncStatus struct {
+		Collection      func(childComplexity int) int
+		DocumentVersion func(childComplexity int) int
+		Error           func(childComplexity int) int
+		ID              func(childComplexity int) int
+		RowVersion      func(childComplexity int) int
+		State           func(childComplexity int) int
 	}
 
 	Task struct {
@@ -291,6 +352,13 @@ type ComplexityRoot struct {
 		Scope     func(childComplexity int) int
 		Team      func(childComplexity int) int
 	}
+
+	VerifyResult struct {
+		At        func(childComplexity int) int
+		Different func(childComplexity int) int
+		Extra     func(childComplexity int) int
+		Missing   func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -322,6 +390,9 @@ type MutationResolver interface {
 	CreateLabel(ctx context.Context, input models.LabelInput) (*models.Label, error)
 	UpdateLabel(ctx context.Context, id string, input models.LabelInput) (*models.Label, error)
 	DeleteLabel(ctx context.Context, id string) (*models.Label, error)
+	RetrySync(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
+	RetryAllFailedSyncs(ctx context.Context, collection *string) (int, error)
+	ResyncDocument(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
 	CreateTeam(ctx context.Context, input models.CreateTeamInput) (*models.Team, error)
 	JoinTeam(ctx context.Context, inviteCode string) (*models.Team, error)
 	AddTeamMembers(ctx context.Context, teamID string, userIds []string) (*models.Team, error)
@@ -337,6 +408,9 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	AuditLogs(ctx context.Context, filter *models.AuditLogFilter, first *int, after *string) (*models.AuditLogConnection, error)
 	Labels(ctx context.Context, search *string, first *int, after *string) (*models.LabelConnection, error)
+	SyncMetrics(ctx context.Context) (*models.SyncMetrics, error)
+	SyncFailures(ctx context.Context, filter *models.SyncFailureFilter, first *int, after *string) (*models.SyncFailureConnection, error)
+	SyncStatus(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
 	Task(ctx context.Context, id string) (*models.Task, error)
 	Tasks(ctx context.Context, filter *models.TaskFilter, orderBy *models.TaskOrder, first *int, after *string) (*models.TaskConnection, error)
 	TaskSummary(ctx context.Context, teamID *string, timezone *string) (*models.TaskSummary, error)
@@ -505,6 +579,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "CollectionSync.collection":
+		if e.ComplexityRoot.CollectionSync.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionSync.Collection(childComplexity), true
+	case "CollectionSync.failed":
+		if e.ComplexityRoot.CollectionSync.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionSync.Failed(childComplexity), true
+	case "CollectionSync.lastSyncAt":
+		if e.ComplexityRoot.CollectionSync.LastSyncAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionSync.LastSyncAt(childComplexity), true
+	case "CollectionSync.mirrored":
+		if e.ComplexityRoot.CollectionSync.Mirrored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionSync.Mirrored(childComplexity), true
+	case "CollectionSync.pending":
+		if e.ComplexityRoot.CollectionSync.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionSync.Pending(childComplexity), true
 
 	case "DeferredDetails.deferredAt":
 		if e.ComplexityRoot.DeferredDetails.DeferredAt == nil {
@@ -736,6 +841,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RestoreTask(childComplexity, args["id"].(string)), true
+	case "Mutation.resyncDocument":
+		if e.ComplexityRoot.Mutation.ResyncDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resyncDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResyncDocument(childComplexity, args["collection"].(string), args["id"].(string)), true
+	case "Mutation.retryAllFailedSyncs":
+		if e.ComplexityRoot.Mutation.RetryAllFailedSyncs == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryAllFailedSyncs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryAllFailedSyncs(childComplexity, args["collection"].(*string)), true
+	case "Mutation.retrySync":
+		if e.ComplexityRoot.Mutation.RetrySync == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retrySync_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetrySync(childComplexity, args["collection"].(string), args["id"].(string)), true
 	case "Mutation.revokeTeamRole":
 		if e.ComplexityRoot.Mutation.RevokeTeamRole == nil {
 			break
@@ -889,6 +1027,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Roles(childComplexity, args["scope"].(*models.RoleScope)), true
+	case "Query.syncFailures":
+		if e.ComplexityRoot.Query.SyncFailures == nil {
+			break
+		}
+
+		args, err := ec.field_Query_syncFailures_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SyncFailures(childComplexity, args["filter"].(*models.SyncFailureFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.syncMetrics":
+		if e.ComplexityRoot.Query.SyncMetrics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SyncMetrics(childComplexity), true
+	case "Query.syncStatus":
+		if e.ComplexityRoot.Query.SyncStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Query_syncStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SyncStatus(childComplexity, args["collection"].(string), args["id"].(string)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -1038,6 +1204,203 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StatusCount.Status(childComplexity), true
+
+	case "SyncFailure.attempts":
+		if e.ComplexityRoot.SyncFailure.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Attempts(childComplexity), true
+	case "SyncFailure.collection":
+		if e.ComplexityRoot.SyncFailure.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Collection(childComplexity), true
+	case "SyncFailure.error":
+		if e.ComplexityRoot.SyncFailure.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Error(childComplexity), true
+	case "SyncFailure.firstFailedAt":
+		if e.ComplexityRoot.SyncFailure.FirstFailedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.FirstFailedAt(childComplexity), true
+	case "SyncFailure.id":
+		if e.ComplexityRoot.SyncFailure.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.ID(childComplexity), true
+	case "SyncFailure.lastFailedAt":
+		if e.ComplexityRoot.SyncFailure.LastFailedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.LastFailedAt(childComplexity), true
+	case "SyncFailure.nextAttemptAt":
+		if e.ComplexityRoot.SyncFailure.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.NextAttemptAt(childComplexity), true
+	case "SyncFailure.op":
+		if e.ComplexityRoot.SyncFailure.Op == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Op(childComplexity), true
+	case "SyncFailure.state":
+		if e.ComplexityRoot.SyncFailure.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.State(childComplexity), true
+	case "SyncFailure.version":
+		if e.ComplexityRoot.SyncFailure.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Version(childComplexity), true
+
+	case "SyncFailureConnection.edges":
+		if e.ComplexityRoot.SyncFailureConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureConnection.Edges(childComplexity), true
+	case "SyncFailureConnection.nodes":
+		if e.ComplexityRoot.SyncFailureConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureConnection.Nodes(childComplexity), true
+	case "SyncFailureConnection.pageInfo":
+		if e.ComplexityRoot.SyncFailureConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureConnection.PageInfo(childComplexity), true
+	case "SyncFailureConnection.totalCount":
+		if e.ComplexityRoot.SyncFailureConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureConnection.TotalCount(childComplexity), true
+
+	case "SyncFailureEdge.cursor":
+		if e.ComplexityRoot.SyncFailureEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureEdge.Cursor(childComplexity), true
+	case "SyncFailureEdge.node":
+		if e.ComplexityRoot.SyncFailureEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailureEdge.Node(childComplexity), true
+
+	case "SyncMetrics.applyLatencyP50Ms":
+		if e.ComplexityRoot.SyncMetrics.ApplyLatencyP50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.ApplyLatencyP50Ms(childComplexity), true
+	case "SyncMetrics.applyLatencyP99Ms":
+		if e.ComplexityRoot.SyncMetrics.ApplyLatencyP99Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.ApplyLatencyP99Ms(childComplexity), true
+	case "SyncMetrics.collections":
+		if e.ComplexityRoot.SyncMetrics.Collections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Collections(childComplexity), true
+	case "SyncMetrics.enabled":
+		if e.ComplexityRoot.SyncMetrics.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Enabled(childComplexity), true
+	case "SyncMetrics.failed":
+		if e.ComplexityRoot.SyncMetrics.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Failed(childComplexity), true
+	case "SyncMetrics.lastVerify":
+		if e.ComplexityRoot.SyncMetrics.LastVerify == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.LastVerify(childComplexity), true
+	case "SyncMetrics.mode":
+		if e.ComplexityRoot.SyncMetrics.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Mode(childComplexity), true
+	case "SyncMetrics.oldestPendingSeconds":
+		if e.ComplexityRoot.SyncMetrics.OldestPendingSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.OldestPendingSeconds(childComplexity), true
+	case "SyncMetrics.pending":
+		if e.ComplexityRoot.SyncMetrics.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Pending(childComplexity), true
+	case "SyncMetrics.retries":
+		if e.ComplexityRoot.SyncMetrics.Retries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Retries(childComplexity), true
+
+	case "SyncStatus.collection":
+		if e.ComplexityRoot.SyncStatus.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.Collection(childComplexity), true
+	case "SyncStatus.documentVersion":
+		if e.ComplexityRoot.SyncStatus.DocumentVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.DocumentVersion(childComplexity), true
+	case "SyncStatus.error":
+		if e.ComplexityRoot.SyncStatus.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.Error(childComplexity), true
+	case "SyncStatus.id":
+		if e.ComplexityRoot.SyncStatus.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.ID(childComplexity), true
+	case "SyncStatus.rowVersion":
+		if e.ComplexityRoot.SyncStatus.RowVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.RowVersion(childComplexity), true
+	case "SyncStatus.state":
+		if e.ComplexityRoot.SyncStatus.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.State(childComplexity), true
 
 	case "Task.activity":
 		if e.ComplexityRoot.Task.Activity == nil {
@@ -1598,6 +1961,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserRole.Team(childComplexity), true
 
+	case "VerifyResult.at":
+		if e.ComplexityRoot.VerifyResult.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyResult.At(childComplexity), true
+	case "VerifyResult.different":
+		if e.ComplexityRoot.VerifyResult.Different == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyResult.Different(childComplexity), true
+	case "VerifyResult.extra":
+		if e.ComplexityRoot.VerifyResult.Extra == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyResult.Extra(childComplexity), true
+	case "VerifyResult.missing":
+		if e.ComplexityRoot.VerifyResult.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyResult.Missing(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1612,6 +2000,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
 			graphql.NewInputUnmarshaler("CreateTeamInput", ec.unmarshalInputCreateTeamInput),
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
+			graphql.NewInputUnmarshaler("SyncFailureFilter", ec.unmarshalInputSyncFailureFilter),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 			graphql.NewInputUnmarshaler("TaskOrder", ec.unmarshalInputTaskOrder),
 			graphql.NewInputUnmarshaler("UpdateTaskInput", ec.unmarshalInputUpdateTaskInput),
@@ -1872,6 +2261,172 @@ input LabelInput {
   name: String!
   "A CSS hex colour, #rgb or #rrggbb."
   color: String!
+}
+`, BuiltIn: false},
+	{Name: "../schema/sync.graphqls", Input: `extend type Query {
+  "The state of the PostgreSQL mirror. Admins only."
+  syncMetrics: SyncMetrics! @hasRole(role: ADMIN)
+  "Mirror writes that failed at least once (retrying or FAILED), oldest first. Admins only."
+  syncFailures(filter: SyncFailureFilter, first: Int, after: String): SyncFailureConnection! @hasRole(role: ADMIN)
+  "Where one document stands in the mirror. ` + "`" + `collection` + "`" + ` is the MongoDB collection name (tasks, teams, …). Admins only."
+  syncStatus(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+}
+
+extend type Mutation {
+  "Retries one document's mirror write now, with a fresh attempt budget. Admins only."
+  retrySync(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+  "Retries every FAILED mirror write (of one collection when given) and returns how many. Admins only."
+  retryAllFailedSyncs(collection: String): Int! @hasRole(role: ADMIN)
+  "Copies one document into the mirror now, overwriting its row whatever its version. Admins only."
+  resyncDocument(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+}
+
+"""
+Where a document stands in the mirror.
+"""
+enum SyncState {
+  "The row holds the document's version (or neither exists)."
+  SYNCED
+  "A write waits to be applied (or is being retried)."
+  PENDING
+  "The write failed after every retry; retrySync or retryAllFailedSyncs tries again."
+  FAILED
+  "The row is missing, extra or older than the document, with nothing pending: run ` + "`" + `todo sync verify --repair` + "`" + ` or resyncDocument."
+  MISSING
+}
+
+"""
+The mirror's state.
+"""
+type SyncMetrics {
+  "Whether writes are mirrored (DUAL_WRITE_ENABLED)."
+  enabled: Boolean!
+  "sync or async (DUAL_WRITE_SYNC_MODE)."
+  mode: String!
+  "Per collection."
+  collections: [CollectionSync!]!
+  "Writes waiting, over all collections."
+  pending: Int!
+  "Writes FAILED, over all collections."
+  failed: Int!
+  "Age of the oldest pending write, in seconds; 0 when none."
+  oldestPendingSeconds: Float!
+  "Median time to apply an operation's writes, on this instance, in milliseconds."
+  applyLatencyP50Ms: Float!
+  "99th percentile of the same."
+  applyLatencyP99Ms: Float!
+  "Failed attempts of the writes still pending or failed."
+  retries: Int!
+  "The last ` + "`" + `todo sync verify` + "`" + `, if any ran."
+  lastVerify: VerifyResult
+}
+
+"""
+One collection's mirror state.
+"""
+type CollectionSync {
+  "The MongoDB collection."
+  collection: String!
+  "Rows in its postgres_* table."
+  mirrored: Int!
+  "Writes waiting."
+  pending: Int!
+  "Writes FAILED."
+  failed: Int!
+  "When a row of it was last written."
+  lastSyncAt: Time
+}
+
+"""
+What ` + "`" + `todo sync verify` + "`" + ` found.
+"""
+type VerifyResult {
+  "When it finished."
+  at: Time!
+  "Documents without a row."
+  missing: Int!
+  "Rows without a document."
+  extra: Int!
+  "Rows whose values differ from their document."
+  different: Int!
+}
+
+"""
+Selects sync failures.
+"""
+input SyncFailureFilter {
+  "Only this MongoDB collection."
+  collection: String
+  "Only PENDING (being retried) or FAILED ones."
+  state: SyncState
+}
+
+"""
+A mirror write that failed at least once.
+"""
+type SyncFailure {
+  "The MongoDB collection."
+  collection: String!
+  "The document's id."
+  id: ID!
+  "The document's current version; null when it no longer exists."
+  version: Int
+  "UPSERT, or DELETE for a document that no longer exists."
+  op: String!
+  "The last error."
+  error: String
+  "Failed attempts so far."
+  attempts: Int!
+  "When it first failed."
+  firstFailedAt: Time
+  "When it last failed."
+  lastFailedAt: Time
+  "When the worker tries again (for PENDING ones)."
+  nextAttemptAt: Time
+  "PENDING (being retried) or FAILED."
+  state: SyncState!
+}
+
+"""
+A page of sync failures.
+"""
+type SyncFailureConnection {
+  "The failures of this page, each with its cursor."
+  edges: [SyncFailureEdge!]!
+  "The failures of this page."
+  nodes: [SyncFailure!]!
+  "Where this page ends and whether more follow."
+  pageInfo: PageInfo!
+  "How many failures match."
+  totalCount: Int!
+}
+
+"""
+A sync failure and the cursor that points just after it.
+"""
+type SyncFailureEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this failure."
+  cursor: String!
+  "The failure."
+  node: SyncFailure!
+}
+
+"""
+Where one document stands.
+"""
+type SyncStatus {
+  "The MongoDB collection."
+  collection: String!
+  "The document's id."
+  id: ID!
+  "SYNCED, PENDING, FAILED or MISSING."
+  state: SyncState!
+  "The document's version; null when it does not exist."
+  documentVersion: Int
+  "The row's version; null when the mirror has no row."
+  rowVersion: Int
+  "The last error of a pending or failed write."
+  error: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/tasks.graphqls", Input: `extend type Query {
@@ -2547,6 +3102,22 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CollectionSync(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "collection":
+		return ec.fieldContext_CollectionSync_collection(ctx, field)
+	case "mirrored":
+		return ec.fieldContext_CollectionSync_mirrored(ctx, field)
+	case "pending":
+		return ec.fieldContext_CollectionSync_pending(ctx, field)
+	case "failed":
+		return ec.fieldContext_CollectionSync_failed(ctx, field)
+	case "lastSyncAt":
+		return ec.fieldContext_CollectionSync_lastSyncAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CollectionSync", field.Name)
+}
+
 func (ec *executionContext) childFields_DeferredDetails(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deferredAt":
@@ -2629,6 +3200,100 @@ func (ec *executionContext) childFields_StatusCount(ctx context.Context, field g
 		return ec.fieldContext_StatusCount_count(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StatusCount", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "collection":
+		return ec.fieldContext_SyncFailure_collection(ctx, field)
+	case "id":
+		return ec.fieldContext_SyncFailure_id(ctx, field)
+	case "version":
+		return ec.fieldContext_SyncFailure_version(ctx, field)
+	case "op":
+		return ec.fieldContext_SyncFailure_op(ctx, field)
+	case "error":
+		return ec.fieldContext_SyncFailure_error(ctx, field)
+	case "attempts":
+		return ec.fieldContext_SyncFailure_attempts(ctx, field)
+	case "firstFailedAt":
+		return ec.fieldContext_SyncFailure_firstFailedAt(ctx, field)
+	case "lastFailedAt":
+		return ec.fieldContext_SyncFailure_lastFailedAt(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_SyncFailure_nextAttemptAt(ctx, field)
+	case "state":
+		return ec.fieldContext_SyncFailure_state(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncFailure", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncFailureConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SyncFailureConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_SyncFailureConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SyncFailureConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SyncFailureConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncFailureConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncFailureEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SyncFailureEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SyncFailureEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncFailureEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncMetrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_SyncMetrics_enabled(ctx, field)
+	case "mode":
+		return ec.fieldContext_SyncMetrics_mode(ctx, field)
+	case "collections":
+		return ec.fieldContext_SyncMetrics_collections(ctx, field)
+	case "pending":
+		return ec.fieldContext_SyncMetrics_pending(ctx, field)
+	case "failed":
+		return ec.fieldContext_SyncMetrics_failed(ctx, field)
+	case "oldestPendingSeconds":
+		return ec.fieldContext_SyncMetrics_oldestPendingSeconds(ctx, field)
+	case "applyLatencyP50Ms":
+		return ec.fieldContext_SyncMetrics_applyLatencyP50Ms(ctx, field)
+	case "applyLatencyP99Ms":
+		return ec.fieldContext_SyncMetrics_applyLatencyP99Ms(ctx, field)
+	case "retries":
+		return ec.fieldContext_SyncMetrics_retries(ctx, field)
+	case "lastVerify":
+		return ec.fieldContext_SyncMetrics_lastVerify(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncMetrics", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "collection":
+		return ec.fieldContext_SyncStatus_collection(ctx, field)
+	case "id":
+		return ec.fieldContext_SyncStatus_id(ctx, field)
+	case "state":
+		return ec.fieldContext_SyncStatus_state(ctx, field)
+	case "documentVersion":
+		return ec.fieldContext_SyncStatus_documentVersion(ctx, field)
+	case "rowVersion":
+		return ec.fieldContext_SyncStatus_rowVersion(ctx, field)
+	case "error":
+		return ec.fieldContext_SyncStatus_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2901,6 +3566,20 @@ func (ec *executionContext) childFields_UserRole(ctx context.Context, field grap
 		return ec.fieldContext_UserRole_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserRole", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_VerifyResult_at(ctx, field)
+	case "missing":
+		return ec.fieldContext_VerifyResult_missing(ctx, field)
+	case "extra":
+		return ec.fieldContext_VerifyResult_extra(ctx, field)
+	case "different":
+		return ec.fieldContext_VerifyResult_different(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyResult", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3285,6 +3964,64 @@ func (ec *executionContext) field_Mutation_restoreTask_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resyncDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "collection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["collection"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryAllFailedSyncs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "collection",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["collection"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retrySync_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "collection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["collection"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeTeamRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3536,6 +4273,58 @@ func (ec *executionContext) field_Query_roles_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["scope"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_syncFailures_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*models.SyncFailureFilter, error) {
+			return ec.unmarshalOSyncFailureFilter2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_syncStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "collection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["collection"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
 	return args, nil
 }
 
@@ -4316,6 +5105,121 @@ func (ec *executionContext) fieldContext_AuditLogEdge_node(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CollectionSync_collection(ctx context.Context, field graphql.CollectedField, obj *models.CollectionSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionSync_collection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionSync_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionSync", field, false, false, "String")
+}
+
+func (ec *executionContext) _CollectionSync_mirrored(ctx context.Context, field graphql.CollectedField, obj *models.CollectionSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionSync_mirrored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mirrored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionSync_mirrored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CollectionSync_pending(ctx context.Context, field graphql.CollectedField, obj *models.CollectionSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionSync_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionSync_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CollectionSync_failed(ctx context.Context, field graphql.CollectedField, obj *models.CollectionSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionSync_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionSync_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CollectionSync_lastSyncAt(ctx context.Context, field graphql.CollectedField, obj *models.CollectionSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionSync_lastSyncAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSyncAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionSync_lastSyncAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionSync", field, false, false, "Time")
 }
 
 func (ec *executionContext) _DeferredDetails_deferredAt(ctx context.Context, field graphql.CollectedField, obj *models.DeferredDetails) (ret graphql.Marshaler) {
@@ -5265,6 +6169,192 @@ func (ec *executionContext) fieldContext_Mutation_deleteLabel(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_retrySync(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retrySync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetrySync(ctx, fc.Args["collection"].(string), fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SyncStatus) graphql.Marshaler {
+			return ec.marshalNSyncStatus2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retrySync(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retrySync_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryAllFailedSyncs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryAllFailedSyncs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryAllFailedSyncs(ctx, fc.Args["collection"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryAllFailedSyncs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryAllFailedSyncs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resyncDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resyncDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResyncDocument(ctx, fc.Args["collection"].(string), fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SyncStatus) graphql.Marshaler {
+			return ec.marshalNSyncStatus2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resyncDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resyncDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createTeam(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5901,6 +6991,180 @@ func (ec *executionContext) fieldContext_Query_labels(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_labels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_syncMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_syncMetrics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SyncMetrics(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.SyncMetrics
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.SyncMetrics
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SyncMetrics) graphql.Marshaler {
+			return ec.marshalNSyncMetrics2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncMetrics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_syncMetrics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncMetrics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_syncFailures(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_syncFailures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SyncFailures(ctx, fc.Args["filter"].(*models.SyncFailureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.SyncFailureConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.SyncFailureConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SyncFailureConnection) graphql.Marshaler {
+			return ec.marshalNSyncFailureConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_syncFailures(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncFailureConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_syncFailures_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_syncStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_syncStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SyncStatus(ctx, fc.Args["collection"].(string), fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.SyncStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SyncStatus) graphql.Marshaler {
+			return ec.marshalNSyncStatus2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_syncStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_syncStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6632,6 +7896,796 @@ func (ec *executionContext) _StatusCount_count(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_StatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncFailure_collection(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_collection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncFailure_id(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SyncFailure_version(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncFailure_op(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_op(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Op, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_op(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncFailure_error(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncFailure_attempts(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncFailure_firstFailedAt(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_firstFailedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstFailedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_firstFailedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncFailure_lastFailedAt(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_lastFailedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastFailedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_lastFailedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncFailure_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_nextAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncFailure_state(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.SyncState) graphql.Marshaler {
+			return ec.marshalNSyncState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "SyncState")
+}
+
+func (ec *executionContext) _SyncFailureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.SyncFailureEdge) graphql.Marshaler {
+			return ec.marshalNSyncFailureEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncFailureConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncFailureEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncFailureConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.SyncFailure) graphql.Marshaler {
+			return ec.marshalNSyncFailure2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncFailureConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncFailureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncFailureConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncFailureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailureConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _SyncFailureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailureEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncFailureEdge_node(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailureEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.SyncFailure) graphql.Marshaler {
+			return ec.marshalNSyncFailure2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailureEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncFailureEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMetrics_enabled(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncMetrics_mode(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncMetrics_collections(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_collections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.CollectionSync) graphql.Marshaler {
+			return ec.marshalNCollectionSync2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCollectionSyncᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_collections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CollectionSync(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncMetrics_pending(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncMetrics_failed(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncMetrics_oldestPendingSeconds(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_oldestPendingSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestPendingSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_oldestPendingSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SyncMetrics_applyLatencyP50Ms(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_applyLatencyP50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplyLatencyP50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_applyLatencyP50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SyncMetrics_applyLatencyP99Ms(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_applyLatencyP99Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplyLatencyP99Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_applyLatencyP99Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SyncMetrics_retries(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_retries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_retries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncMetrics_lastVerify(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_lastVerify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastVerify, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.VerifyResult) graphql.Marshaler {
+			return ec.marshalOVerifyResult2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐVerifyResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_lastVerify(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncStatus_collection(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_collection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncStatus_id(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SyncStatus_state(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.SyncState) graphql.Marshaler {
+			return ec.marshalNSyncState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "SyncState")
+}
+
+func (ec *executionContext) _SyncStatus_documentVersion(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_documentVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_documentVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncStatus_rowVersion(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_rowVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_rowVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncStatus_error(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "String")
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *models.Task) (ret graphql.Marshaler) {
@@ -9018,6 +11072,98 @@ func (ec *executionContext) fieldContext_UserRole_createdAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("UserRole", field, false, false, "Time")
 }
 
+func (ec *executionContext) _VerifyResult_at(ctx context.Context, field graphql.CollectedField, obj *models.VerifyResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyResult_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyResult_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyResult", field, false, false, "Time")
+}
+
+func (ec *executionContext) _VerifyResult_missing(ctx context.Context, field graphql.CollectedField, obj *models.VerifyResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyResult_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyResult_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerifyResult_extra(ctx context.Context, field graphql.CollectedField, obj *models.VerifyResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyResult_extra(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Extra, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyResult_extra(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerifyResult_different(ctx context.Context, field graphql.CollectedField, obj *models.VerifyResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyResult_different(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Different, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyResult_different(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyResult", field, false, false, "Int")
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10434,6 +12580,55 @@ func UnmarshalLabelInput(ctx context.Context, raw any) (models.LabelInput, error
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSyncFailureFilter(ctx context.Context, obj any) (models.SyncFailureFilter, error) {
+	var it models.SyncFailureFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"collection", "state"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "collection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collection"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Collection = data
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalOSyncState2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSyncFailureFilter unmarshals raw into the SyncFailureFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSyncFailureFilter(ctx context.Context, raw any) (models.SyncFailureFilter, error) {
+	var out models.SyncFailureFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SyncFailureFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj any) (models.TaskFilter, error) {
 	var it models.TaskFilter
 	if obj == nil {
@@ -10943,6 +13138,59 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var collectionSyncImplementors = []string{"CollectionSync"}
+
+func (ec *executionContext) _CollectionSync(ctx context.Context, sel ast.SelectionSet, obj *models.CollectionSync) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, collectionSyncImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CollectionSync")
+		case "collection":
+			out.Values[i] = ec._CollectionSync_collection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mirrored":
+			out.Values[i] = ec._CollectionSync_mirrored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pending":
+			out.Values[i] = ec._CollectionSync_pending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._CollectionSync_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSyncAt":
+			out.Values[i] = ec._CollectionSync_lastSyncAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deferredDetailsImplementors = []string{"DeferredDetails"}
 
 func (ec *executionContext) _DeferredDetails(ctx context.Context, sel ast.SelectionSet, obj *models.DeferredDetails) graphql.Marshaler {
@@ -11227,6 +13475,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "retrySync":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retrySync(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryAllFailedSyncs":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryAllFailedSyncs(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resyncDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resyncDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createTeam":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTeam(ctx, field)
@@ -11388,6 +13657,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_labels(ctx, field)
+				})
+		case "syncMetrics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_syncMetrics(ctx, field)
+				})
+		case "syncFailures":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_syncFailures(ctx, field)
+				})
+		case "syncStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_syncStatus(ctx, field)
 				})
 		case "task":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11558,6 +13845,307 @@ func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionS
 		case "count":
 			out.Values[i] = ec._StatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncFailureImplementors = []string{"SyncFailure"}
+
+func (ec *executionContext) _SyncFailure(ctx context.Context, sel ast.SelectionSet, obj *models.SyncFailure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncFailure")
+		case "collection":
+			out.Values[i] = ec._SyncFailure_collection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._SyncFailure_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._SyncFailure_version(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "op":
+			out.Values[i] = ec._SyncFailure_op(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._SyncFailure_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._SyncFailure_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstFailedAt":
+			out.Values[i] = ec._SyncFailure_firstFailedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastFailedAt":
+			out.Values[i] = ec._SyncFailure_lastFailedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nextAttemptAt":
+			out.Values[i] = ec._SyncFailure_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._SyncFailure_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncFailureConnectionImplementors = []string{"SyncFailureConnection"}
+
+func (ec *executionContext) _SyncFailureConnection(ctx context.Context, sel ast.SelectionSet, obj *models.SyncFailureConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncFailureConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncFailureConnection")
+		case "edges":
+			out.Values[i] = ec._SyncFailureConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._SyncFailureConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SyncFailureConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SyncFailureConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncFailureEdgeImplementors = []string{"SyncFailureEdge"}
+
+func (ec *executionContext) _SyncFailureEdge(ctx context.Context, sel ast.SelectionSet, obj *models.SyncFailureEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncFailureEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncFailureEdge")
+		case "cursor":
+			out.Values[i] = ec._SyncFailureEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SyncFailureEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncMetricsImplementors = []string{"SyncMetrics"}
+
+func (ec *executionContext) _SyncMetrics(ctx context.Context, sel ast.SelectionSet, obj *models.SyncMetrics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncMetricsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncMetrics")
+		case "enabled":
+			out.Values[i] = ec._SyncMetrics_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mode":
+			out.Values[i] = ec._SyncMetrics_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "collections":
+			out.Values[i] = ec._SyncMetrics_collections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pending":
+			out.Values[i] = ec._SyncMetrics_pending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._SyncMetrics_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestPendingSeconds":
+			out.Values[i] = ec._SyncMetrics_oldestPendingSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applyLatencyP50Ms":
+			out.Values[i] = ec._SyncMetrics_applyLatencyP50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applyLatencyP99Ms":
+			out.Values[i] = ec._SyncMetrics_applyLatencyP99Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retries":
+			out.Values[i] = ec._SyncMetrics_retries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastVerify":
+			out.Values[i] = ec._SyncMetrics_lastVerify(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncStatusImplementors = []string{"SyncStatus"}
+
+func (ec *executionContext) _SyncStatus(ctx context.Context, sel ast.SelectionSet, obj *models.SyncStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncStatus")
+		case "collection":
+			out.Values[i] = ec._SyncStatus_collection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._SyncStatus_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._SyncStatus_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "documentVersion":
+			out.Values[i] = ec._SyncStatus_documentVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rowVersion":
+			out.Values[i] = ec._SyncStatus_rowVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._SyncStatus_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -12495,6 +15083,54 @@ func (ec *executionContext) _UserRole(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var verifyResultImplementors = []string{"VerifyResult"}
+
+func (ec *executionContext) _VerifyResult(ctx context.Context, sel ast.SelectionSet, obj *models.VerifyResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyResult")
+		case "at":
+			out.Values[i] = ec._VerifyResult_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._VerifyResult_missing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "extra":
+			out.Values[i] = ec._VerifyResult_extra(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "different":
+			out.Values[i] = ec._VerifyResult_different(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -12924,6 +15560,26 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCollectionSync2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCollectionSync(ctx context.Context, sel ast.SelectionSet, v models.CollectionSync) graphql.Marshaler {
+	return ec._CollectionSync(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCollectionSync2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCollectionSyncᚄ(ctx context.Context, sel ast.SelectionSet, v []models.CollectionSync) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCollectionSync2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCollectionSync(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNCreateTaskInput2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCreateTaskInput(ctx context.Context, v any) (models.CreateTaskInput, error) {
 	res, err := ec.unmarshalInputCreateTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12932,6 +15588,20 @@ func (ec *executionContext) unmarshalNCreateTaskInput2githubᚗcomᚋtodoᚑback
 func (ec *executionContext) unmarshalNCreateTeamInput2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐCreateTeamInput(ctx context.Context, v any) (models.CreateTeamInput, error) {
 	res, err := ec.unmarshalInputCreateTeamInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -13158,6 +15828,80 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNSyncFailure2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailure(ctx context.Context, sel ast.SelectionSet, v models.SyncFailure) graphql.Marshaler {
+	return ec._SyncFailure(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSyncFailure2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureᚄ(ctx context.Context, sel ast.SelectionSet, v []models.SyncFailure) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSyncFailure2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailure(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSyncFailureConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureConnection(ctx context.Context, sel ast.SelectionSet, v *models.SyncFailureConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncFailureConnection!")
+		return graphql.Null
+	}
+	return ec._SyncFailureConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSyncFailureEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureEdge(ctx context.Context, sel ast.SelectionSet, v models.SyncFailureEdge) graphql.Marshaler {
+	return ec._SyncFailureEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSyncFailureEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []models.SyncFailureEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSyncFailureEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSyncMetrics2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncMetrics(ctx context.Context, sel ast.SelectionSet, v *models.SyncMetrics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncMetrics!")
+		return graphql.Null
+	}
+	return ec._SyncMetrics(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSyncState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx context.Context, v any) (models.SyncState, error) {
+	var res models.SyncState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx context.Context, sel ast.SelectionSet, v models.SyncState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSyncStatus2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncStatus(ctx context.Context, sel ast.SelectionSet, v *models.SyncStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncStatus!")
+		return graphql.Null
+	}
+	return ec._SyncStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTask2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTask(ctx context.Context, sel ast.SelectionSet, v models.Task) graphql.Marshaler {
@@ -13845,6 +16589,30 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalOSyncFailureFilter2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailureFilter(ctx context.Context, v any) (*models.SyncFailureFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSyncFailureFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSyncState2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx context.Context, v any) (*models.SyncState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(models.SyncState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSyncState2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncState(ctx context.Context, sel ast.SelectionSet, v *models.SyncState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOTask2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐTask(ctx context.Context, sel ast.SelectionSet, v *models.Task) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -14032,6 +16800,13 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodo
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVerifyResult2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐVerifyResult(ctx context.Context, sel ast.SelectionSet, v *models.VerifyResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VerifyResult(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

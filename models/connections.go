@@ -159,3 +159,26 @@ func nodes[E, N any](edges []E, node func(E) N) []N {
 	}
 	return out
 }
+
+// SyncFailureEdge is one failure of a page with its cursor.
+type SyncFailureEdge struct {
+	Cursor string
+	Node   SyncFailure
+}
+
+// SyncFailureConnection is a page of sync failures.
+type SyncFailureConnection struct {
+	Edges    []SyncFailureEdge
+	PageInfo PageInfo
+	Count    Counter
+}
+
+// Nodes returns the failures of the page.
+func (c *SyncFailureConnection) Nodes() []SyncFailure {
+	return nodes(c.Edges, func(e SyncFailureEdge) SyncFailure { return e.Node })
+}
+
+// TotalCount counts every matching failure.
+func (c *SyncFailureConnection) TotalCount(ctx context.Context) (int, error) {
+	return c.Count.count(ctx)
+}

@@ -41,6 +41,20 @@ type AuditLogFilter struct {
 	Until *time.Time `json:"until,omitempty"`
 }
 
+// One collection's mirror state.
+type CollectionSync struct {
+	// The MongoDB collection.
+	Collection string `json:"collection"`
+	// Rows in its postgres_* table.
+	Mirrored int `json:"mirrored"`
+	// Writes waiting.
+	Pending int `json:"pending"`
+	// Writes FAILED.
+	Failed int `json:"failed"`
+	// When a row of it was last written.
+	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
+}
+
 // A new task.
 type CreateTaskInput struct {
 	// The title: 1 to 500 characters, not blank.
@@ -102,6 +116,38 @@ type StatusCount struct {
 	Status TaskStatus `json:"status"`
 	// How many tasks have it.
 	Count int `json:"count"`
+}
+
+// Selects sync failures.
+type SyncFailureFilter struct {
+	// Only this MongoDB collection.
+	Collection *string `json:"collection,omitempty"`
+	// Only PENDING (being retried) or FAILED ones.
+	State *SyncState `json:"state,omitempty"`
+}
+
+// The mirror's state.
+type SyncMetrics struct {
+	// Whether writes are mirrored (DUAL_WRITE_ENABLED).
+	Enabled bool `json:"enabled"`
+	// sync or async (DUAL_WRITE_SYNC_MODE).
+	Mode string `json:"mode"`
+	// Per collection.
+	Collections []CollectionSync `json:"collections"`
+	// Writes waiting, over all collections.
+	Pending int `json:"pending"`
+	// Writes FAILED, over all collections.
+	Failed int `json:"failed"`
+	// Age of the oldest pending write, in seconds; 0 when none.
+	OldestPendingSeconds float64 `json:"oldestPendingSeconds"`
+	// Median time to apply an operation's writes, on this instance, in milliseconds.
+	ApplyLatencyP50Ms float64 `json:"applyLatencyP50Ms"`
+	// 99th percentile of the same.
+	ApplyLatencyP99Ms float64 `json:"applyLatencyP99Ms"`
+	// Failed attempts of the writes still pending or failed.
+	Retries int `json:"retries"`
+	// The last `todo sync verify`, if any ran.
+	LastVerify *VerifyResult `json:"lastVerify,omitempty"`
 }
 
 // Which tasks to list.
@@ -180,6 +226,18 @@ type UpdateTeamInput struct {
 	Description graphql.Omittable[*string] `json:"description,omitempty"`
 	// A new POC, who must be a member.
 	PocID graphql.Omittable[*string] `json:"pocId,omitempty"`
+}
+
+// What `todo sync verify` found.
+type VerifyResult struct {
+	// When it finished.
+	At time.Time `json:"at"`
+	// Documents without a row.
+	Missing int `json:"missing"`
+	// Rows without a document.
+	Extra int `json:"extra"`
+	// Rows whose values differ from their document.
+	Different int `json:"different"`
 }
 
 // How a list treats deferred tasks.
@@ -291,6 +349,70 @@ func (e *OrderDirection) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a document stands in the mirror.
+type SyncState string
+
+const (
+	// The row holds the document's version (or neither exists).
+	SyncStateSynced SyncState = "SYNCED"
+	// A write waits to be applied (or is being retried).
+	SyncStatePending SyncState = "PENDING"
+	// The write failed after every retry; retrySync or retryAllFailedSyncs tries again.
+	SyncStateFailed SyncState = "FAILED"
+	// The row is missing, extra or older than the document, with nothing pending: run `todo sync verify --repair` or resyncDocument.
+	SyncStateMissing SyncState = "MISSING"
+)
+
+var AllSyncState = []SyncState{
+	SyncStateSynced,
+	SyncStatePending,
+	SyncStateFailed,
+	SyncStateMissing,
+}
+
+func (e SyncState) IsValid() bool {
+	switch e {
+	case SyncStateSynced, SyncStatePending, SyncStateFailed, SyncStateMissing:
+		return true
+	}
+	return false
+}
+
+func (e SyncState) String() string {
+	return string(e)
+}
+
+func (e *SyncState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SyncState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SyncState", str)
+	}
+	return nil
+}
+
+func (e SyncState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SyncState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SyncState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

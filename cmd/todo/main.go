@@ -20,6 +20,16 @@ const usage = `todo — team TODO service (GraphQL over MongoDB, mirrored into P
 Usage:
   todo [serve]         run the HTTP server (GraphQL, playground, health, metrics)
   todo migrate         apply the PostgreSQL mirror migrations and the MongoDB indexes and seeds
+  todo migrate normalize
+                       rewrite documents the original service stored with string ids or ISO-string
+                       dates as native ObjectIds and Dates (idempotent; prints counts)
+  todo sync status     pending and failed mirror writes per collection, oldest pending age
+  todo sync retry [--collection C] [--id ID]
+                       retry failed mirror writes now
+  todo sync backfill [--collection C]
+                       copy every MongoDB document into the mirror (resumable, idempotent)
+  todo sync verify [--collection C] [--repair]
+                       compare MongoDB and the mirror document by document; exit 1 on differences
   todo keys generate   print a fresh RSA key pair as PRIVATE_KEY=... and PUBLIC_KEY=... lines
   todo help            show this message
 
@@ -68,7 +78,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("%w: keys takes one subcommand: generate", errUsage)
 		}
 		return generateKeys(stdout)
-	case "serve", "migrate":
+	case "migrate":
+		if len(args) > 1 || (len(args) == 1 && args[0] != "normalize") {
+			return fmt.Errorf("%w: migrate takes no arguments or normalize, got %q", errUsage, args)
+		}
+	case "sync":
+	case "serve":
 		if len(args) > 0 {
 			return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, args)
 		}
@@ -85,8 +100,13 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if cmd == "migrate" {
+	switch {
+	case cmd == "migrate" && len(args) == 1:
+		return normalize(ctx, cfg, log, stdout, stderr)
+	case cmd == "migrate":
 		return migrate(ctx, cfg, log, stdout)
+	case cmd == "sync":
+		return syncCmd(ctx, cfg, log, args, stdout, stderr)
 	}
 	return serve(ctx, cfg, log)
 }

@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	wg.Go(func() { purgeRefreshTokens(bg, store, log) })
 	handler := server.New(server.Deps{
 		Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc,
-		Mongo: st.mongo, Mirror: st.mirror,
+		Mongo: st.mongo, Mirror: st.mirror, Sync: engine,
 	})
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {

@@ -80,6 +80,7 @@ func setComplexity(c *graph.ComplexityRoot) {
 		return page(child, first)
 	}
 	c.Task.Activity = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Query.SyncFailures = func(child int, _ *models.SyncFailureFilter, first *int, _ *string) int { return page(child, first) }
 	// Lists without paging are bounded by the data, small by nature.
 	c.Query.Teams = func(child int) int { return 1 + child*10 }
 	c.User.Teams = func(child int) int { return 1 + child*10 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/todo-backend/todo/storage/mirror"
 )
 
 // healthTimeout bounds each dependency check so a hung database makes the
@@ -12,7 +14,15 @@ import (
 const healthTimeout = 2 * time.Second
 
 type component struct {
-	Status string `json:"status"`
+	Status  string `json:"status"`
+	Pending *int   `json:"pending,omitempty"`
+	Failed  *int   `json:"failed,omitempty"`
+}
+
+// SyncCounter reports the mirror's pending and failed writes.
+type SyncCounter interface {
+	Counts(ctx context.Context) (mirror.IntentCounts, error)
+	Enabled() bool
 }
 
 type healthBody struct {
@@ -23,20 +33,27 @@ type healthBody struct {
 // health reports each store. Only MongoDB, the system of record, decides the
 // overall status: with PostgreSQL down writes still work (the mirror catches
 // up), so that is reported in its component, not as DOWN.
-func health(mongo, mirror Pinger) http.HandlerFunc {
+func health(mongo, pg Pinger, syncs SyncCounter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		var dbErr, pgErr error
+		var sc component
 		var wg sync.WaitGroup
 		wg.Go(func() { dbErr = mongo.Ping(ctx) })
-		wg.Go(func() { pgErr = mirror.Ping(ctx) })
+		wg.Go(func() { pgErr = pg.Ping(ctx) })
+		if syncs != nil {
+			wg.Go(func() { sc = syncComponent(ctx, syncs) })
+		}
 		wg.Wait()
 
 		body := healthBody{Status: "UP", Components: map[string]component{
 			"db":       {Status: upDown(dbErr)},
 			"postgres": {Status: upDown(pgErr)},
 		}}
+		if syncs != nil {
+			body.Components["sync"] = sc
+		}
 		status := http.StatusOK
 		if dbErr != nil {
 			body.Status = "DOWN"
@@ -45,6 +62,25 @@ func health(mongo, mirror Pinger) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, status, body)
 	}
+}
+
+// syncComponent: UP while nothing FAILED, DEGRADED when writes failed for
+// good (the data is safe in MongoDB; an admin should retry them), DISABLED
+// when mirroring is off, UNKNOWN when MongoDB cannot be asked.
+func syncComponent(ctx context.Context, s SyncCounter) component {
+	c, err := s.Counts(ctx)
+	if err != nil {
+		return component{Status: "UNKNOWN"}
+	}
+	pending, failed := c.TotalPending(), c.TotalFailed()
+	out := component{Status: "UP", Pending: &pending, Failed: &failed}
+	switch {
+	case !s.Enabled():
+		out.Status = "DISABLED"
+	case failed > 0:
+		out.Status = "DEGRADED"
+	}
+	return out
 }
 
 func upDown(err error) string {

@@ -33,9 +33,11 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Store   *storage.Store
 	Auth    *auth.Service
-	// Mongo and Mirror are checked by /v1/health.
+	// Mongo and Mirror are checked by /v1/health; Sync reports the
+	// mirror's pending and failed writes there (nil: not reported).
 	Mongo  Pinger
 	Mirror Pinger
+	Sync   SyncCounter
 }
 
 // New returns the service's HTTP handler.
@@ -56,7 +58,7 @@ func New(d Deps) http.Handler {
 	r.Method(http.MethodGet, "/graphql", gql)
 	r.Get("/playground", playground(d))
 
-	r.Get("/v1/health", health(d.Mongo, d.Mirror))
+	r.Get("/v1/health", health(d.Mongo, d.Mirror, d.Sync))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 
 	// Sign-in. Refresh and logout only check the Origin: their effect on a

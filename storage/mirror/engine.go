@@ -189,7 +189,13 @@ func (op *Op) Record(ctx context.Context) error {
 	refs := op.planned
 	op.planned = nil
 	op.mu.Unlock()
-	if err := op.e.record(ctx, op.token, refs); err != nil {
+	// Intents the request settles itself are left to the worker only after
+	// the request had its chance; in async mode the worker takes them now.
+	due := op.e.now().Add(max(op.e.o.Delay, 2*op.e.o.Timeout))
+	if op.e.o.Async {
+		due = op.e.now()
+	}
+	if err := op.e.record(ctx, op.token, refs, due); err != nil {
 		return err
 	}
 	op.mu.Lock()
@@ -237,18 +243,12 @@ func (op *Op) Take(ctx context.Context, coll string) (string, error) {
 	return id, op.Need(ctx, Ref{coll, id})
 }
 
-// record inserts intents for refs.
-func (e *Engine) record(ctx context.Context, token string, refs []Ref) error {
+// record inserts intents for refs, due at due.
+func (e *Engine) record(ctx context.Context, token string, refs []Ref, due time.Time) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	now := e.now()
-	// Intents the request settles itself are left to the worker only after
-	// the request had its chance; in async mode the worker takes them now.
-	due := now.Add(max(e.o.Delay, 2*e.o.Timeout))
-	if e.o.Async {
-		due = now
-	}
 	intents := make([]mongo.Intent, len(refs))
 	for i, r := range refs {
 		intents[i] = mongo.Intent{ID: bson.NewObjectID(), Coll: r.Collection, DocID: r.ID, Token: token,

@@ -237,3 +237,6 @@ func atNonZero(t time.Time) *time.Time {
 	}
 	return atPtr(&t)
 }
+
+// Version is the document version the record carries.
+func (r Record) Version() int64 { return r.sync().Version }

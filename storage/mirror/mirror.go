@@ -16,7 +16,7 @@
 // Versions: an equal version is never rewritten. Documents the original
 // service wrote have version 0; they are inserted where the mirror has no
 // row, and a version-0 row (the original mirror's) is overwritten only once
-// the backfill has bumped the document's version (see guardedUpsert).
+// `todo migrate normalize` has given the document a version (see upsertRow).
 //
 // An upsert can fail on a constraint other than mongo_id (a label name or a
 // membership that another, not yet mirrored, write still holds): the error is
@@ -160,10 +160,14 @@ func (m *Mirror) Upsert(ctx context.Context, doc any) (applied bool, err error) 
 // upsertIn writes a mapped document, and a task's children when its row
 // was written, with db (a transaction for tasks).
 func (m *Mirror) upsertIn(ctx context.Context, db bun.IDB, rec Record) (bool, error) {
+	return m.writeIn(ctx, db, rec, true)
+}
+
+func (m *Mirror) writeIn(ctx context.Context, db bun.IDB, rec Record, guard bool) (bool, error) {
 	now := at(m.now())
 	sc := rec.sync()
 	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
-	id, applied, err := guardedUpsert(ctx, db, rec.Row)
+	id, applied, err := upsertRow(ctx, db, rec.Row, guard)
 	if err != nil || !applied || rec.Collection != Tasks {
 		return applied, err
 	}
@@ -181,13 +185,63 @@ type Change struct {
 	Doc        any
 }
 
+// Replace writes a document's row whatever the row's version (or deletes
+// it when the document is gone): the repair of verify --repair and of an
+// admin's resyncDocument, for rows a guarded upsert would not touch.
+func (m *Mirror) Replace(ctx context.Context, c Change) error {
+	err := m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+		if c.Doc == nil {
+			return deleteIn(ctx, tx, c.Collection, c.ID)
+		}
+		rec, err := Map(c.Doc)
+		if err != nil {
+			return err
+		}
+		_, err = m.writeIn(ctx, tx, rec, false)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mirror: replace %s %s: %w", c.Collection, c.ID, err)
+	}
+	return nil
+}
+
+// Stats reads each table's row count and latest sync.
+func (m *Mirror) Stats(ctx context.Context) (map[string]TableStats, error) {
+	out := map[string]TableStats{}
+	for _, coll := range Collections {
+		var n int
+		var last any // a time on PostgreSQL, text on SQLite
+		err := m.db.NewSelect().Model(reflect.New(rowTypes[coll]).Interface()).
+			ColumnExpr("COUNT(*), MAX(last_sync_at)").Scan(ctx, &n, &last)
+		if err != nil {
+			return nil, fmt.Errorf("mirror: stats of %s: %w", coll, err)
+		}
+		st := TableStats{Rows: n}
+		if t, ok := asTime(last); ok {
+			st.LastSyncAt = &t
+		}
+		out[coll] = st
+	}
+	return out, nil
+}
+
 // ApplyAll applies changes in one transaction: one round trip of commits
 // for a whole operation's documents. Each upsert keeps its version guard.
 func (m *Mirror) ApplyAll(ctx context.Context, changes []Change) error {
+	_, err := m.ApplyCount(ctx, changes)
+	return err
+}
+
+// ApplyCount is ApplyAll that also reports how many rows it wrote (the
+// others the version guard kept as they were).
+func (m *Mirror) ApplyCount(ctx context.Context, changes []Change) (int, error) {
 	if len(changes) == 0 {
-		return nil
+		return 0, nil
 	}
+	written := 0
 	err := m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+		written = 0
 		for _, c := range changes {
 			if c.Doc == nil {
 				if err := deleteIn(ctx, tx, c.Collection, c.ID); err != nil {
@@ -199,16 +253,20 @@ func (m *Mirror) ApplyAll(ctx context.Context, changes []Change) error {
 			if err != nil {
 				return err
 			}
-			if _, err := m.upsertIn(ctx, tx, rec); err != nil {
+			applied, err := m.upsertIn(ctx, tx, rec)
+			if err != nil {
 				return fmt.Errorf("%s %s: %w", c.Collection, c.ID, err)
+			}
+			if applied {
+				written++
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("mirror: apply: %w", err)
+		return 0, fmt.Errorf("mirror: apply: %w", err)
 	}
-	return nil
+	return written, nil
 }
 
 // writeTx are the options of a write transaction. On PostgreSQL it is READ
@@ -314,4 +372,21 @@ func taskChildren(ctx context.Context, db bun.IDB, taskID int64) ([]string, *pos
 		return nil, nil, fmt.Errorf("deferral: %w", err)
 	}
 	return labels, &d, nil
+}
+
+// asTime reads a timestamp a driver returned as a time or as text.
+func asTime(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC(), true
+	case []byte:
+		return asTime(string(t))
+	case string:
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return p.UTC(), true
+			}
+		}
+	}
+	return time.Time{}, false
 }

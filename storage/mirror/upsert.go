@@ -15,10 +15,11 @@ import (
 
 var errNoRows = sql.ErrNoRows
 
-// guardedUpsert inserts row (a pointer to a row struct with SyncColumns), or
-// overwrites the row with its mongo_id if that one holds a lower version. It
-// returns the row's id when it wrote, and applied=false when the guard kept
-// the row as it was.
+// upsertRow inserts row (a pointer to a row struct with SyncColumns), or,
+// with guard, overwrites the row with its mongo_id only if that one holds a
+// lower version; without guard it overwrites unconditionally (an admin's
+// repair of a row with the right version and wrong values). It returns the
+// row's id when it wrote, and applied=false when the guard kept the row.
 //
 // The guard is strict: an equal version is not rewritten. Versions are
 // bumped by every MongoDB write, so an equal version means the same content
@@ -28,8 +29,8 @@ var errNoRows = sql.ErrNoRows
 // deletes): "0 ≤ 0" would repair those, but would also let any two readings
 // of an unversioned document overwrite each other in either order. A version-0
 // document is still inserted where no row exists; to overwrite a version-0
-// row, the backfill first bumps the document's version.
-func guardedUpsert(ctx context.Context, db bun.IDB, row any) (id int64, applied bool, err error) {
+// row, `todo migrate normalize` gives the document version 1.
+func upsertRow(ctx context.Context, db bun.IDB, row any, guard bool) (id int64, applied bool, err error) {
 	table := db.Dialect().Tables().Get(reflect.TypeOf(row).Elem())
 	q := db.NewInsert().Model(row)
 	cols := make([]string, 0, len(table.Fields))
@@ -43,11 +44,11 @@ func guardedUpsert(ctx context.Context, db bun.IDB, row any) (id int64, applied 
 		}
 	}
 	q = literalValues(q, table, reflect.ValueOf(row).Elem())
-	err = q.Column(cols...).
-		On("CONFLICT (mongo_id) DO UPDATE").
-		Where("?TableAlias.version < EXCLUDED.version").
-		Returning("id").
-		Scan(ctx, &id)
+	q = q.Column(cols...).On("CONFLICT (mongo_id) DO UPDATE")
+	if guard {
+		q = q.Where("?TableAlias.version < EXCLUDED.version")
+	}
+	err = q.Returning("id").Scan(ctx, &id)
 	if errors.Is(err, errNoRows) {
 		return 0, false, nil // the guard held: no row was inserted or updated
 	}

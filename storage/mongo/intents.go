@@ -187,3 +187,14 @@ func (s *Store) RetryIntents(ctx context.Context, f IntentFilter, now time.Time)
 	}
 	return r.ModifiedCount, nil
 }
+
+// ClearIntentsOf deletes every unleased intent of one document (after an
+// admin's resync wrote it whole).
+func (s *Store) ClearIntentsOf(ctx context.Context, coll, docID string) error {
+	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "coll", Value: coll}, {Key: "doc_id", Value: docID},
+		{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: time.Now()}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: clear intents: %w", err)
+	}
+	return nil
+}

@@ -106,3 +106,12 @@ func (s *Store) DocsPage(ctx context.Context, coll, afterID string, limit int) (
 	}
 	return ids, out, cur.Err()
 }
+
+// CountDocs counts the documents of a collection.
+func (s *Store) CountDocs(ctx context.Context, coll string) (int64, error) {
+	n, err := s.coll(coll).CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count %s: %w", coll, err)
+	}
+	return n, nil
+}
