@@ -20,8 +20,8 @@ lint: ## formatting, vet and golangci-lint (config in .golangci.yml)
 generate: ## regenerate gqlgen code (graph/, models/models_gen.go, resolver stubs)
 	$(GO) generate ./...
 
-bench: ## benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## throughput, latency, CPU and memory against real servers (SPEC §7); see BENCHMARKS.md
+	$(GO) run ./cmd/bench
 
 tidy:
 	$(GO) mod tidy

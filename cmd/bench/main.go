@@ -1,0 +1,432 @@
+// Command bench measures the service against real servers (SPEC §7): the
+// task list query, createTask and updateTask at 1 and 8 concurrent clients
+// with dual-write off, sync and async, and a raw-driver baseline doing the
+// list's reads. FerretDB runs in a process of its own (this binary, re-run as
+// `bench ferretdb`), so the server's CPU time and memory are its own.
+//
+//	go run ./cmd/bench -duration 10s        # or: make bench
+//
+// It needs a PostgreSQL it may create databases on (-pg), which backs both
+// FerretDB and the mirror, and writes a Markdown report to stdout.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ferretdb" {
+		if err := serveFerret(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench ferretdb:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type benchOptions struct {
+	pg       string
+	duration time.Duration
+	clients  []int
+	modes    []string
+	tasks    int
+}
+
+func run() error {
+	var o benchOptions
+	var clients, modes string
+	flag.StringVar(&o.pg, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin DSN")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each measurement")
+	flag.StringVar(&clients, "clients", "1,8", "concurrent clients")
+	flag.StringVar(&modes, "modes", "off,sync,async", "dual-write modes")
+	flag.IntVar(&o.tasks, "tasks", 120, "tasks seeded for the list query")
+	flag.Parse()
+	for _, c := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			return fmt.Errorf("-clients: %w", err)
+		}
+		o.clients = append(o.clients, n)
+	}
+	o.modes = strings.Split(modes, ",")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "todo-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "todo")
+	fmt.Fprintln(os.Stderr, "building the server…")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/todo").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	dbs := newDatabases(o.pg)
+	defer dbs.dropAll()
+	ferretDB, err := dbs.create(ctx, "ferret")
+	if err != nil {
+		return err
+	}
+	ferret, err := startFerret(ctx, ferretDB)
+	if err != nil {
+		return err
+	}
+	defer ferret.stop()
+
+	var results []result
+	var memory []string
+	for i, mode := range o.modes {
+		mirrorDB, err := dbs.create(ctx, "mirror_"+mode)
+		if err != nil {
+			return err
+		}
+		dbName := fmt.Sprintf("bench_%d_%s", os.Getpid(), mode)
+		srv, err := startServer(ctx, bin, dir, ferret.uri, dbName, mirrorDB, mode)
+		if err != nil {
+			return err
+		}
+		var raw func() ([]result, error)
+		if i == 0 {
+			raw = func() ([]result, error) { return rawBaseline(ctx, ferret.uri, dbName, o) }
+		}
+		rs, err := measureServer(ctx, srv, mode, o, raw)
+		hwm := srv.peakRSS()
+		srv.stop()
+		if err != nil {
+			return err
+		}
+		results = append(results, rs...)
+		memory = append(memory, fmt.Sprintf("| %s | %.0f MB |", mode, float64(hwm)/(1<<20)))
+	}
+	report(os.Stdout, o, results, memory)
+	return nil
+}
+
+type result struct {
+	op, mode string
+	clients  int
+	n        int
+	errors   int
+	rate     float64
+	p50, p99 time.Duration
+	// cpu is the server's (or, for the baseline, this process's) CPU time
+	// per request.
+	cpu time.Duration
+}
+
+// load runs fn from c clients for d and measures it; cpu reads the CPU
+// time of the process doing the work.
+func load(ctx context.Context, op, mode string, c int, d time.Duration, cpu func() time.Duration, fn func(client, i int) error) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	cpu0 := cpu()
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for k := range c {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				err := fn(k, i)
+				el := time.Since(t)
+				mu.Lock()
+				if err != nil {
+					errs++
+					if errs <= 3 {
+						fmt.Fprintf(os.Stderr, "  %s: %v\n", op, err)
+					}
+				} else {
+					lat = append(lat, el)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	used := cpu() - cpu0
+	slices.Sort(lat)
+	r := result{op: op, mode: mode, clients: c, n: len(lat), errors: errs, rate: float64(len(lat)) / wall.Seconds()}
+	if len(lat) > 0 {
+		r.p50, r.p99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+		r.cpu = used / time.Duration(len(lat))
+	}
+	fmt.Fprintf(os.Stderr, "  %-10s %-5s c=%d  %7.1f req/s  p50 %v  p99 %v  cpu/req %v  errors %d\n",
+		op, mode, c, r.rate, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.cpu.Round(10*time.Microsecond), errs)
+	return r
+}
+
+func report(w io.Writer, o benchOptions, rs []result, memory []string) {
+	fmt.Fprintf(w, "Run %s on %s/%s, %d cores, Go %s; %v per measurement, %d tasks listed.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.duration, o.tasks)
+	fmt.Fprintln(w, "| operation | dual-write | clients | req/s | p50 | p99 | CPU/req | errors |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %v | %v | %v | %d |\n", r.op, r.mode, r.clients, r.rate,
+			r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.cpu.Round(10*time.Microsecond), r.errors)
+	}
+	fmt.Fprintln(w, "\nRatios (same run):")
+	find := func(op, mode string, c int) *result {
+		for i := range rs {
+			if rs[i].op == op && rs[i].mode == mode && rs[i].clients == c {
+				return &rs[i]
+			}
+		}
+		return nil
+	}
+	for _, op := range []string{"createTask", "updateTask"} {
+		for _, c := range o.clients {
+			off := find(op, "off", c)
+			for _, m := range []string{"sync", "async"} {
+				if on := find(op, m, c); off != nil && on != nil && off.rate > 0 {
+					fmt.Fprintf(w, "- %s, %d clients: %s / off = %.2f×\n", op, c, m, on.rate/off.rate)
+				}
+			}
+		}
+	}
+	for _, c := range o.clients {
+		if gq, raw := find("list", o.modes[0], c), find("list", "raw-driver", c); gq != nil && raw != nil && raw.cpu > 0 {
+			fmt.Fprintf(w, "- list, %d clients: GraphQL server CPU per request / raw-driver CPU per request = %.2f×\n",
+				c, float64(gq.cpu)/float64(raw.cpu))
+		}
+	}
+	fmt.Fprintln(w, "\nPeak server RSS (VmHWM), FerretDB in its own process:")
+	fmt.Fprintln(w, "\n| dual-write | peak RSS |\n| --- | ---: |")
+	for _, m := range memory {
+		fmt.Fprintln(w, m)
+	}
+}
+
+// databases creates and drops the PostgreSQL databases of a run.
+type databases struct {
+	admin   string
+	created []string
+}
+
+func newDatabases(admin string) *databases { return &databases{admin: admin} }
+
+func (d *databases) create(ctx context.Context, suffix string) (string, error) {
+	name := fmt.Sprintf("todo_bench_%d_%s", os.Getpid(), suffix)
+	if err := psql(ctx, d.admin, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	d.created = append(d.created, name)
+	u, err := url.Parse(d.admin)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func (d *databases) dropAll() {
+	for _, name := range d.created {
+		_ = psql(context.Background(), d.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+}
+
+// psql runs one statement with the psql client, to keep this tool free of
+// a second PostgreSQL driver setup.
+func psql(ctx context.Context, dsn, stmt string) error {
+	out, err := exec.CommandContext(ctx, "psql", dsn, "-qc", stmt).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("psql %q: %w: %s", stmt, err, out)
+	}
+	return nil
+}
+
+// process is a child process of the run.
+type process struct {
+	cmd  *exec.Cmd
+	uri  string
+	base string
+}
+
+func (p *process) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+	}
+}
+
+// cpuTime is the process's user+system CPU time, from /proc.
+func (p *process) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which may hold spaces: utime is the
+	// 14th field, stime the 15th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // clock ticks: 100 Hz on Linux
+}
+
+// peakRSS is the process's peak resident set (VmHWM), in bytes.
+func (p *process) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func startFerret(ctx context.Context, pgURL string) (*process, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "ferretdb", "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-pg", pgURL)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, uri: fmt.Sprintf("mongodb://127.0.0.1:%d/", port)}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			_ = c.Close()
+			return p, nil
+		}
+	}
+	p.stop()
+	return nil, errors.New("FerretDB did not start")
+}
+
+func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mode string) (*process, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(os.Environ(), "ENV=development", "PORT="+strconv.Itoa(port), "MONGODB_URI="+mongoURI,
+		"DB_NAME="+dbName, "POSTGRES_DSN="+mirrorDSN, "DATA_DIR="+filepath.Join(dir, "data-"+mode),
+		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1")
+	switch mode {
+	case "off":
+		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=false")
+	case "async":
+		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=async")
+	default:
+		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=sync")
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(p.base + "/v1/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+	}
+	p.stop()
+	return nil, errors.New("the server did not become healthy")
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// client talks GraphQL to a server with a Bearer token.
+type client struct {
+	base, token string
+	http        *http.Client
+}
+
+func (c *client) do(query string, vars map[string]any, into any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequest(http.MethodPost, c.base+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data   json.RawMessage
+		Errors []struct{ Message string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		return errors.New(out.Errors[0].Message)
+	}
+	if into != nil {
+		return json.Unmarshal(out.Data, into)
+	}
+	return nil
+}
+
+func login(base, email string) (*client, error) {
+	resp, err := http.Post(base+"/v1/auth/dev/login", "application/json", strings.NewReader(`{"email":"`+email+`"}`))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b struct {
+		AccessToken string
+		User        struct{ ID string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || b.AccessToken == "" {
+		return nil, fmt.Errorf("dev login: HTTP %d %v", resp.StatusCode, err)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	return &client{base: base, token: b.AccessToken, http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+}
