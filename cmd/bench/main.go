@@ -425,7 +425,7 @@ func login(base, email string) (*client, error) {
 		User        struct{ ID string }
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || b.AccessToken == "" {
-		return nil, fmt.Errorf("dev login: HTTP %d %v", resp.StatusCode, err)
+		return nil, fmt.Errorf("dev login: HTTP %d: %w", resp.StatusCode, err)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	return &client{base: base, token: b.AccessToken, http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil

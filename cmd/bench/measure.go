@@ -109,7 +109,7 @@ func rawBaseline(ctx context.Context, uri, dbName string, o benchOptions) ([]res
 	if err != nil {
 		return nil, err
 	}
-	defer client.Disconnect(context.Background())
+	defer func() { _ = client.Disconnect(context.Background()) }()
 	db := client.Database(dbName)
 	var user struct {
 		ID bson.ObjectID `bson:"_id"`

@@ -42,11 +42,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// worker starts applying intents once its migrations are in.
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	mongoReady := make(chan struct{})
 	wg.Go(func() {
 		retryUntil(bg, log, "mongodb preparation", func(c context.Context) error { return prepareMongo(c, st.mongo, log) })
+		close(mongoReady)
 	})
 	wg.Go(func() {
 		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
+		// The seeds are written at start-up without the facade: copy them
+		// (a guarded, idempotent upsert) before the worker starts.
+		select {
+		case <-mongoReady:
+		case <-bg.Done():
+			return
+		}
+		retryUntil(bg, log, "mirroring the seeds", func(c context.Context) error { return mirrorSeeds(c, engine) })
 		engine.SetReady()
 	})
 	wg.Go(func() { engine.Run(bg) })

@@ -14,6 +14,7 @@ import (
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/embedded"
 	"github.com/todo-backend/todo/internal/metrics"
+	"github.com/todo-backend/todo/storage/mirror"
 	"github.com/todo-backend/todo/storage/mongo"
 	"github.com/todo-backend/todo/storage/postgres"
 )
@@ -111,6 +112,12 @@ func prepareMirror(ctx context.Context, db *postgres.DB, log *slog.Logger) error
 	return nil
 }
 
+// mirrorSeeds copies the seeded labels and roles into the mirror.
+func mirrorSeeds(ctx context.Context, e *mirror.Engine) error {
+	_, err := e.Backfill(ctx, []string{mirror.Labels, mirror.Roles}, 100, nil)
+	return err
+}
+
 // retryUntil runs fn until it succeeds or ctx ends, backing off from 1 s to
 // 30 s with jitter, so a store that comes up late is prepared as soon as it
 // answers and a down store is not hammered.
@@ -165,6 +172,10 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Wr
 	mongoErr := prepareMongo(ctx, st.mongo, log)
 	if mongoErr == nil {
 		fmt.Fprintf(out, "mongodb: indexes and seeds in place (%s)\n", st.mongoWhere)
+	}
+	if mirrorErr == nil && mongoErr == nil {
+		e := mirror.NewEngine(st.mongo, mirror.New(st.mirror), mirror.EngineOptions{Enabled: true, Log: log})
+		mirrorErr = mirrorSeeds(ctx, e)
 	}
 	return errors.Join(mirrorErr, mongoErr)
 }

@@ -40,8 +40,16 @@ func syncCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
+	switch sub {
+	case "status", "retry", "backfill", "verify":
+	default:
+		return fmt.Errorf("%w: unknown sync command %q", errUsage, sub)
+	}
 	colls := mirror.Collections
 	if *coll != "" {
+		if mirror.Table(*coll) == "" {
+			return fmt.Errorf("%w: not a mirrored collection: %q (one of %s)", errUsage, *coll, strings.Join(mirror.Collections, ", "))
+		}
 		colls = []string{*coll}
 	}
 	st, engine, err := openEngine(ctx, cfg, log)

@@ -59,16 +59,7 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 		v := rec.sync().Version
 		st.DocVersion = &v
 	}
-	row, err := e.mirror.Row(ctx, coll, id)
-	switch {
-	case errors.Is(err, ErrNoRow):
-	case err != nil:
-		return st, err
-	default:
-		if v, ok := row["version"].(int64); ok {
-			st.RowVersion = &v
-		}
-	}
+	// Intents first: while PostgreSQL is down they are all there is to say.
 	intents, err := e.mongo.Intents(ctx, mongo.IntentFilter{Coll: coll, DocID: id}, 0)
 	if err != nil {
 		return st, err
@@ -76,9 +67,21 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 	for _, in := range intents {
 		if in.State == mongo.IntentFailed {
 			st.State, st.Error = StateFailed, in.LastError
-			return st, nil
+			break
 		}
 		st.State, st.Error = StatePending, in.LastError
+	}
+	row, err := e.mirror.Row(ctx, coll, id)
+	switch {
+	case errors.Is(err, ErrNoRow):
+	case err != nil && st.State != "":
+		return st, nil // the row is unreadable, but the intent tells the state
+	case err != nil:
+		return st, err
+	default:
+		if v, ok := row["version"].(int64); ok {
+			st.RowVersion = &v
+		}
 	}
 	if st.State != "" {
 		return st, nil

@@ -189,13 +189,10 @@ func (op *Op) Record(ctx context.Context) error {
 	refs := op.planned
 	op.planned = nil
 	op.mu.Unlock()
-	// Intents the request settles itself are left to the worker only after
-	// the request had its chance; in async mode the worker takes them now.
-	due := op.e.now().Add(max(op.e.o.Delay, 2*op.e.o.Timeout))
-	if op.e.o.Async {
-		due = op.e.now()
-	}
-	if err := op.e.record(ctx, op.token, refs, due); err != nil {
+	// The worker leaves an operation's intents alone until the operation
+	// had its chance to write: Settle makes them due (async) or clears them
+	// (sync); only a crash or a failure leaves them to come due by time.
+	if err := op.e.record(ctx, op.token, refs, op.e.now().Add(op.e.grace())); err != nil {
 		return err
 	}
 	op.mu.Lock()
@@ -291,6 +288,9 @@ func (op *Op) Failed() {
 	op.mu.Unlock()
 }
 
+// grace is how long the worker leaves a fresh intent to its operation.
+func (e *Engine) grace() time.Duration { return max(e.o.Delay, 2*e.o.Timeout) }
+
 // Settle finishes the operation: applies what it wrote and clears its
 // intents (sync mode), or wakes the worker (async). Nothing here fails the
 // caller: a mirror problem is logged and left to the worker.
@@ -299,23 +299,30 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		return
 	}
 	op.mu.Lock()
-	changes, failed := op.wrote, op.failed
+	changes, failed, recorded := op.wrote, op.failed, len(op.recorded)
 	op.mu.Unlock()
-	if !e.o.Enabled || !e.Ready() {
-		return
-	}
-	if e.o.Async || failed {
-		e.nudge()
+	if recorded == 0 {
 		return
 	}
 	// Detached from the request: a client that hangs up must not cancel the
 	// copy of a write that already happened.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout)
 	defer cancel()
+	if !e.o.Enabled || !e.Ready() || e.o.Async || failed {
+		// The worker applies them: now in async mode, after the usual delay
+		// otherwise (a failed write may still be landing).
+		due := e.now()
+		if !e.o.Async {
+			due = due.Add(e.o.Delay)
+		}
+		e.handOver(ctx, op, changes, recorded, due)
+		return
+	}
 	start := time.Now()
 	if err := e.mirror.ApplyAll(ctx, changes); err != nil {
 		e.o.Metrics.failure(changes)
 		e.o.Log.WarnContext(ctx, "mirror write failed; the worker will retry", "changes", len(changes), "err", err)
+		e.handOver(ctx, op, changes, recorded, e.now().Add(e.o.Delay))
 		return
 	}
 	e.lat.add(time.Since(start))
@@ -324,6 +331,25 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		// The rows are written; the worker will find them up to date.
 		e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "err", err)
 	}
+}
+
+// handOver leaves an operation's documents to the worker, due at due. Its
+// intents normally still wait; if a worker pass took some before the
+// writes landed (a write slower than the grace period), they are recorded
+// again, so no write goes without an intent.
+func (e *Engine) handOver(ctx context.Context, op *Op, changes []Change, recorded int, due time.Time) {
+	n, err := e.mongo.RescheduleIntents(ctx, op.token, due)
+	if err == nil && int(n) < recorded {
+		refs := make([]Ref, len(changes))
+		for i, c := range changes {
+			refs[i] = Ref{c.Collection, c.ID}
+		}
+		err = e.record(ctx, op.token+":again", refs, due)
+	}
+	if err != nil {
+		e.o.Log.ErrorContext(ctx, "handing mirror writes to the worker failed", "err", err)
+	}
+	e.nudge()
 }
 
 // Run is the retry worker: it applies due intents until ctx ends.

@@ -80,6 +80,8 @@ func (s *Store) CreationCode(ctx context.Context, code string) (models.TeamCreat
 // ConsumeCreationCode marks an unused code used by userID, atomically: of
 // two concurrent uses one wins, the other gets ErrNotFound.
 func (s *Store) ConsumeCreationCode(ctx context.Context, code, userID string, now time.Time) (models.TeamCreationInviteCode, error) {
+	unlock := s.locks.lock(CollTeamCreationCode + ":code:" + code)
+	defer unlock()
 	var d creationCodeDoc
 	err := s.coll(CollTeamCreationCode).FindOneAndUpdate(ctx,
 		bson.D{{Key: "code", Value: code}, {Key: "is_used", Value: false}},

@@ -198,3 +198,15 @@ func (s *Store) ClearIntentsOf(ctx context.Context, coll, docID string) error {
 	}
 	return nil
 }
+
+// RescheduleIntents makes the unleased intents of token due at due and
+// reports how many it found.
+func (s *Store) RescheduleIntents(ctx context.Context, token string, due time.Time) (int64, error) {
+	r, err := s.coll(CollMirrorIntents).UpdateMany(ctx, bson.D{{Key: "token", Value: token},
+		{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: time.Now()}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: due}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: reschedule intents: %w", err)
+	}
+	return r.MatchedCount, nil
+}

@@ -27,6 +27,11 @@ var ErrNotFound = errors.New("mongo: not found")
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// locks serialise this process's updates of one document: FerretDB v1
+	// does not make a single-document update atomic, and loses concurrent
+	// ones (two $inc of one field can land as one). On MongoDB the lock is
+	// redundant and costs next to nothing.
+	locks stripes
 }
 
 // Options tune the connection. Monitor sees every command the driver sends;
@@ -45,11 +50,13 @@ func Connect(uri, dbName string, o Options) (*Store, error) {
 	if o.Monitor != nil {
 		co.SetMonitor(o.Monitor)
 	}
-	sst := o.ServerSelectionTimeout
-	if sst == 0 {
-		sst = 5 * time.Second
+	// A timeout in the URI (serverSelectionTimeoutMS) wins over the default.
+	switch {
+	case o.ServerSelectionTimeout > 0:
+		co.SetServerSelectionTimeout(o.ServerSelectionTimeout)
+	case co.ServerSelectionTimeout == nil:
+		co.SetServerSelectionTimeout(5 * time.Second)
 	}
-	co.SetServerSelectionTimeout(sst)
 	client, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", err)

@@ -43,6 +43,8 @@ func (s *Store) SaveRefreshToken(ctx context.Context, t RefreshToken) error {
 // the first use of an unrevoked token succeeds; a second use (a replay, or a
 // race between two tabs) gets ErrTokenReused, and an unknown id ErrNotFound.
 func (s *Store) UseRefreshToken(ctx context.Context, id string, now time.Time) (RefreshToken, error) {
+	unlock := s.locks.lock(CollRefreshTokens + ":" + id)
+	defer unlock()
 	var t RefreshToken
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "used_at", Value: nil}, {Key: "revoked_at", Value: nil}}
 	err := s.coll(CollRefreshTokens).FindOneAndUpdate(ctx, filter,

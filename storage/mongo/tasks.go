@@ -15,6 +15,8 @@ import (
 // NextTaskNumber takes the next number of the global task sequence (#1,
 // #2, …) atomically; the counter document is created on first use.
 func (s *Store) NextTaskNumber(ctx context.Context) (int64, error) {
+	unlock := s.locks.lock(CollCounters + ":" + TaskCounterID)
+	defer unlock()
 	var out struct {
 		Seq int64 `bson:"seq"`
 	}

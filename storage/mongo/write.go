@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -32,6 +34,8 @@ func (s *Store) insert(ctx context.Context, coll string, doc any) error {
 // concurrent changes of different fields from undoing each other, and leaves
 // fields the service does not model untouched.
 func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before, after, out any) (changed bool, err error) {
+	unlock := s.locks.lock(coll + ":" + id.Hex())
+	defer unlock()
 	set, unset, err := diff(before, after)
 	if err != nil {
 		return false, err
@@ -102,4 +106,16 @@ func diff(before, after any) (set, unset bson.D, err error) {
 		}
 	}
 	return set, unset, nil
+}
+
+// stripes is a fixed set of mutexes picked by key hash: enough to keep
+// updates of one document in order without a map of locks that grows.
+type stripes [256]sync.Mutex
+
+func (st *stripes) lock(key string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	m := &st[h.Sum32()%uint32(len(st))]
+	m.Lock()
+	return m.Unlock
 }
