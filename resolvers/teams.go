@@ -167,3 +167,30 @@ func (r *Resolver) assignedCount(ctx context.Context, teamID, userID string) (in
 	}
 	return n, nil
 }
+
+// removeMember takes userID (whose roles in the team are target) out of the
+// team, for removeTeamMember and for revoking MEMBER: the owner and the POC
+// stay.
+func (r *Resolver) removeMember(ctx context.Context, actor string, t models.Team, userID string, target []models.RoleName) error {
+	switch {
+	case len(target) == 0:
+		return fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
+	case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
+		return forbidden("the owner cannot be removed from the team")
+	case t.POCID == userID:
+		return forbidden("the POC cannot be removed from the team: choose another POC first")
+	}
+	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == t.ID })
+	if i < 0 {
+		return fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
+	}
+	if err := r.Store.RemoveMember(ctx, actor, t, ms[i]); err != nil {
+		return err
+	}
+	r.forgetTeam(ctx, t.ID, userID)
+	return nil
+}

@@ -125,23 +125,9 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(target) == 0:
-		return nil, fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
-	case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
-		return nil, forbidden("the owner cannot be removed from the team")
-	case t.POCID == userID:
-		return nil, forbidden("the POC cannot be removed from the team: choose another POC first")
-	}
-	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
-	if err != nil {
+	if err := r.removeMember(ctx, v.UserID, t, userID, target); err != nil {
 		return nil, err
 	}
-	idx := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == t.ID })
-	if err := r.Store.RemoveMember(ctx, v.UserID, t, ms[idx]); err != nil {
-		return nil, err
-	}
-	r.forgetTeam(ctx, t.ID, userID)
 	return &t, nil
 }
 
@@ -228,22 +214,7 @@ func (r *mutationResolver) RevokeTeamRole(ctx context.Context, teamID string, us
 		return nil, fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
 	}
 	if role == models.RoleMember {
-		switch {
-		case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
-			return nil, forbidden("the owner cannot be removed from the team")
-		case t.POCID == userID:
-			return nil, forbidden("the POC cannot be removed from the team: choose another POC first")
-		}
-		ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
-		if err != nil {
-			return nil, err
-		}
-		idx := slices.IndexFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == t.ID })
-		if err := r.Store.RemoveMember(ctx, v.UserID, t, ms[idx]); err != nil {
-			return nil, err
-		}
-		r.forgetTeam(ctx, t.ID, userID)
-		return nil, nil
+		return nil, r.removeMember(ctx, v.UserID, t, userID, target)
 	}
 	if err := r.Store.RevokeTeamRole(ctx, v.UserID, t.ID, userID, role); err != nil {
 		return nil, err
