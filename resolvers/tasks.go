@@ -84,8 +84,9 @@ func containsStatus(list []models.TaskStatus, s models.TaskStatus) bool {
 }
 
 // taskConnection wraps a page and primes the request's loaders with what
-// resolving the scope already fetched, so the nested fields ask no twice.
-func taskConnection(ctx context.Context, p storage.TaskPage) *models.TaskConnection {
+// resolving the scope already fetched and what the selected fields need, so
+// the nested fields ask nothing twice.
+func (r *Resolver) taskConnection(ctx context.Context, p storage.TaskPage) *models.TaskConnection {
 	l := loaders.For(ctx)
 	known := map[string][]models.TaskAssignment{}
 	for _, a := range p.Assignments {
@@ -107,6 +108,11 @@ func taskConnection(ctx context.Context, p storage.TaskPage) *models.TaskConnect
 		}
 	}
 	conn.PageInfo = pageInfo(p.HasNextPage, p.Edges)
+	tasks := make([]models.Task, len(p.Edges))
+	for i, e := range p.Edges {
+		tasks[i] = e.Node
+	}
+	r.prefetch(ctx, tasks, known)
 	return conn
 }
 

@@ -384,7 +384,7 @@ func (r *teamResolver) Tasks(ctx context.Context, obj *models.Team, filter *mode
 	if err != nil {
 		return nil, err
 	}
-	return taskConnection(ctx, page), nil
+	return r.taskConnection(ctx, page), nil
 }
 
 // CreatedBy is the resolver for the createdBy field.
