@@ -91,17 +91,11 @@ func assignmentOf(ctx context.Context, taskID string) (*models.TaskAssignment, e
 // canReadTask: creator, current assignee, members of the task's team
 // context, watchers and admins.
 func (r *Resolver) canReadTask(ctx context.Context, v *auth.Viewer, t models.Task) (bool, error) {
-	if t.CreatedBy == v.UserID {
-		return true, nil
-	}
-	a, err := assignmentOf(ctx, t.ID)
-	if err != nil {
-		return false, err
+	own, a, err := ownTask(ctx, v, t)
+	if err != nil || own {
+		return own, err
 	}
 	if a != nil {
-		if a.AssigneeType == models.AssigneeUser && a.AssigneeID == v.UserID {
-			return true, nil
-		}
 		for _, team := range []string{a.TeamID, teamAssignee(a)} {
 			if team == "" {
 				continue
@@ -130,22 +124,30 @@ func teamAssignee(a *models.TaskAssignment) string {
 
 // canEditTask: creator, direct assignee, POC of the assigned team, admins.
 func (r *Resolver) canEditTask(ctx context.Context, v *auth.Viewer, t models.Task) (bool, error) {
-	if t.CreatedBy == v.UserID {
-		return true, nil
-	}
-	a, err := assignmentOf(ctx, t.ID)
-	if err != nil {
-		return false, err
+	own, a, err := ownTask(ctx, v, t)
+	if err != nil || own {
+		return own, err
 	}
 	if a != nil {
-		if a.AssigneeType == models.AssigneeUser && a.AssigneeID == v.UserID {
-			return true, nil
-		}
 		if ok, err := r.isPOC(ctx, v, teamAssignee(a)); err != nil || ok {
 			return ok, err
 		}
 	}
 	return v.IsAdmin(ctx, r.Store)
+}
+
+// ownTask reports whether the viewer created the task or is its direct
+// assignee, the two rights every task rule starts with, and returns the
+// task's active assignment for the checks that follow.
+func ownTask(ctx context.Context, v *auth.Viewer, t models.Task) (bool, *models.TaskAssignment, error) {
+	if t.CreatedBy == v.UserID {
+		return true, nil, nil
+	}
+	a, err := assignmentOf(ctx, t.ID)
+	if err != nil {
+		return false, nil, err
+	}
+	return a != nil && a.AssigneeType == models.AssigneeUser && a.AssigneeID == v.UserID, a, nil
 }
 
 // canAssign: the task's creator, its current assignee, or the POC or an
