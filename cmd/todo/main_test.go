@@ -298,6 +298,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"serve", "extra"}, wantCode: 2, wantErr: "serve takes no arguments"},
 		{args: []string{"serve"}, env: map[string]string{"PORT": "eighty"}, wantCode: 1, wantErr: "todo: config: PORT: must be an integer"},
 		{args: []string{"migrate"}, env: map[string]string{"ENV": "production"}, wantCode: 1, wantErr: "todo: config: MONGODB_URI: required in production"},
+		{args: []string{"serve"}, env: map[string]string{"ENV": "staging", "AUTH_DEV_LOGIN": "true"}, wantCode: 1, wantErr: "todo: config: AUTH_DEV_LOGIN: allowed only with ENV=development"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

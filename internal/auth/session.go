@@ -120,12 +120,25 @@ type devLoginRequest struct {
 }
 
 // DevLogin is POST /v1/auth/dev/login {"email","name"}: sign in as the user
-// with that email without Google. Only mounted when AUTH_DEV_LOGIN is on,
-// which production refuses.
+// with that email without Google. It answers only when AUTH_DEV_LOGIN is
+// on, which config allows in development alone.
+//
+// It sets session cookies without any cookie coming in, so the CSRF
+// middleware (which guards cookie-authenticated requests) does not cover
+// it: a cross-site form could sign a victim's browser in as the attacker.
+// Hence JSON only (a form cannot send it without a preflight) and the same
+// Origin check as the cookie routes, whether or not cookies came along.
 func (s *Service) DevLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !s.cfg.DevLogin {
 		writeError(w, http.StatusNotFound, "not_found", "dev login is disabled")
+		return
+	}
+	if mediaType(r.Header.Get("Content-Type")) != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "dev login takes Content-Type: application/json")
+		return
+	}
+	if !s.checkOrigin(w, r) {
 		return
 	}
 	var req devLoginRequest

@@ -205,6 +205,40 @@ func TestProductionRefusesDevelopmentConveniences(t *testing.T) {
 	}
 }
 
+// TestDevLoginOnlyInDevelopment: dev login signs anyone in by email, so
+// every ENV but development refuses it, staging as much as production.
+func TestDevLoginOnlyInDevelopment(t *testing.T) {
+	for _, env := range []string{EnvStaging, EnvProduction} {
+		_, err := Load(MapLookup(map[string]string{"ENV": env, "AUTH_DEV_LOGIN": "true"}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != "AUTH_DEV_LOGIN" {
+			t.Errorf("ENV=%s AUTH_DEV_LOGIN=true: got %v, want an error naming AUTH_DEV_LOGIN", env, err)
+			continue
+		}
+		if want := "config: AUTH_DEV_LOGIN: allowed only with ENV=development"; err.Error() != want {
+			t.Errorf("ENV=%s AUTH_DEV_LOGIN=true: got %q, want %q", env, err, want)
+		}
+	}
+	for _, tt := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{"ENV": EnvStaging}, false},
+		{map[string]string{"ENV": EnvStaging, "AUTH_DEV_LOGIN": "false"}, false},
+		{map[string]string{"ENV": EnvDevelopment, "AUTH_DEV_LOGIN": "true"}, true},
+		{map[string]string{"ENV": EnvDevelopment, "AUTH_DEV_LOGIN": "true", "GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "s"}, true},
+	} {
+		c, err := Load(MapLookup(tt.env))
+		if err != nil {
+			t.Errorf("%v: %v", tt.env, err)
+			continue
+		}
+		if c.DevLogin != tt.want {
+			t.Errorf("%v: DevLogin got %v, want %v", tt.env, c.DevLogin, tt.want)
+		}
+	}
+}
+
 func TestEscapedPEMOnOneLine(t *testing.T) {
 	priv, pub := testKeys(t)
 	oneLine := func(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }

@@ -106,6 +106,57 @@ func TestDevLoginRejects(t *testing.T) {
 	}
 }
 
+// TestDevLoginIsJSONAndOriginChecked: dev login sets cookies without any
+// coming in, so a cross-site page must not be able to sign a visitor in as
+// someone else (login CSRF): it takes JSON only, and a foreign Origin is
+// refused as on the other cookie routes.
+func TestDevLoginIsJSONAndOriginChecked(t *testing.T) {
+	e := newEnv(t, opts{cfg: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
+	body := `{"email":"victim-as-attacker@example.com","name":"Dev"}`
+	tests := []struct {
+		name, contentType, origin string
+		want                      int
+	}{
+		{"text/plain, foreign origin", "text/plain", "https://evil.example", http.StatusUnsupportedMediaType},
+		{"text/plain, no origin", "text/plain", "", http.StatusUnsupportedMediaType},
+		{"form, our origin", "application/x-www-form-urlencoded", "https://app.example.com", http.StatusUnsupportedMediaType},
+		{"GraphQL media type", "application/graphql-response+json", "", http.StatusUnsupportedMediaType},
+		{"no content type", "", "", http.StatusUnsupportedMediaType},
+		{"JSON, foreign origin", "application/json", "https://evil.example", http.StatusForbidden},
+		{"JSON, origin null", "application/json", "null", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		var headers []string
+		if tt.origin != "" {
+			headers = []string{"Origin", tt.origin}
+		}
+		r := e.do(t, http.MethodPost, "/v1/auth/dev/login", tt.contentType, body, headers...)
+		if r.status != tt.want || len(r.header["Set-Cookie"]) != 0 {
+			t.Errorf("%s: got %d with %d Set-Cookie (%s), want %d and no cookies",
+				tt.name, r.status, len(r.header["Set-Cookie"]), truncate(r.body), tt.want)
+			continue
+		}
+		var got struct{ Error, Message string }
+		if err := json.Unmarshal(r.body, &got); err != nil || got.Error == "" || got.Message == "" {
+			t.Errorf("%s: got body %s, want a JSON error with a message", tt.name, truncate(r.body))
+		}
+	}
+	// Our own origin, and no Origin at all (curl), as refresh and logout allow.
+	for name, headers := range map[string][]string{
+		"JSON, our origin": {"Origin", "https://app.example.com"},
+		"JSON, no origin":  nil,
+	} {
+		r := e.do(t, http.MethodPost, "/v1/auth/dev/login", "application/json; charset=utf-8", body, headers...)
+		if r.status != http.StatusOK {
+			t.Errorf("%s: got %d %s, want 200", name, r.status, truncate(r.body))
+			continue
+		}
+		if got := e.meCode(t, sessionFrom(t, r)); got != "OK" {
+			t.Errorf("%s: me with the cookies: got %s, want OK", name, got)
+		}
+	}
+}
+
 func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	e := newEnv(t, opts{})
 	first := e.devLogin(t, "rot@example.com")
@@ -249,7 +300,8 @@ func TestSignInRequiredAndAdminOnly(t *testing.T) {
 // TestIntrospectionAndPlaygroundOutsideDevelopment: outside development only
 // admins may introspect or load the playground.
 func TestIntrospectionAndPlaygroundOutsideDevelopment(t *testing.T) {
-	e := newEnv(t, opts{cfg: map[string]string{"ENV": "staging", "ADMIN_EMAILS": "root@example.com", "AUTH_DEV_LOGIN": "true"}})
+	// Staging refuses dev login; signIn issues the tokens directly.
+	e := newEnv(t, opts{cfg: map[string]string{"ENV": "staging", "ADMIN_EMAILS": "root@example.com"}})
 	admin := e.signIn(t, "root@example.com")
 	q := "{ __schema { queryType { name } } }"
 	for name, tc := range map[string]struct{ token, want string }{
