@@ -51,8 +51,8 @@ func (r *Resolver) optionalUser(ctx context.Context, id string) (*models.User, e
 	return u, err
 }
 
-// sortRoles orders roles GLOBAL first, then by team and name, so answers
-// are stable.
+// sortRoles orders roles GLOBAL first, then by team, name and id, so
+// answers are stable.
 func sortRoles(roles []models.UserRole) {
 	sort.Slice(roles, func(i, j int) bool {
 		a, b := roles[i], roles[j]
@@ -62,7 +62,10 @@ func sortRoles(roles []models.UserRole) {
 		if a.TeamID != b.TeamID {
 			return a.TeamID < b.TeamID
 		}
-		return a.RoleName < b.RoleName
+		if a.RoleName != b.RoleName {
+			return a.RoleName < b.RoleName
+		}
+		return a.ID < b.ID
 	})
 }
 

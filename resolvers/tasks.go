@@ -18,7 +18,8 @@ func badInput(field, msg string) error { return &storage.FieldError{Field: field
 
 // taskList turns the GraphQL arguments into a storage list request.
 func taskList(v *auth.Viewer, f *models.TaskFilter, o *models.TaskOrder, first *int, after *string) (storage.TaskList, error) {
-	l := storage.TaskList{Viewer: v.UserID, Scope: storage.ScopeAssignedToMe, Page: storage.PageArgs{First: first, After: after}}
+	l := storage.TaskList{Viewer: v.UserID, Scope: storage.ScopeAssignedToMe, Page: storage.PageArgs{First: first, After: after},
+		Readable: readableTasks}
 	if f != nil {
 		if f.Scope != nil {
 			l.Scope = string(*f.Scope)
@@ -194,7 +195,7 @@ func checkLabels(ctx context.Context, field string, ids []string) ([]string, err
 }
 
 // checkAssignee validates an AssigneeInput: exactly one of the two ids, and
-// an existing user or team.
+// an existing user or a team the caller may read.
 func (r *Resolver) checkAssignee(ctx context.Context, field string, in models.AssigneeInput) (storage.NewAssignment, error) {
 	switch {
 	case (in.UserID == nil) == (in.TeamID == nil):
@@ -211,16 +212,13 @@ func (r *Resolver) checkAssignee(ctx context.Context, field string, in models.As
 		}
 		return storage.NewAssignment{AssigneeID: *in.UserID, Type: models.AssigneeUser}, nil
 	default:
-		if !validID(*in.TeamID) {
-			return storage.NewAssignment{}, badInput(field+".teamId", "not a valid id")
-		}
-		if _, err := loaders.For(ctx).Teams.Load(ctx, *in.TeamID)(); err != nil {
-			if isNotFound(err) {
-				return storage.NewAssignment{}, badInput(field+".teamId", "no such team")
-			}
+		// Assigning to a team needs membership of it, which is what reading
+		// it needs: a team the caller is not in reads as missing.
+		t, err := r.readTeam(ctx, field+".teamId", *in.TeamID)
+		if err != nil {
 			return storage.NewAssignment{}, err
 		}
-		return storage.NewAssignment{AssigneeID: *in.TeamID, Type: models.AssigneeTeam, TeamID: *in.TeamID}, nil
+		return storage.NewAssignment{AssigneeID: t.ID, Type: models.AssigneeTeam, TeamID: t.ID}, nil
 	}
 }
 
@@ -236,7 +234,7 @@ func refreshTask(ctx context.Context, t models.Task) *models.Task {
 
 // setDeleted soft-deletes or restores a task.
 func (r *Resolver) setDeleted(ctx context.Context, id string, deleted bool) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, "id", id)
+	v, t, err := r.editTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -259,20 +257,18 @@ func (r *Resolver) teamContext(ctx context.Context, taskID string) string {
 	return a.TeamID
 }
 
-// taskForAssignment loads a task and its active assignment.
-func (r *Resolver) taskForAssignment(ctx context.Context, taskID string) (models.Task, *models.TaskAssignment, error) {
-	if !validID(taskID) {
-		return models.Task{}, nil, badInput("taskId", "not a valid id")
-	}
-	t, err := loaders.For(ctx).Tasks.Load(ctx, taskID)()
+// taskForAssignment loads a task the viewer may read and its active
+// assignment; a deleted task is refused, after the read check.
+func (r *Resolver) taskForAssignment(ctx context.Context, taskID string) (*auth.Viewer, models.Task, *models.TaskAssignment, error) {
+	v, t, err := r.readTask(ctx, "taskId", taskID)
 	if err != nil {
-		return models.Task{}, nil, err
+		return nil, models.Task{}, nil, err
 	}
 	if t.IsDeleted {
-		return models.Task{}, nil, fmt.Errorf("%w: the task is deleted; restore it first", ErrUnprocessable)
+		return nil, models.Task{}, nil, fmt.Errorf("%w: the task is deleted; restore it first", ErrUnprocessable)
 	}
 	current, err := assignmentOf(ctx, taskID)
-	return t, current, err
+	return v, t, current, err
 }
 
 // orForbidden returns err when there is one, else FORBIDDEN with msg.

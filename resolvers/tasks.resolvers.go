@@ -12,6 +12,7 @@ import (
 
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/loaders"
+	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -60,27 +61,20 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input models.CreateTa
 		if err != nil {
 			return nil, err
 		}
-		if a.Type == models.AssigneeTeam {
-			if ok, err := r.isMember(ctx, v.UserID, a.AssigneeID); err != nil || !ok {
-				return nil, orForbidden(err, "only members may assign tasks to a team")
-			}
-		}
 		assign = &a
 	}
 	if input.TeamID != nil {
 		if assign == nil || assign.Type != models.AssigneeUser {
 			return nil, badInput("input.teamId", "a team context needs a user assignee")
 		}
-		if !validID(*input.TeamID) {
-			return nil, badInput("input.teamId", "not a valid id")
+		team, err := r.readTeam(ctx, "input.teamId", *input.TeamID)
+		if err != nil {
+			return nil, err
 		}
-		if ok, err := r.isMember(ctx, v.UserID, *input.TeamID); err != nil || !ok {
-			return nil, orForbidden(err, "only members may create tasks for a team")
-		}
-		if ok, err := r.isMember(ctx, assign.AssigneeID, *input.TeamID); err != nil || !ok {
+		if ok, err := isMember(ctx, assign.AssigneeID, team.ID); err != nil || !ok {
 			return nil, orBadInput(err, "input.assignee.userId", "the assignee is not a member of the team")
 		}
-		assign.TeamID = *input.TeamID
+		assign.TeamID = team.ID
 	}
 	saved, err := r.Store.CreateTask(ctx, v.UserID, t, assign)
 	if err != nil {
@@ -91,7 +85,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input models.CreateTa
 
 // UpdateTask is the resolver for the updateTask field.
 func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input models.UpdateTaskInput) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, "id", id)
+	v, t, err := r.editTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +161,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 
 // DeferTask is the resolver for the deferTask field.
 func (r *mutationResolver) DeferTask(ctx context.Context, id string, deferredTill time.Time) (*models.Task, error) {
-	v, t, err := r.editableTask(ctx, "id", id)
+	v, t, err := r.editTask(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -202,11 +196,7 @@ func (r *mutationResolver) RestoreTask(ctx context.Context, id string) (*models.
 
 // AssignTask is the resolver for the assignTask field.
 func (r *mutationResolver) AssignTask(ctx context.Context, taskID string, assignee models.AssigneeInput) (*models.Task, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, current, err := r.taskForAssignment(ctx, taskID)
+	v, t, current, err := r.taskForAssignment(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,17 +204,12 @@ func (r *mutationResolver) AssignTask(ctx context.Context, taskID string, assign
 	if err != nil {
 		return nil, err
 	}
-	if next.Type == models.AssigneeTeam {
-		if ok, err := r.isMember(ctx, v.UserID, next.AssigneeID); err != nil || !ok {
-			return nil, orForbidden(err, "assigning to a team needs membership of it")
-		}
-	}
-	if ok, err := r.canAssign(ctx, v, t, current); err != nil || !ok {
+	if ok, err := policy.For(ctx).CanAssignTask(ctx, t, current); err != nil || !ok {
 		return nil, orForbidden(err, "only the creator, the assignee, and the POC or admins of the team involved may assign this task")
 	}
 	if next.Type == models.AssigneeUser && current != nil && current.TeamID != "" {
 		// A team task given to one of the team's members keeps its team.
-		if ok, err := r.isMember(ctx, next.AssigneeID, current.TeamID); err != nil {
+		if ok, err := isMember(ctx, next.AssigneeID, current.TeamID); err != nil {
 			return nil, err
 		} else if ok {
 			next.TeamID = current.TeamID
@@ -238,15 +223,11 @@ func (r *mutationResolver) AssignTask(ctx context.Context, taskID string, assign
 
 // UnassignTask is the resolver for the unassignTask field.
 func (r *mutationResolver) UnassignTask(ctx context.Context, taskID string) (*models.Task, error) {
-	v, err := viewer(ctx)
+	v, t, current, err := r.taskForAssignment(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
-	t, current, err := r.taskForAssignment(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := r.canAssign(ctx, v, t, current); err != nil || !ok {
+	if ok, err := policy.For(ctx).CanAssignTask(ctx, t, current); err != nil || !ok {
 		return nil, orForbidden(err, "only the creator, the assignee, and the POC or admins of the team involved may unassign this task")
 	}
 	if current == nil {
@@ -260,14 +241,10 @@ func (r *mutationResolver) UnassignTask(ctx context.Context, taskID string) (*mo
 
 // ReassignTaskToMember is the resolver for the reassignTaskToMember field.
 func (r *mutationResolver) ReassignTaskToMember(ctx context.Context, taskID string, userID string) (*models.Task, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if !validID(userID) {
 		return nil, badInput("userId", "not a valid id")
 	}
-	t, current, err := r.taskForAssignment(ctx, taskID)
+	v, t, current, err := r.taskForAssignment(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -275,16 +252,10 @@ func (r *mutationResolver) ReassignTaskToMember(ctx context.Context, taskID stri
 		return nil, fmt.Errorf("%w: the task is not a team task", ErrUnprocessable)
 	}
 	team := current.TeamID
-	poc, err := r.isPOC(ctx, v, team)
-	if err != nil {
-		return nil, err
+	if ok, err := policy.For(ctx).CanHandToMember(ctx, team); err != nil || !ok {
+		return nil, orForbidden(err, "only the team's POC or admins may hand its tasks to members")
 	}
-	if !poc {
-		if ok, err := r.isTeamManager(ctx, v, team); err != nil || !ok {
-			return nil, orForbidden(err, "only the team's POC or admins may hand its tasks to members")
-		}
-	}
-	if ok, err := r.isMember(ctx, userID, team); err != nil || !ok {
+	if ok, err := isMember(ctx, userID, team); err != nil || !ok {
 		return nil, orBadInput(err, "userId", "not a member of the team")
 	}
 	if _, err := r.Store.HandToMember(ctx, v.UserID, t, *current, userID); err != nil {
@@ -295,7 +266,7 @@ func (r *mutationResolver) ReassignTaskToMember(ctx context.Context, taskID stri
 
 // WatchTask is the resolver for the watchTask field.
 func (r *mutationResolver) WatchTask(ctx context.Context, taskID string) (*models.Task, error) {
-	v, t, err := r.readableTask(ctx, "taskId", taskID)
+	v, t, err := r.readTask(ctx, "taskId", taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -307,33 +278,21 @@ func (r *mutationResolver) WatchTask(ctx context.Context, taskID string) (*model
 
 // UnwatchTask is the resolver for the unwatchTask field.
 func (r *mutationResolver) UnwatchTask(ctx context.Context, taskID string) (*models.Task, error) {
-	v, err := viewer(ctx)
+	// A watch of a task the viewer can no longer read is not theirs to see,
+	// so not theirs to end either: it reads as missing, like the task.
+	v, t, err := r.readTask(ctx, "taskId", taskID)
 	if err != nil {
 		return nil, err
-	}
-	if !validID(taskID) {
-		return nil, badInput("taskId", "not a valid id")
-	}
-	t, err := loaders.For(ctx).Tasks.Load(ctx, taskID)()
-	if err != nil {
-		return nil, err
-	}
-	// Watchers may read the task, so anyone watching may stop; others have
-	// nothing to unwatch and learn nothing about the task.
-	if ok, err := r.canReadTask(ctx, v, t); err != nil || !ok {
-		return nil, orForbidden(err, "you do not watch this task")
 	}
 	if err := r.Store.WatchTask(ctx, v.UserID, t.ID, false); err != nil {
 		return nil, err
 	}
-	// The answer is the task the viewer just stopped watching, even if that
-	// ended their right to read it: they saw it a moment ago.
 	return refreshTask(ctx, t), nil
 }
 
 // Task is the resolver for the task field.
 func (r *queryResolver) Task(ctx context.Context, id string) (*models.Task, error) {
-	_, t, err := r.readableTask(ctx, "id", id)
+	_, t, err := r.readTask(ctx, "id", id)
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -354,8 +313,8 @@ func (r *queryResolver) Tasks(ctx context.Context, filter *models.TaskFilter, or
 		return nil, err
 	}
 	if l.Scope == storage.ScopeTeam {
-		if ok, err := r.canReadTeam(ctx, v, l.TeamID); err != nil || !ok {
-			return nil, orForbidden(err, "only members see a team's tasks")
+		if _, err := r.readTeam(ctx, "filter.teamId", l.TeamID); err != nil {
+			return nil, err
 		}
 	}
 	page, err := r.Store.Tasks(ctx, l)
@@ -379,13 +338,11 @@ func (r *queryResolver) TaskSummary(ctx context.Context, teamID *string, timezon
 	}
 	team := ""
 	if teamID != nil {
-		if !validID(*teamID) {
-			return nil, badInput("teamId", "not a valid id")
+		t, err := r.readTeam(ctx, "teamId", *teamID)
+		if err != nil {
+			return nil, err
 		}
-		team = *teamID
-		if ok, err := r.canReadTeam(ctx, v, team); err != nil || !ok {
-			return nil, orForbidden(err, "only members see a team's summary")
-		}
+		team = t.ID
 	}
 	sum, err := r.Store.TaskSummary(ctx, v.UserID, team, loc)
 	if err != nil {
@@ -405,7 +362,7 @@ func (r *queryResolver) Watchlist(ctx context.Context, first *int, after *string
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Store.Watchlist(ctx, v.UserID, storage.PageArgs{First: first, After: after})
+	page, err := r.Store.Watchlist(ctx, v.UserID, storage.PageArgs{First: first, After: after}, readableTasks)
 	if err != nil {
 		return nil, err
 	}

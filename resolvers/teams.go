@@ -9,6 +9,7 @@ import (
 
 	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/loaders"
+	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -38,46 +39,10 @@ func (r *Resolver) checkUser(ctx context.Context, field, id string) error {
 	return nil
 }
 
-// team loads a team the viewer may read (its members); others get
-// FORBIDDEN.
-func (r *Resolver) team(ctx context.Context, field, id string) (models.Team, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return models.Team{}, err
-	}
-	if !validID(id) {
-		return models.Team{}, badInput(field, "not a valid id")
-	}
-	t, err := loaders.For(ctx).Teams.Load(ctx, id)()
-	if err != nil {
-		return models.Team{}, err
-	}
-	if t.IsDeleted {
-		return models.Team{}, fmt.Errorf("%w: team %s", storage.ErrNotFound, id)
-	}
-	if ok, err := r.canReadTeam(ctx, v, t.ID); err != nil || !ok {
-		return models.Team{}, orForbidden(err, "only members see a team")
-	}
-	return t, nil
-}
-
-// managedTeam loads a team the viewer owns or administers.
-func (r *Resolver) managedTeam(ctx context.Context, field, id string) (*auth.Viewer, models.Team, error) {
-	t, err := r.team(ctx, field, id)
-	if err != nil {
-		return nil, models.Team{}, err
-	}
-	v := auth.ViewerFrom(ctx)
-	if ok, err := r.isTeamManager(ctx, v, t.ID); err != nil || !ok {
-		return nil, models.Team{}, orForbidden(err, "only the team's owner and admins may do this")
-	}
-	return v, t, nil
-}
-
-// roleChange checks a grant or revocation: the owner may change any role,
-// admins MEMBER only, nobody their own. It returns the target's roles.
+// roleChange checks a grant or revocation (the action rule is the
+// policy's) and returns the target's roles.
 func (r *Resolver) roleChange(ctx context.Context, teamID, userID string, role models.RoleName) (*auth.Viewer, models.Team, []models.RoleName, error) {
-	t, err := r.team(ctx, "teamId", teamID)
+	t, err := r.readTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, models.Team{}, nil, err
 	}
@@ -85,28 +50,16 @@ func (r *Resolver) roleChange(ctx context.Context, teamID, userID string, role m
 	if err := r.checkUser(ctx, "userId", userID); err != nil {
 		return nil, models.Team{}, nil, err
 	}
-	if userID == v.UserID {
-		return nil, models.Team{}, nil, forbidden("nobody may change their own team roles")
-	}
 	if role == models.RoleModerator {
 		return nil, models.Team{}, nil, badInput("role", "MODERATOR is not a team role")
 	}
-	mine, err := r.teamRoles(ctx, v.UserID, t.ID)
+	c := policy.For(ctx)
+	if ok, err := c.CanChangeTeamRole(ctx, t.ID, userID, role); err != nil || !ok {
+		return nil, models.Team{}, nil, orForbidden(err, "the owner may change any team role, admins the MEMBER role of plain members, nobody their own")
+	}
+	target, err := c.TeamRoles(ctx, userID, t.ID)
 	if err != nil {
 		return nil, models.Team{}, nil, err
-	}
-	switch {
-	case hasRole(mine, models.RoleOwner):
-	case hasRole(mine, models.RoleAdmin) && role == models.RoleMember:
-	default:
-		return nil, models.Team{}, nil, forbidden("the owner may change any team role, admins MEMBER only")
-	}
-	target, err := r.teamRoles(ctx, userID, t.ID)
-	if err != nil {
-		return nil, models.Team{}, nil, err
-	}
-	if role == models.RoleMember && hasRole(target, models.RoleOwner, models.RoleAdmin) && !hasRole(mine, models.RoleOwner) {
-		return nil, models.Team{}, nil, forbidden("admins may not remove other admins or the owner")
 	}
 	return v, t, target, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/loaders"
+	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -84,7 +85,7 @@ func (r *mutationResolver) JoinTeam(ctx context.Context, inviteCode string) (*mo
 
 // AddTeamMembers is the resolver for the addTeamMembers field.
 func (r *mutationResolver) AddTeamMembers(ctx context.Context, teamID string, userIds []string) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, "teamId", teamID)
+	v, t, err := r.manageTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.team(ctx, "teamId", teamID)
+	t, err := r.readTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +118,11 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 		return nil, badInput("userId", "not a valid id")
 	}
 	if userID != v.UserID {
-		if ok, err := r.isTeamManager(ctx, v, t.ID); err != nil || !ok {
+		if ok, err := policy.For(ctx).CanManageTeam(ctx, t.ID); err != nil || !ok {
 			return nil, orForbidden(err, "only the team's owner and admins may remove members")
 		}
 	}
-	target, err := r.teamRoles(ctx, userID, t.ID)
+	target, err := policy.For(ctx).TeamRoles(ctx, userID, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 
 // UpdateTeam is the resolver for the updateTeam field.
 func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input models.UpdateTeamInput) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, "id", id)
+	v, t, err := r.manageTeam(ctx, "id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input mode
 		if val == nil || !validID(*val) {
 			return nil, badInput("input.pocId", "not a valid id")
 		}
-		if ok, err := r.isMember(ctx, *val, t.ID); err != nil || !ok {
+		if ok, err := isMember(ctx, *val, t.ID); err != nil || !ok {
 			return nil, orBadInput(err, "input.pocId", "the POC must be a member of the team")
 		}
 		after.POCID = *val
@@ -171,7 +172,7 @@ func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input mode
 
 // RotateTeamInviteCode is the resolver for the rotateTeamInviteCode field.
 func (r *mutationResolver) RotateTeamInviteCode(ctx context.Context, teamID string) (*models.Team, error) {
-	v, t, err := r.managedTeam(ctx, "teamId", teamID)
+	v, t, err := r.manageTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +278,7 @@ func (r *queryResolver) Teams(ctx context.Context) ([]models.Team, error) {
 
 // Team is the resolver for the team field.
 func (r *queryResolver) Team(ctx context.Context, id string) (*models.Team, error) {
-	t, err := r.team(ctx, "id", id)
+	t, err := r.readTeam(ctx, "id", id)
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -289,7 +290,7 @@ func (r *queryResolver) Team(ctx context.Context, id string) (*models.Team, erro
 
 // TeamActivity is the resolver for the teamActivity field.
 func (r *queryResolver) TeamActivity(ctx context.Context, teamID string, first *int, after *string) (*models.AuditLogConnection, error) {
-	t, err := r.team(ctx, "teamId", teamID)
+	t, err := r.readTeam(ctx, "teamId", teamID)
 	if err != nil {
 		return nil, err
 	}
@@ -318,29 +319,12 @@ func (r *teamResolver) Poc(ctx context.Context, obj *models.Team) (*models.User,
 
 // Members is the resolver for the members field.
 func (r *teamResolver) Members(ctx context.Context, obj *models.Team, first *int, after *string) (*models.TeamMemberConnection, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := r.canReadTeam(ctx, v, obj.ID); err != nil || !ok {
-		return nil, orForbidden(err, "only members see a team's members")
-	}
 	return r.membersConnection(ctx, obj.ID, first, after)
 }
 
 // InviteCode is the resolver for the inviteCode field.
 func (r *teamResolver) InviteCode(ctx context.Context, obj *models.Team) (*string, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if obj.CreatedBy == v.UserID || obj.POCID == v.UserID {
-		return &obj.InviteCode, nil
-	}
-	if ok, err := r.isTeamManager(ctx, v, obj.ID); err != nil || !ok {
-		return nil, err
-	}
-	return &obj.InviteCode, nil
+	return &obj.InviteCode, nil // policy.Fields shows it only to whom Team.inviteCode's rule allows
 }
 
 // CreatedBy is the resolver for the createdBy field.
@@ -354,7 +338,7 @@ func (r *teamResolver) ViewerRoles(ctx context.Context, obj *models.Team) ([]mod
 	if err != nil {
 		return nil, err
 	}
-	roles, err := r.teamRoles(ctx, v.UserID, obj.ID)
+	roles, err := policy.For(ctx).TeamRoles(ctx, v.UserID, obj.ID)
 	if roles == nil {
 		roles = []models.RoleName{}
 	}
@@ -366,9 +350,6 @@ func (r *teamResolver) Tasks(ctx context.Context, obj *models.Team, filter *mode
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if ok, err := r.canReadTeam(ctx, v, obj.ID); err != nil || !ok {
-		return nil, orForbidden(err, "only members see a team's tasks")
 	}
 	f := models.TaskFilter{}
 	if filter != nil {
@@ -404,7 +385,7 @@ func (r *teamMemberResolver) User(ctx context.Context, obj *models.TeamMember) (
 
 // Roles is the resolver for the roles field.
 func (r *teamMemberResolver) Roles(ctx context.Context, obj *models.TeamMember) ([]models.RoleName, error) {
-	return r.teamRoles(ctx, obj.UserID, obj.TeamID)
+	return policy.For(ctx).TeamRoles(ctx, obj.UserID, obj.TeamID)
 }
 
 // TasksAssignedCount is the resolver for the tasksAssignedCount field.

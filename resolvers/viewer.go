@@ -8,7 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/todo-backend/todo/internal/auth"
-	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -80,37 +79,4 @@ func (r *Resolver) HasRole(ctx context.Context, _ any, next graphql.Resolver, ro
 		return nil, fmt.Errorf("%w: admins only", storage.ErrForbidden)
 	}
 	return next(ctx)
-}
-
-// canSeeEmail: a user's email is for the user, their teammates and admins.
-func (r *Resolver) canSeeEmail(ctx context.Context, userID string) (bool, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return false, err
-	}
-	if v.UserID == userID {
-		return true, nil
-	}
-	if admin, err := v.IsAdmin(ctx, r.Store); err != nil || admin {
-		return admin, err
-	}
-	l := loaders.For(ctx)
-	mine, err := l.MembershipsByUser.Load(ctx, v.UserID)()
-	if err != nil {
-		return false, err
-	}
-	theirs, err := l.MembershipsByUser.Load(ctx, userID)()
-	if err != nil {
-		return false, err
-	}
-	teams := make(map[string]bool, len(mine))
-	for _, m := range mine {
-		teams[m.TeamID] = true
-	}
-	for _, m := range theirs {
-		if teams[m.TeamID] {
-			return true, nil
-		}
-	}
-	return false, nil
 }

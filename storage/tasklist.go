@@ -38,6 +38,45 @@ type TaskList struct {
 	Order string
 	Desc  bool
 	Page  PageArgs
+
+	// Readable tells which of the viewer's watched tasks they may read now:
+	// the WATCHED scope lists and counts only those (a watch is not a grant).
+	Readable ReadFilter
+}
+
+// ReadFilter answers, for each task, whether the viewer may read it. The
+// storage layer knows no permission rules; the caller hands them in.
+type ReadFilter func(ctx context.Context, tasks []models.Task) ([]bool, error)
+
+// readable keeps the tasks with the given ids that filter allows, in order;
+// with no filter, none (failing closed).
+func (s *Store) readable(ctx context.Context, ids []string, filter ReadFilter) ([]string, []models.Task, error) {
+	if filter == nil || len(ids) == 0 {
+		return []string{}, nil, nil
+	}
+	tasks, err := s.mongo.TasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	oks, err := filter(ctx, tasks)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := make(map[string]bool, len(tasks))
+	var kept []models.Task
+	for i, t := range tasks {
+		if oks[i] {
+			keep[t.ID] = true
+			kept = append(kept, t)
+		}
+	}
+	out := make([]string, 0, len(keep))
+	for _, id := range ids {
+		if keep[id] {
+			out = append(out, id)
+		}
+	}
+	return out, kept, nil
 }
 
 // TaskPage is a page of tasks plus what resolving the scope already
@@ -109,11 +148,15 @@ func (s *Store) resolveScope(ctx context.Context, l TaskList, q *mongo.TaskQuery
 		if err != nil {
 			return translate(err)
 		}
-		q.IDs = make([]string, len(rows))
+		ids := make([]string, len(rows))
 		for i, r := range rows {
-			q.IDs[i] = r.TaskID
+			ids[i] = r.TaskID
 		}
-		out.Watched = q.IDs
+		readable, _, err := s.readable(ctx, ids, l.Readable)
+		if err != nil {
+			return err
+		}
+		q.IDs, out.Watched = readable, readable
 	default: // ASSIGNED_TO_ME: to me, or to a team whose POC I am
 		teams, err := s.mongo.TeamsWithPOC(ctx, []string{l.Viewer})
 		if err != nil {
@@ -289,9 +332,9 @@ func (s *Store) WatchEntries(ctx context.Context, viewer string, taskIDs []strin
 	return w, translate(err)
 }
 
-// Watchlist lists the viewer's watched tasks, most recently watched first
-// (deleted tasks left out).
-func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs) (TaskPage, error) {
+// Watchlist lists the viewer's watched tasks that filter lets them read,
+// most recently watched first (deleted tasks left out).
+func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs, filter ReadFilter) (TaskPage, error) {
 	var out TaskPage
 	limit, err := args.limit()
 	if err != nil {
@@ -319,11 +362,11 @@ func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs) (Ta
 	for _, r := range rows {
 		ids = append(ids, r.TaskID)
 	}
-	out.Watched = ids
-	all, err := s.mongo.TasksByIDs(ctx, ids)
+	ids, all, err := s.readable(ctx, ids, filter)
 	if err != nil {
-		return out, translate(err)
+		return out, err
 	}
+	out.Watched = ids
 	byID := make(map[string]models.Task, len(all))
 	for _, t := range all {
 		if !t.IsDeleted {

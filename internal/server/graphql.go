@@ -17,6 +17,7 @@ import (
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/internal/requestid"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/resolvers"
@@ -45,6 +46,8 @@ func newGraphQL(d Deps) http.Handler {
 	srv.Use(pageLimit{max: storage.MaxPageSize})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundRootFields(root.Guard(d.Config.Env == config.EnvDevelopment))
+	// The read rules of SPEC §5.3, on every field that returns a guarded type.
+	srv.AroundFields(policy.Fields)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Log.ErrorContext(ctx, "graphql: panic", "request_id", requestid.From(ctx),

@@ -253,6 +253,15 @@ func (e *env) expect(t *testing.T, p person, what, query string, vars map[string
 	}
 }
 
+// expectData runs query as p and wants exactly the data want, with no error.
+func (e *env) expectData(t *testing.T, p person, what, query string, vars map[string]any, want string) {
+	t.Helper()
+	g := e.graphqlAs(t, p.token, query, vars)
+	if len(g.Errors) > 0 || string(g.Data) != want {
+		t.Errorf("%s: got %s %+v, want %s and no error", what, g.Data, g.Errors, want)
+	}
+}
+
 // patchTask changes a stored task behind the API's back, to give it a past
 // (due dates, creation and change times the API would not accept).
 func (e *env) patchTask(t *testing.T, id string, change func(*models.Task)) {
@@ -493,7 +502,7 @@ func TestDashboardScenario(t *testing.T) {
 	check(me, myTeam, map[string]int{"IN_PROGRESS": 1}, 0, 0, 0, 1)
 	check(me, theirTeam, map[string]int{"TODO": 1}, 0, 0, 0, 1)
 	stranger := e.person(t, "stranger@example.com")
-	e.expect(t, stranger, "a stranger's summary of my team", summaryQ, map[string]any{"team": myTeam}, "FORBIDDEN", "")
+	e.expect(t, stranger, "a stranger's summary of my team", summaryQ, map[string]any{"team": myTeam}, "NOT_FOUND", "")
 }
 
 // TestTeamTasksScenario is a team's Todos page: tasks assigned to the team
@@ -540,8 +549,8 @@ func TestTeamTasksScenario(t *testing.T) {
 	sameTitles(t, "the member's dashboard", e.allTasks(t, member, nil, nil, 5), t2, t3, t4)
 	sameTitles(t, "the POC's dashboard", e.allTasks(t, owner, nil, nil, 5), t1)
 
-	e.expect(t, outsider, "outsider lists scope TEAM", listQuery, map[string]any{"f": scope}, "FORBIDDEN", "")
-	e.expect(t, outsider, "outsider reads team(id){tasks}", teamTasksQ, map[string]any{"t": teamID}, "FORBIDDEN", "")
+	e.expect(t, outsider, "outsider lists scope TEAM", listQuery, map[string]any{"f": scope}, "NOT_FOUND", "")
+	e.expectData(t, outsider, "outsider reads team(id){tasks}", teamTasksQ, map[string]any{"t": teamID}, `{"team":null}`)
 	e.expect(t, member, "scope TEAM without teamId", listQuery, map[string]any{"f": map[string]any{"scope": "TEAM"}}, "BAD_USER_INPUT", "filter.teamId")
 	if got := e.read(t, outsider, t1.ID); got != nil {
 		t.Errorf("outsider reads a team task: got %+v, want null", got)
@@ -625,9 +634,9 @@ func TestCreateAndEditTaskScenario(t *testing.T) {
 		e.expect(t, me, "createTask with "+tc.what, createQ, map[string]any{"in": in}, tc.code, tc.field)
 	}
 	e.expect(t, outsider, "a non-member assigns to the team", createQ,
-		map[string]any{"in": map[string]any{"title": "Push", "assignee": map[string]any{"teamId": teamID}}}, "FORBIDDEN", "")
+		map[string]any{"in": map[string]any{"title": "Push", "assignee": map[string]any{"teamId": teamID}}}, "NOT_FOUND", "")
 	e.expect(t, outsider, "a non-member creates in the team's context", createQ,
-		map[string]any{"in": map[string]any{"title": "Push", "assignee": map[string]any{"userId": outsider.id}, "teamId": teamID}}, "FORBIDDEN", "")
+		map[string]any{"in": map[string]any{"title": "Push", "assignee": map[string]any{"userId": outsider.id}, "teamId": teamID}}, "NOT_FOUND", "")
 
 	// Partial edits: omitted fields stay, explicit nulls clear.
 	x := e.create(t, me, map[string]any{"title": "Draft", "description": "Long text", "priority": "HIGH",
@@ -673,7 +682,7 @@ func TestCreateAndEditTaskScenario(t *testing.T) {
 	if got := e.update(t, me, x.ID, map[string]any{"labelIds": []string{}}); len(got.Labels) != 0 || got.Title != "Renamed" {
 		t.Errorf("update labelIds []: got %q %q, want no labels, title kept", got.labelNames(), got.Title)
 	}
-	e.expect(t, outsider, "a stranger edits the task", updateQ, map[string]any{"id": x.ID, "in": map[string]any{"title": "Mine"}}, "FORBIDDEN", "")
+	e.expect(t, outsider, "a stranger edits the task", updateQ, map[string]any{"id": x.ID, "in": map[string]any{"title": "Mine"}}, "NOT_FOUND", "")
 }
 
 // TestDeferScenario is the defer dialog and what deferral does to a task.
@@ -1042,7 +1051,7 @@ func TestTeamsScenario(t *testing.T) {
 	} else if _, still := ms[m3.id]; still {
 		t.Errorf("after removing m3: m3 is still listed")
 	}
-	e.expect(t, m3, "the removed member reads the team", membersQ, map[string]any{"t": teamID}, "FORBIDDEN", "")
+	e.expectData(t, m3, "the removed member reads the team", membersQ, map[string]any{"t": teamID}, `{"team":null}`)
 
 	e.must(t, m2, removeQ, map[string]any{"t": teamID, "u": m2.id}, nil)
 	var mine struct{ Teams []struct{ ID string } }

@@ -15,6 +15,7 @@ import (
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/internal/metrics"
+	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/storage"
 )
 
@@ -52,8 +53,9 @@ func New(d Deps) http.Handler {
 		d.Auth.Authenticate,
 	)
 
-	// GraphQL: CSRF-checked for cookie sessions, fresh loaders per request.
-	gql := loaders.Middleware(d.Store)(newGraphQL(d))
+	// GraphQL: CSRF-checked for cookie sessions, fresh loaders and a fresh
+	// policy checker per request.
+	gql := loaders.Middleware(d.Store)(policy.Middleware(d.Store)(newGraphQL(d)))
 	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
 	r.Get("/playground", playground(d))
