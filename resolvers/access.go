@@ -99,8 +99,7 @@ func orNotFound(err error, kind, id string) error {
 // isMember reports whether userID is an active member of teamID: data the
 // business rules read about other users (an assignee, a new POC).
 func isMember(ctx context.Context, userID, teamID string) (bool, error) {
-	roles, err := policy.For(ctx).TeamRoles(ctx, userID, teamID)
-	return len(roles) > 0, err
+	return policy.For(ctx).IsMember(ctx, userID, teamID)
 }
 
 // assignmentOf returns the task's active assignment, or nil.
@@ -116,17 +115,6 @@ func assignmentOf(ctx context.Context, taskID string) (*models.TaskAssignment, e
 // list only those.
 func readableTasks(ctx context.Context, tasks []models.Task) ([]bool, error) {
 	return policy.All(ctx, tasks, policy.For(ctx).CanReadTask)
-}
-
-func hasRole(roles []models.RoleName, want ...models.RoleName) bool {
-	for _, w := range want {
-		for _, r := range roles {
-			if r == w {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func ignoreNotFound(err error) error {

@@ -125,13 +125,11 @@ func (r *Resolver) assignedCount(ctx context.Context, teamID, userID string) (in
 // team, for removeTeamMember and for revoking MEMBER: the owner and the POC
 // stay.
 func (r *Resolver) removeMember(ctx context.Context, actor string, t models.Team, userID string, target []models.RoleName) error {
-	switch {
-	case len(target) == 0:
+	if len(target) == 0 {
 		return fmt.Errorf("%w: %s is not a member of the team", storage.ErrNotFound, userID)
-	case hasRole(target, models.RoleOwner) || t.CreatedBy == userID:
-		return forbidden("the owner cannot be removed from the team")
-	case t.POCID == userID:
-		return forbidden("the POC cannot be removed from the team: choose another POC first")
+	}
+	if why := policy.StaysInTeam(t, userID, target); why != "" {
+		return forbidden("%s", why)
 	}
 	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
 	if err != nil {

@@ -117,10 +117,8 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 	if !validID(userID) {
 		return nil, badInput("userId", "not a valid id")
 	}
-	if userID != v.UserID {
-		if ok, err := policy.For(ctx).CanManageTeam(ctx, t.ID); err != nil || !ok {
-			return nil, orForbidden(err, "only the team's owner and admins may remove members")
-		}
+	if ok, err := policy.For(ctx).CanRemoveMember(ctx, t.ID, userID); err != nil || !ok {
+		return nil, orForbidden(err, "only the team's owner and admins may remove members")
 	}
 	target, err := policy.For(ctx).TeamRoles(ctx, userID, t.ID)
 	if err != nil {

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/loaders"
@@ -73,6 +74,9 @@ func (r *userResolver) Roles(ctx context.Context, obj *models.User) ([]models.Us
 	if err != nil {
 		return nil, err
 	}
+	// The loader's slice is shared by every field that asks for this user's
+	// roles in the request: sort a copy.
+	roles = slices.Clone(roles)
 	sortRoles(roles)
 	return roles, nil
 }

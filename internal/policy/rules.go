@@ -32,8 +32,9 @@ import (
 //	assign / unassign a Task   its creator · its current direct assignee · the POC, OWNER or
 //	                           ADMINs of the team it is in now
 //	hand a Task to a member    the POC, OWNER or ADMINs of its team context
-//	manage a Team              its OWNER and ADMINs (add and remove members, update, rotate
-//	                           the join code)
+//	manage a Team              its OWNER and ADMINs (add members, update, rotate the join code)
+//	remove a member            its OWNER and ADMINs; anyone may leave; the owner and the POC
+//	                           stay (StaysInTeam)
 //	change a team role         the OWNER any role · ADMINs the MEMBER role of plain members ·
 //	                           nobody their own
 //	assign to a Team           readers of the Team (its members)
@@ -71,7 +72,7 @@ func (c *Checker) readsTeam(ctx context.Context, teamID string) (bool, error) {
 		return false, nil
 	}
 	return c.remember(subject{"Team", teamID}, func() (bool, error) {
-		return c.isMember(ctx, c.viewer.UserID, teamID)
+		return c.IsMember(ctx, c.viewer.UserID, teamID)
 	})
 }
 
@@ -230,6 +231,29 @@ func (c *Checker) CanManageTeam(ctx context.Context, teamID string) (bool, error
 	return c.managesTeam(ctx, teamID)
 }
 
+// CanRemoveMember: removing userID from a team; anyone may leave.
+func (c *Checker) CanRemoveMember(ctx context.Context, teamID, userID string) (bool, error) {
+	if c.viewer == nil {
+		return false, nil
+	}
+	if userID == c.viewer.UserID {
+		return true, nil
+	}
+	return c.managesTeam(ctx, teamID)
+}
+
+// StaysInTeam says why userID (holding roles in the team) may not leave or
+// be removed from it, or "" when they may: the owner and the POC stay.
+func StaysInTeam(t models.Team, userID string, roles []models.RoleName) string {
+	switch {
+	case hasRole(roles, models.RoleOwner) || t.CreatedBy == userID:
+		return "the owner cannot be removed from the team"
+	case t.POCID == userID:
+		return "the POC cannot be removed from the team: choose another POC first"
+	}
+	return ""
+}
+
 // CanChangeTeamRole: granting or revoking role to or from target in a team.
 func (c *Checker) CanChangeTeamRole(ctx context.Context, teamID, target string, role models.RoleName) (bool, error) {
 	if c.viewer == nil || target == c.viewer.UserID {
@@ -306,26 +330,26 @@ func (c *Checker) isPOC(ctx context.Context, teamID string) (bool, error) {
 	return t.POCID == c.viewer.UserID, nil
 }
 
-// isMember reports whether userID is an active member of teamID.
-func (c *Checker) isMember(ctx context.Context, userID, teamID string) (bool, error) {
-	roles, err := c.TeamRoles(ctx, userID, teamID)
-	return len(roles) > 0, err
+// IsMember reports whether userID is an active member of teamID (asking
+// only for memberships: the role grants are another query). It is data the
+// rules read, and the business rules too (an assignee, a new POC).
+func (c *Checker) IsMember(ctx context.Context, userID, teamID string) (bool, error) {
+	ms, err := loaders.For(ctx).MembershipsByUser.Load(ctx, userID)()
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == teamID }), nil
 }
 
 // TeamRoles returns a user's roles in a team: MEMBER for a member, plus the
 // OWNER and ADMIN grants; nil for outsiders. It is data the rules read, and
 // the API shows (viewerRoles, TeamMember.roles).
 func (c *Checker) TeamRoles(ctx context.Context, userID, teamID string) ([]models.RoleName, error) {
-	l := loaders.For(ctx)
-	ms, err := l.MembershipsByUser.Load(ctx, userID)()
-	if err != nil {
+	if member, err := c.IsMember(ctx, userID, teamID); err != nil || !member {
 		return nil, err
 	}
-	if !slices.ContainsFunc(ms, func(m models.TeamMembership) bool { return m.TeamID == teamID }) {
-		return nil, nil
-	}
 	roles := []models.RoleName{}
-	grants, err := l.RolesByUser.Load(ctx, userID)()
+	grants, err := loaders.For(ctx).RolesByUser.Load(ctx, userID)()
 	if err != nil {
 		return nil, err
 	}

@@ -45,60 +45,79 @@ func TestReadPolicyWalk(t *testing.T) {
 	ref := referenceServer(t, e)
 
 	roots := s.rootVariants(t, w)
-	pairs, requests, documents := 0, 0, 0
-	hidden := map[string]int{}
-	shown := map[string]bool{} // root fields that answered something to someone
+	// The documents of every root field, then every (document, actor)
+	// answer fetched a few at a time, then all judged here in order.
+	type job struct {
+		rv      rootVariant
+		query   string
+		answers [][2]rawResponse // reference, real; by actor
+		errs    []error
+	}
+	var jobs []*job
+	pairs, documents := 0, 0
 	for _, rv := range roots {
 		docs := s.documents(t, e, w, rv)
 		paths := map[string]bool{}
 		for _, d := range docs {
 			d.paths("", paths)
-		}
-		for _, doc := range docs {
 			var b strings.Builder
 			b.WriteString("{")
-			doc.render(&b)
+			d.render(&b)
 			b.WriteString(" }")
-			query := b.String()
-			// Every actor's two answers are fetched at once; they are
-			// judged here, one actor after the other.
-			answers := make([][2]rawResponse, len(worldActors))
-			errs := make([]error, len(worldActors))
-			var wg sync.WaitGroup
-			for i, actor := range worldActors {
-				wg.Go(func() {
-					tok := w.users[actor].token
-					if answers[i][0], errs[i] = fetch(ref, tok, query); errs[i] == nil {
-						answers[i][1], errs[i] = fetch(e.url, tok, query)
-					}
-				})
-			}
-			wg.Wait()
-			requests += 2 * len(worldActors)
-			for i, actor := range worldActors {
-				if errs[i] != nil {
-					t.Fatalf("%s as %s: %v", rv.label, actor, errs[i])
-				}
-				want, got := answers[i][0], answers[i][1]
-				if len(got.Errors) > 0 && got.Errors[0].Extensions["code"] == "BAD_USER_INPUT" {
-					t.Fatalf("%s as %s: the server refused the walk's query: %s", rv.label, actor, got.Errors[0].Message)
-				}
-				if root := canonical(got.Data); !strings.HasSuffix(root, ":null}") && !strings.HasSuffix(root, ":[]}") && root != "null" {
-					shown[rv.label] = true
-				}
-				exp := w.expect(t, s, actor, want, rv)
-				hidden[actor] += exp.hidden
-				if g, x := canonical(got.Data), canonical(exp.data); g != x {
-					t.Errorf("%s as %s:\n%s", rv.label, actor, w.names(firstDiff(got.Data, exp.data)))
-				}
-				if g, x := errorKeys(got.Errors), errorKeys(want.Errors); !slices.Equal(g, x) {
-					t.Errorf("%s as %s: errors %v, want the reference's %v", rv.label, actor, g, x)
-				}
-			}
+			jobs = append(jobs, &job{rv: rv, query: b.String(),
+				answers: make([][2]rawResponse, len(worldActors)), errs: make([]error, len(worldActors))})
 		}
 		pairs += len(paths) * len(worldActors)
 		documents += len(docs)
 	}
+	work := make(chan func())
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for f := range work {
+				f()
+			}
+		})
+	}
+	for _, j := range jobs {
+		for i, actor := range worldActors {
+			work <- func() {
+				tok := w.users[actor].token
+				if j.answers[i][0], j.errs[i] = fetch(ref, tok, j.query); j.errs[i] == nil {
+					j.answers[i][1], j.errs[i] = fetch(e.url, tok, j.query)
+				}
+			}
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	hidden := map[string]int{}
+	shown := map[string]bool{} // root fields that answered something to someone
+	for _, j := range jobs {
+		rv := j.rv
+		for i, actor := range worldActors {
+			if j.errs[i] != nil {
+				t.Fatalf("%s as %s: %v", rv.label, actor, j.errs[i])
+			}
+			want, got := j.answers[i][0], j.answers[i][1]
+			if len(got.Errors) > 0 && got.Errors[0].Extensions["code"] == "BAD_USER_INPUT" {
+				t.Fatalf("%s as %s: the server refused the walk's query: %s", rv.label, actor, got.Errors[0].Message)
+			}
+			if root := canonical(got.Data); !strings.HasSuffix(root, ":null}") && !strings.HasSuffix(root, ":[]}") && root != "null" {
+				shown[rv.label] = true
+			}
+			exp := w.expect(t, s, actor, want, rv)
+			hidden[actor] += exp.hidden
+			if g, x := canonical(got.Data), canonical(exp.data); g != x {
+				t.Errorf("%s as %s:\n%s", rv.label, actor, w.names(firstDiff(got.Data, exp.data)))
+			}
+			if g, x := errorKeys(got.Errors), errorKeys(want.Errors); !slices.Equal(g, x) {
+				t.Errorf("%s as %s: errors %v, want the reference's %v", rv.label, actor, g, x)
+			}
+		}
+	}
+	requests := 2 * len(jobs) * len(worldActors)
 	for _, rv := range roots {
 		if !shown[rv.label] {
 			t.Errorf("%s answered nothing to any actor: the walk checks nothing there", rv.label)
@@ -257,9 +276,10 @@ func (s *schema) rootArgs(t *testing.T, w *world) map[string][]string {
 		return fmt.Sprintf(`(filter: {%s, includeDone: true, deferred: INCLUDE}, first: %d)`, f, walkPage)
 	}
 	return map[string][]string{
-		"task":         each(`(id: "%s")`, tasks...),
-		"team":         each(`(id: "%s")`, "T", "T2"),
-		"user":         each(`(id: "%s")`, worldUsers...),
+		"task": each(`(id: "%s")`, tasks...),
+		"team": each(`(id: "%s")`, "T", "T2"),
+		// Users of every kind: in T, removed from T, in T2 only, in no team.
+		"user":         each(`(id: "%s")`, "owner", "member", "former", "outsider", "ext2", "admin"),
 		"teamActivity": each(`(teamId: "%s", first: 20)`, "T", "T2"),
 		"users":        {fmt.Sprintf(`(search: "walk-", first: %d)`, len(worldUsers))},
 		"tasks": {filter("scope: ASSIGNED_TO_ME"), filter("scope: CREATED_BY_ME"), filter("scope: WATCHED"),
