@@ -2430,7 +2430,7 @@ type SyncStatus {
 }
 `, BuiltIn: false},
 	{Name: "../schema/tasks.graphqls", Input: `extend type Query {
-  "One task, if the caller may read it (creator, assignee, team members of its team context, watchers, admins)."
+  "One task, if the caller may read it (creator, assignee, members of its team context, admins); null otherwise, as for a missing id. Watching is not a grant."
   task(id: ID!): Task
   """
   Tasks the caller may see, filtered and ordered; ` + "`" + `totalCount` + "`" + ` counts exactly
@@ -2756,9 +2756,9 @@ type StatusCount {
 	{Name: "../schema/teams.graphqls", Input: `extend type Query {
   "The teams the caller is a member of, by name."
   teams: [Team!]!
-  "One team; members only (others get FORBIDDEN)."
+  "One team, for its members; null for others, as for a missing id."
   team(id: ID!): Team
-  "What happened in a team, newest first; members only."
+  "What happened in a team, newest first; members only (others get NOT_FOUND, as for a missing id)."
   teamActivity(teamId: ID!, first: Int, after: String): AuditLogConnection!
   """
   One-time codes that allow creating a team, newest first. Admins only.

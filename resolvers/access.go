@@ -14,7 +14,8 @@ import (
 // The gates of id arguments. The rules live in internal/policy; here they
 // meet the arguments: an object that does not exist and one the viewer may
 // not read get the same answer, word for word, and only then do the
-// business rules (deleted, not a team task) and the action rules speak.
+// business rules (deleted, not a team task) and the action rules speak. The
+// gates decide on the state of now (policy.Checker.Now).
 
 func forbidden(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{storage.ErrForbidden}, args...)...)
@@ -38,7 +39,7 @@ func (r *Resolver) readTask(ctx context.Context, field, id string) (*auth.Viewer
 	if err != nil {
 		return nil, models.Task{}, orNotFound(err, "task", id)
 	}
-	if ok, err := policy.For(ctx).CanReadTask(ctx, t); err != nil || !ok {
+	if ok, err := policy.For(ctx).Now().CanReadTask(ctx, t); err != nil || !ok {
 		return nil, models.Task{}, orNotFound(err, "task", id)
 	}
 	return v, t, nil
@@ -69,7 +70,7 @@ func (r *Resolver) readTeam(ctx context.Context, field, id string) (models.Team,
 	if err != nil {
 		return models.Team{}, orNotFound(err, "team", id)
 	}
-	if ok, err := policy.For(ctx).CanReadTeam(ctx, t); err != nil || !ok {
+	if ok, err := policy.For(ctx).Now().CanReadTeam(ctx, t); err != nil || !ok {
 		return models.Team{}, orNotFound(err, "team", id)
 	}
 	return t, nil

@@ -32,17 +32,27 @@ type Store interface {
 // the request's loaders, so checking a page of a hundred objects costs a few
 // batched queries, not a hundred.
 //
-// A read the Checker granted holds for the rest of the request: the answer of
-// a mutation that ends the viewer's access (leaving a team, handing a task
-// away) still shows the object they acted on, with the fields under it, as
-// they could see it when the request began. Refusals are not remembered, so a
-// mutation that grants access (joining a team) shows what it opened.
+// A read the Checker granted holds for the rest of the request, for what the
+// request answers: the answer of a mutation that ends the viewer's access
+// (leaving a team, handing a task away) still shows the object they acted
+// on, with the fields under it, as they could see it a moment before.
+// Refusals are not remembered, so a mutation that grants access (joining a
+// team) shows what it opened. The gates of arguments (Now) never lean on a
+// remembered grant: what a mutation may touch is decided on the state of now,
+// so a later mutation in the same document cannot act through a team the
+// viewer just left.
 type Checker struct {
 	store  Store
 	viewer *auth.Viewer
+	// now: evaluate every rule afresh (the argument gates).
+	now    bool
+	grants *grants
+}
 
-	mu      sync.Mutex
-	granted map[subject]bool
+// grants are the reads granted so far in the request.
+type grants struct {
+	mu sync.Mutex
+	m  map[subject]bool
 }
 
 // subject names one guarded object: its type and id.
@@ -51,7 +61,16 @@ type subject struct{ kind, id string }
 // New returns a Checker for viewer (nil: an anonymous caller, who may read
 // nothing guarded).
 func New(store Store, viewer *auth.Viewer) *Checker {
-	return &Checker{store: store, viewer: viewer, granted: map[subject]bool{}}
+	return &Checker{store: store, viewer: viewer, grants: &grants{m: map[subject]bool{}}}
+}
+
+// Now returns the Checker for the gates of arguments: it decides on the
+// state of now, ignoring what was granted earlier in the request (and still
+// records its grants for the answer).
+func (c *Checker) Now() *Checker {
+	n := *c
+	n.now = true
+	return &n
 }
 
 type key struct{}
@@ -83,32 +102,33 @@ func For(ctx context.Context) *Checker {
 }
 
 // remember evaluates rule for s unless an earlier evaluation in this request
-// granted it, and remembers a grant.
+// granted it (and c is not a gate's), and remembers a grant.
 func (c *Checker) remember(s subject, rule func() (bool, error)) (bool, error) {
 	if c.viewer == nil {
 		return false, nil
 	}
-	c.mu.Lock()
-	ok := c.granted[s]
-	c.mu.Unlock()
-	if ok {
+	if c.wasGranted(s) {
 		return true, nil
 	}
 	ok, err := rule()
 	if err != nil || !ok {
 		return false, err
 	}
-	c.mu.Lock()
-	c.granted[s] = true
-	c.mu.Unlock()
+	c.grants.mu.Lock()
+	c.grants.m[s] = true
+	c.grants.mu.Unlock()
 	return true, nil
 }
 
-// wasGranted reports whether s was granted earlier in this request.
+// wasGranted reports whether s was granted earlier in this request; a gate's
+// Checker remembers nothing.
 func (c *Checker) wasGranted(s subject) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.granted[s]
+	if c.now {
+		return false
+	}
+	c.grants.mu.Lock()
+	defer c.grants.mu.Unlock()
+	return c.grants.m[s]
 }
 
 // isAdmin: the viewer holds the GLOBAL admin role (asked once per request).

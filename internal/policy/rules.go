@@ -2,10 +2,12 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage"
 )
 
 // The rules of SPEC §5.3, one per type.
@@ -23,6 +25,7 @@ import (
 //	UserRole                the user · GLOBAL admins · for a TEAM role, readers of the team
 //	User.email              the user · their teammates · GLOBAL admins
 //	Team.inviteCode         the team's creator · its POC · its OWNER and ADMINs
+//	AuditLog.from, .to      when they name a team: readers of that team
 //
 // Action rules (asked by the mutations, after the read rule of their object):
 //
@@ -166,6 +169,38 @@ func (c *Checker) CanSeeInviteCode(ctx context.Context, t models.Team) (bool, er
 		return true, nil
 	}
 	return c.managesTeam(ctx, t.ID)
+}
+
+// CanSeeAuditValue is the rule of AuditLog.from and AuditLog.to: a status
+// or a user's id shows to whoever reads the entry, a team's id only to
+// readers of the team.
+func (c *Checker) CanSeeAuditValue(ctx context.Context, v string) (bool, error) {
+	if c.viewer == nil {
+		return false, nil
+	}
+	if !isID(v) {
+		return true, nil // a status
+	}
+	t, err := loaders.For(ctx).Teams.Load(ctx, v)()
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return true, nil // not a team: a user, whom anyone may know of
+	case err != nil:
+		return false, err
+	}
+	return c.CanReadTeam(ctx, t)
+}
+
+func isID(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // CanEditTask: update, defer, delete and restore.

@@ -320,3 +320,40 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 		}
 	}
 }
+
+// A read granted in a request holds for the request's answer, not for what
+// its later mutations may touch: after leaving team T in a document, a
+// member can no longer assign to T in the same document (the review of
+// issue 8 found this). The answer of the leave itself still shows the team.
+func TestArgumentGatesDecideOnNow(t *testing.T) {
+	e := newWorldEnv(t)
+	w := newWorld(t, e)
+	T := w.id(t, "T")
+	e.expectData(t, w.users["member"], "the member leaves", `mutation($t: ID!, $me: ID!) {
+		removeTeamMember(teamId: $t, userId: $me) { name members { totalCount } } }`,
+		map[string]any{"t": T, "me": w.id(t, "member")}, `{"removeTeamMember":{"name":"Team T","members":{"totalCount":2}}}`)
+	e.expectData(t, w.users["member"], "the member reads T after leaving", `query($t: ID!) { team(id: $t) { name } }`,
+		map[string]any{"t": T}, `{"team":null}`)
+
+	// ext2 joins T, then leaves and tries to act through T in one document.
+	if err := e.store.AddMembers(context.Background(), w.id(t, "owner"), T, []string{w.id(t, "ext2")}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.as(t, "ext2", `mutation($t: ID!, $me: ID!, $own: ID!) {
+		leave: removeTeamMember(teamId: $t, userId: $me) { id }
+		create: createTask(input: {title: "into T after leaving", assignee: {teamId: $t}}) { id }
+		move: assignTask(taskId: $own, assignee: {teamId: $t}) { id } }`,
+		map[string]any{"t": T, "me": w.id(t, "ext2"), "own": w.id(t, "tLeft")})
+	var codes []string
+	for _, e := range g.Errors {
+		codes = append(codes, fmt.Sprintf("%v@%v", e.Extensions["code"], e.Message))
+	}
+	want := []string{"NOT_FOUND@not found: team " + T, "NOT_FOUND@not found: team " + T}
+	if !slices.Equal(codes, want) {
+		t.Errorf("after leaving in the same document: errors %v, want %v", codes, want)
+	}
+	e.expectData(t, w.users["owner"], "T's tasks after ext2 left", `query($t: ID!) { tasks(filter: {scope: TEAM, teamId: $t}, first: 50) { nodes { title } } }`,
+		map[string]any{"t": T}, `{"tasks":{"nodes":[{"title":"tHanded"},{"title":"tTeam"}]}}`)
+	e.expectData(t, w.users["owner"], "T's members after ext2 left", `query($t: ID!) { team(id: $t) { members { totalCount } } }`,
+		map[string]any{"t": T}, `{"team":{"members":{"totalCount":2}}}`)
+}

@@ -36,7 +36,8 @@ func newGraphQL(d Deps) http.Handler {
 	cfg := graph.Config{Resolvers: root}
 	cfg.Directives.HasRole = root.HasRole
 	setComplexity(&cfg.Complexity)
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	schema := graph.NewExecutableSchema(cfg)
+	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -47,7 +48,11 @@ func newGraphQL(d Deps) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundRootFields(root.Guard(d.Config.Env == config.EnvDevelopment))
 	// The read rules of SPEC §5.3, on every field that returns a guarded type.
-	srv.AroundFields(policy.Fields)
+	fields, err := policy.Fields(schema.Schema())
+	if err != nil {
+		panic(err) // the schema and the rules are compiled in together: a test catches this
+	}
+	srv.AroundFields(fields)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Log.ErrorContext(ctx, "graphql: panic", "request_id", requestid.From(ctx),

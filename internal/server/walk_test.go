@@ -139,7 +139,7 @@ func TestReadPolicyWalk(t *testing.T) {
 // guardedTypes and guardedFields are what the read rules cover.
 var (
 	guardedTypes  = []string{"Task", "Team", "TeamMember", "AuditLog", "TeamCreationInviteCode", "UserRole"}
-	guardedFields = []string{"User.email", "Team.inviteCode"}
+	guardedFields = []string{"User.email", "Team.inviteCode", "AuditLog.from", "AuditLog.to"}
 )
 
 // The walk's bounds: how deep it follows object fields, and the page size of
@@ -431,6 +431,10 @@ func (s *schema) selection(typ string, path []string, depth int) []*selNode {
 			out = append(out, &selNode{name: f.Name})
 		case slices.Contains(guardedFields, typ+"."+f.Name):
 			out = append(out, &selNode{name: f.Name, endpoint: true})
+		case !s.reaches[ft] && s.guarded(typ) && !leaf && s.scalar(f):
+			// What a readable object shows must be what the resolvers
+			// loaded: its scalars are compared too.
+			out = append(out, &selNode{name: f.Name})
 		case !s.reaches[ft]:
 		case leaf && !s.identity(typ, f.Name):
 		default:
@@ -495,6 +499,18 @@ func (s *schema) identity(typ, field string) bool {
 		return field == "team"
 	}
 	return false
+}
+
+// scalar: a field of scalar or enum type (or a list of them) without
+// required arguments.
+func (s *schema) scalar(f schemaField) bool {
+	k := s.types[f.Type.named()].Kind
+	return (k == "SCALAR" || k == "ENUM") && !slices.ContainsFunc(f.Args, func(a struct {
+		Name string
+		Type typeRef
+	}) bool {
+		return a.Type.nonNull()
+	})
 }
 
 // nodeType is the node type of an edge type.
@@ -580,7 +596,7 @@ func (w *world) prune(t *testing.T, s *schema, actor string, v any, typ string, 
 				continue // __typename, cursor
 			}
 			if slices.Contains(guardedFields, concrete+"."+key) {
-				if fv != nil && !w.seesField(actor, concrete+"."+key, id) {
+				if fv != nil && !w.seesField(actor, concrete+"."+key, id, fv) {
 					val[key] = nil
 					x.hidden++
 				}
@@ -643,12 +659,19 @@ func (w *world) reads(t *testing.T, actor, typ string, obj map[string]any, sc wa
 	return false
 }
 
-func (w *world) seesField(actor, field, id string) bool {
+func (w *world) seesField(actor, field, id string, value any) bool {
 	switch field {
 	case "User.email":
 		return w.seesEmail(actor, id)
 	case "Team.inviteCode":
 		return w.seesInviteCode(actor, id)
+	case "AuditLog.from", "AuditLog.to":
+		// A team's id shows to its readers; statuses and users' ids to all.
+		v, _ := value.(string)
+		if _, isTeam := w.members[v]; isTeam {
+			return w.readsTeam(actor, v)
+		}
+		return true
 	}
 	panic("no oracle for " + field)
 }
