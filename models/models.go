@@ -266,3 +266,17 @@ func (User) IsAssignee() {}
 
 // IsAssignee marks Team as a member of the GraphQL union Assignee.
 func (Team) IsAssignee() {}
+
+// ValidID tells a 24-hex MongoDB ObjectId, the form of every id the API
+// takes, from anything else a client may send.
+func ValidID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
+}

@@ -32,7 +32,7 @@ func (r *Resolver) readTask(ctx context.Context, field, id string) (*auth.Viewer
 	if err != nil {
 		return nil, models.Task{}, err
 	}
-	if !validID(id) {
+	if !models.ValidID(id) {
 		return nil, models.Task{}, badInput(field, "not a valid id")
 	}
 	t, err := loaders.For(ctx).Tasks.Load(ctx, id)()
@@ -63,7 +63,7 @@ func (r *Resolver) readTeam(ctx context.Context, field, id string) (models.Team,
 	if _, err := viewer(ctx); err != nil {
 		return models.Team{}, err
 	}
-	if !validID(id) {
+	if !models.ValidID(id) {
 		return models.Team{}, badInput(field, "not a valid id")
 	}
 	t, err := loaders.For(ctx).Teams.Load(ctx, id)()

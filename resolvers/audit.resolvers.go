@@ -57,7 +57,7 @@ func (r *queryResolver) AuditLogs(ctx context.Context, filter *models.AuditLogFi
 	f := storage.AuditFilter{}
 	if filter != nil {
 		for field, id := range map[string]*string{"filter.actorId": filter.ActorID, "filter.teamId": filter.TeamID, "filter.taskId": filter.TaskID} {
-			if id != nil && !validID(*id) {
+			if id != nil && !models.ValidID(*id) {
 				return nil, badInput(field, "not a valid id")
 			}
 		}

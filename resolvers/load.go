@@ -70,16 +70,3 @@ func sortRoles(roles []models.UserRole) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
-
-// validID tells a 24-hex ObjectId from anything else a client may send.
-func validID(id string) bool {
-	if len(id) != 24 {
-		return false
-	}
-	for _, c := range id {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return false
-		}
-	}
-	return true
-}

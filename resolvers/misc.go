@@ -41,7 +41,7 @@ func (r *Resolver) label(ctx context.Context, id string) (*auth.Viewer, models.L
 	if err != nil {
 		return nil, models.Label{}, err
 	}
-	if !validID(id) {
+	if !models.ValidID(id) {
 		return nil, models.Label{}, badInput("id", "not a valid id")
 	}
 	l, err := loaders.For(ctx).Labels.Load(ctx, id)()

@@ -25,7 +25,7 @@ func taskList(v *auth.Viewer, f *models.TaskFilter, o *models.TaskOrder, first *
 			l.Scope = string(*f.Scope)
 		}
 		if f.TeamID != nil {
-			if !validID(*f.TeamID) {
+			if !models.ValidID(*f.TeamID) {
 				return l, badInput("filter.teamId", "not a valid id")
 			}
 			l.TeamID = *f.TeamID
@@ -42,7 +42,7 @@ func taskList(v *auth.Viewer, f *models.TaskFilter, o *models.TaskOrder, first *
 		}
 		l.Priorities = f.Priorities
 		for _, id := range f.LabelIds {
-			if !validID(id) {
+			if !models.ValidID(id) {
 				return l, badInput("filter.labelIds", "not a valid id: "+id)
 			}
 		}
@@ -168,7 +168,7 @@ func checkLabels(ctx context.Context, field string, ids []string) ([]string, err
 	seen := map[string]bool{}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if !validID(id) {
+		if !models.ValidID(id) {
 			return nil, badInput(field, "not a valid id: "+id)
 		}
 		if !seen[id] {
@@ -201,7 +201,7 @@ func (r *Resolver) checkAssignee(ctx context.Context, field string, in models.As
 	case (in.UserID == nil) == (in.TeamID == nil):
 		return storage.NewAssignment{}, badInput(field, "give exactly one of userId and teamId")
 	case in.UserID != nil:
-		if !validID(*in.UserID) {
+		if !models.ValidID(*in.UserID) {
 			return storage.NewAssignment{}, badInput(field+".userId", "not a valid id")
 		}
 		if _, err := loaders.For(ctx).Users.Load(ctx, *in.UserID)(); err != nil {

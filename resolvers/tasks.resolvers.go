@@ -241,7 +241,7 @@ func (r *mutationResolver) UnassignTask(ctx context.Context, taskID string) (*mo
 
 // ReassignTaskToMember is the resolver for the reassignTaskToMember field.
 func (r *mutationResolver) ReassignTaskToMember(ctx context.Context, taskID string, userID string) (*models.Task, error) {
-	if !validID(userID) {
+	if !models.ValidID(userID) {
 		return nil, badInput("userId", "not a valid id")
 	}
 	v, t, current, err := r.taskForAssignment(ctx, taskID)

@@ -27,7 +27,7 @@ func checkTeamName(field, name string) (string, error) {
 
 // checkUser verifies that id names an existing user.
 func (r *Resolver) checkUser(ctx context.Context, field, id string) error {
-	if !validID(id) {
+	if !models.ValidID(id) {
 		return badInput(field, "not a valid id: "+id)
 	}
 	if _, err := loaders.For(ctx).Users.Load(ctx, id)(); err != nil {

@@ -114,7 +114,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, teamID string, 
 	if err != nil {
 		return nil, err
 	}
-	if !validID(userID) {
+	if !models.ValidID(userID) {
 		return nil, badInput("userId", "not a valid id")
 	}
 	if ok, err := policy.For(ctx).CanRemoveMember(ctx, t.ID, userID); err != nil || !ok {
@@ -152,7 +152,7 @@ func (r *mutationResolver) UpdateTeam(ctx context.Context, id string, input mode
 		after.Description = val
 	}
 	if val, ok := input.PocID.ValueOK(); ok {
-		if val == nil || !validID(*val) {
+		if val == nil || !models.ValidID(*val) {
 			return nil, badInput("input.pocId", "not a valid id")
 		}
 		if ok, err := isMember(ctx, *val, t.ID); err != nil || !ok {

@@ -20,7 +20,7 @@ func (r *queryResolver) User(ctx context.Context, id string) (*models.User, erro
 	if _, err := viewer(ctx); err != nil {
 		return nil, err
 	}
-	if !validID(id) {
+	if !models.ValidID(id) {
 		return nil, badInput("id", "not a valid id")
 	}
 	u, err := loadOne(ctx, loaders.For(ctx).Users, id)

@@ -6,6 +6,7 @@ import (
 
 	"time"
 
+	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage/mirror"
 	"github.com/todo-backend/todo/storage/mongo"
 )
@@ -33,7 +34,7 @@ func (s *Store) SyncStatus(ctx context.Context, coll, id string) (mirror.Status,
 	if err != nil {
 		return mirror.Status{}, err
 	}
-	if !isID(id) {
+	if !models.ValidID(id) {
 		return mirror.Status{}, invalid("id", "not a valid id")
 	}
 	st, err := e.Status(ctx, coll, id)
@@ -46,7 +47,7 @@ func (s *Store) RetrySync(ctx context.Context, coll, id string) (mirror.Status, 
 	if err != nil {
 		return mirror.Status{}, err
 	}
-	if !isID(id) {
+	if !models.ValidID(id) {
 		return mirror.Status{}, invalid("id", "not a valid id")
 	}
 	if err := e.Retry(ctx, coll, id); err != nil {
@@ -75,7 +76,7 @@ func (s *Store) ResyncDocument(ctx context.Context, coll, id string) (mirror.Sta
 	if err != nil {
 		return mirror.Status{}, err
 	}
-	if !isID(id) {
+	if !models.ValidID(id) {
 		return mirror.Status{}, invalid("id", "not a valid id")
 	}
 	if err := e.Resync(ctx, coll, id); err != nil {

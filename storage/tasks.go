@@ -13,7 +13,7 @@ import (
 
 // Task returns one task, deleted or not.
 func (s *Store) Task(ctx context.Context, id string) (models.Task, error) {
-	if !isID(id) {
+	if !models.ValidID(id) {
 		return models.Task{}, invalid("id", "not a task id")
 	}
 	tasks, err := s.mongo.TasksByIDs(ctx, []string{id})
@@ -287,16 +287,4 @@ func (s *Store) audit(ctx context.Context, op *mirror.Op, a models.AuditLog) {
 		return
 	}
 	op.Wrote(a)
-}
-
-func isID(s string) bool {
-	if len(s) != 24 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return false
-		}
-	}
-	return true
 }

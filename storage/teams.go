@@ -14,7 +14,7 @@ import (
 
 // Team returns one team.
 func (s *Store) Team(ctx context.Context, id string) (models.Team, error) {
-	if !isID(id) {
+	if !models.ValidID(id) {
 		return models.Team{}, invalid("id", "not a team id")
 	}
 	teams, err := s.mongo.TeamsByIDs(ctx, []string{id})

@@ -178,7 +178,7 @@ func (c *Checker) CanSeeAuditValue(ctx context.Context, v string) (bool, error) 
 	if c.viewer == nil {
 		return false, nil
 	}
-	if !isID(v) {
+	if !models.ValidID(v) {
 		return true, nil // a status
 	}
 	t, err := loaders.For(ctx).Teams.Load(ctx, v)()
@@ -189,18 +189,6 @@ func (c *Checker) CanSeeAuditValue(ctx context.Context, v string) (bool, error) 
 		return false, err
 	}
 	return c.CanReadTeam(ctx, t)
-}
-
-func isID(s string) bool {
-	if len(s) != 24 {
-		return false
-	}
-	for _, r := range s {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // CanEditTask: update, defer, delete and restore.

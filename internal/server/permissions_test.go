@@ -84,13 +84,21 @@ func (f *permFixture) id(p person) string {
 	return p.id
 }
 
-func (e *env) newPermFixture(t *testing.T, idx int) *permFixture {
+// permPeople signs in the users of the fixtures of one env. The fixtures
+// of an env share them: every rule the matrix checks is relative to a
+// fixture's own team and tasks, which each fixture makes anew.
+type permPeople struct {
+	users  map[string]person
+	emails map[string]string
+}
+
+func (e *env) newPermPeople(t *testing.T, idx int) permPeople {
 	t.Helper()
 	if idx >= permFixturesMax {
 		t.Fatalf("fixture %d: raise permFixturesMax (ADMIN_EMAILS lists only %d admins)", idx, permFixturesMax)
 	}
 	ctx := context.Background()
-	f := &permFixture{idx: idx, users: map[string]person{}, emails: map[string]string{}}
+	p := permPeople{users: map[string]person{}, emails: map[string]string{}}
 	for _, role := range permUsers {
 		email := permEmail(idx, role)
 		u, err := e.store.SignInByEmail(ctx, email, role)
@@ -109,8 +117,16 @@ func (e *env) newPermFixture(t *testing.T, idx int) *permFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.users[role], f.emails[role] = person{id: u.ID, token: tok}, email
+		p.users[role], p.emails[role] = person{id: u.ID, token: tok}, email
 	}
+	return p
+}
+
+// newPermFixture makes fixture idx (its team, code and tasks) for people.
+func (e *env) newPermFixture(t *testing.T, people permPeople, idx int) *permFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &permFixture{idx: idx, users: people.users, emails: people.emails}
 	u := f.users
 	code, err := e.store.GenerateCreationCode(ctx, u["admin"].id, "permission fixture")
 	if err != nil {
@@ -630,14 +646,14 @@ func newPermEnv(t *testing.T) *env {
 	for i := range admins {
 		admins[i] = permEmail(i, "admin")
 	}
-	return newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": strings.Join(admins, ",")}})
+	return newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": strings.Join(admins, ",")}, unmirrored: true})
 }
 
 // TestPermissionMatrix walks every mutation and the leak-prone queries as
 // every kind of caller and checks each answer against SPEC §5.3.
 //
 // Each mutation row gets an env of its own, and each of its cells a fresh
-// fixture in it. One env for all ~370 fixtures would be simpler, but
+// fixture in it (a team, its code and tasks; the env's users are shared). One env for all ~370 fixtures would be simpler, but
 // FerretDB v1 scans whole collections for `$in` and `_id` lookups
 // (reference/infrastructure.md), so every request grows slower with every
 // fixture: a single env did not finish in 15 minutes under -race.
@@ -663,9 +679,10 @@ func TestPermissionMatrix(t *testing.T) {
 					t.Run(row.name, func(t *testing.T) {
 						e := newPermEnv(t)
 						w := permWants(t, row.name, row.want)
+						people := e.newPermPeople(t, r+1)
 						for a, actor := range permActors {
 							t.Run(actor.role, func(t *testing.T) {
-								f := e.newPermFixture(t, r*len(permActors)+a+1)
+								f := e.newPermFixture(t, people, r*len(permActors)+a+1)
 								as := f.as(actor.role)
 								if row.setup != nil {
 									row.setup(t, e, f, as)
@@ -699,7 +716,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 	t.Run("queries", func(t *testing.T) {
 		e := newPermEnv(t)
-		f := e.newPermFixture(t, 0)
+		f := e.newPermFixture(t, e.newPermPeople(t, 0), 0)
 		permWatching(permUserTask)(t, e, f, f.users["creator"])
 		permWatching(permTeamTask)(t, e, f, f.users["member"])
 		for _, q := range permQueries {

@@ -49,7 +49,7 @@ func worldEmail(role string) string { return "walk-" + strings.ToLower(role) + "
 // newWorldEnv serves the handler with the world's admin in ADMIN_EMAILS.
 func newWorldEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": worldEmail("admin")}})
+	return newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": worldEmail("admin")}, unmirrored: true})
 }
 
 // newWorld builds, through the storage facade (which records the audit log
