@@ -21,7 +21,9 @@ var readable = []string{"Task", "Team", "TeamMember", "AuditLog", "TeamCreationI
 
 // fieldRules guard single fields of otherwise readable objects; each reads
 // the object the field belongs to, or the field's value.
-var fieldRules = map[string]func(ctx context.Context, c *Checker, parent, value any) (bool, error){
+type fieldRule func(ctx context.Context, c *Checker, parent, value any) (bool, error)
+
+var fieldRules = map[string]fieldRule{
 	"User.email": func(ctx context.Context, c *Checker, parent, _ any) (bool, error) {
 		u, ok := deref[models.User](parent)
 		if !ok {
@@ -83,18 +85,25 @@ func Fields(schema *ast.Schema) (graphql.FieldMiddleware, error) {
 			}
 		}
 	}
-	for f := range fieldRules {
+	// The field rules by object and field: the middleware runs for every
+	// field of every answer, so its look-ups allocate nothing.
+	rules := map[string]map[string]fieldRule{}
+	for f, rule := range fieldRules {
 		typ, field, _ := strings.Cut(f, ".")
 		if schema.Types[typ] == nil || schema.Types[typ].Fields.ForName(field) == nil {
 			return nil, fmt.Errorf("policy: the schema has no field %s", f)
 		}
+		if rules[typ] == nil {
+			rules[typ] = map[string]fieldRule{}
+		}
+		rules[typ][field] = rule
 	}
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
 		if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
 			return next(ctx)
 		}
-		rule := fieldRules[fc.Object+"."+fc.Field.Name]
+		rule := rules[fc.Object][fc.Field.Name]
 		if rule == nil && !guarded[fc.Field.Definition.Type.Name()] {
 			return next(ctx)
 		}

@@ -140,6 +140,10 @@ func (c *Checker) CanSeeEmail(ctx context.Context, u models.User) (bool, error) 
 	if u.ID == c.viewer.UserID {
 		return true, nil
 	}
+	return c.remember(subject{"User.email", u.ID}, func() (bool, error) { return c.seesEmail(ctx, u) })
+}
+
+func (c *Checker) seesEmail(ctx context.Context, u models.User) (bool, error) {
 	if admin, err := c.isAdmin(ctx); err != nil || admin {
 		return admin, err
 	}
