@@ -40,11 +40,19 @@ func newGraphQL(d Deps) http.Handler {
 	srv := handler.New(schema)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	// Cost bounded before validation: the document's size, tokens, fields,
+	// aliases, root fields, duplicates and depth (document.go).
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.Use(documentLimits{cache: cache})
+	// Suggestions ("Did you mean …") map the schema for strangers.
+	srv.SetDisableSuggestion(d.Config.Env != config.EnvDevelopment)
 	// Introspection is on; Guard lets only admins use it outside development.
 	srv.Use(extension.Introspection{})
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.Use(pageLimit{max: storage.MaxPageSize})
+	srv.Use(inputLimits{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundRootFields(root.Guard(d.Config.Env == config.EnvDevelopment))
 	// The read rules of SPEC §5.3, on every field that returns a guarded type.

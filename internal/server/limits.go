@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -124,4 +125,105 @@ func asInt(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
+}
+
+// Bounds on every string a client sends (SPEC §5.4): at most MaxString
+// characters (MaxSearch for a search), and no control characters but tab,
+// line feed and carriage return. Resolvers hold the tighter bounds of their
+// fields (a title's 500); these hold for every argument, however nested, so
+// no input reaches a regex or a BSON document unbounded.
+const (
+	MaxString = 10000
+	MaxSearch = 200
+)
+
+// inputLimits checks the string values of every argument of the operation,
+// literal or variable, before any resolver runs.
+type inputLimits struct{}
+
+var (
+	_ graphql.HandlerExtension        = inputLimits{}
+	_ graphql.OperationContextMutator = inputLimits{}
+)
+
+func (inputLimits) ExtensionName() string                   { return "InputLimits" }
+func (inputLimits) Validate(graphql.ExecutableSchema) error { return nil }
+func (inputLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	return checkInputs(oc.Operation.SelectionSet, oc.Variables, oc.Doc, 0)
+}
+
+func checkInputs(set ast.SelectionSet, vars map[string]any, doc *ast.QueryDocument, level int) *gqlerror.Error {
+	if level > 64 {
+		return nil
+	}
+	for _, sel := range set {
+		var sub ast.SelectionSet
+		switch s := sel.(type) {
+		case *ast.Field:
+			for _, arg := range s.Arguments {
+				v, err := arg.Value.Value(vars)
+				if err != nil {
+					continue // validation has refused it already
+				}
+				if gerr := checkValue(arg.Name, arg.Name, v); gerr != nil {
+					return gerr
+				}
+			}
+			sub = s.SelectionSet
+		case *ast.InlineFragment:
+			sub = s.SelectionSet
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				sub = s.Definition.SelectionSet
+			}
+		}
+		if gerr := checkInputs(sub, vars, doc, level+1); gerr != nil {
+			return gerr
+		}
+	}
+	return nil
+}
+
+// checkValue checks a value at path whose innermost name is name.
+func checkValue(path, name string, v any) *gqlerror.Error {
+	switch x := v.(type) {
+	case string:
+		limit := MaxString
+		if name == "search" {
+			limit = MaxSearch
+		}
+		n := 0
+		for _, r := range x {
+			n++
+			if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
+				return inputError(path, "must not contain control characters")
+			}
+		}
+		if n > limit {
+			return inputError(path, fmt.Sprintf("at most %d characters, got %d", limit, n))
+		}
+	case map[string]any:
+		for k, e := range x {
+			if gerr := checkValue(path+"."+k, k, e); gerr != nil {
+				return gerr
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if gerr := checkValue(path, name, e); gerr != nil {
+				return gerr
+			}
+		}
+	}
+	return nil
+}
+
+func inputError(field, msg string) *gqlerror.Error {
+	err := gqlerror.Errorf("%s: %s", field, msg)
+	errcode.Set(err, "BAD_USER_INPUT")
+	err.Extensions["field"] = field
+	return err
 }

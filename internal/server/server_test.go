@@ -346,7 +346,9 @@ func TestBadRequests(t *testing.T) {
 		{name: "wrong variable type", method: "POST", contentType: "application/json",
 			body: `{"query":"query($n:Int){labels(first:$n){totalCount}}","variables":{"n":"ten"}}`, wantStatus: 422, wantCode: "BAD_USER_INPUT"},
 		{name: "too costly", method: "POST", contentType: "application/json",
-			body: `{"query":"{` + costly(60) + `}"}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+			body: `{"query":"{` + costly(15) + `}"}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "too many root fields", method: "POST", contentType: "application/json",
+			body: `{"query":"{` + costly(60) + `}"}`, wantStatus: 422, wantCode: "BAD_USER_INPUT"},
 		{name: "mutation over GET", method: "GET", path: "/graphql?query=" + url.QueryEscape("mutation{x}"), wantStatus: 422, wantCode: "BAD_USER_INPUT"},
 		{name: "unknown route", method: "GET", path: "/nope", wantStatus: 404},
 		{name: "wrong method", method: "DELETE", path: "/v1/health", wantStatus: 405},
@@ -383,7 +385,7 @@ func TestBadRequests(t *testing.T) {
 func costly(n int) string {
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, "l%d:labels(first:100){nodes{name color id}} ", i)
+		fmt.Fprintf(&b, "l%d:tasks(first:100){nodes{activity(first:100){nodes{id}}}} ", i)
 	}
 	return b.String()
 }

@@ -1,0 +1,106 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// hostileDocuments are the attacks of issue 9's table, at the sizes
+// measured there: each must be refused before validation, with a message
+// naming the limit. (cmd/todo's TestRefusalsCostLittle measures what each
+// refusal costs a `todo serve` process in CPU.)
+func hostileDocuments() []struct{ name, query, want string } {
+	rep := func(s string, n int) string { return strings.Repeat(s, n) }
+	return []struct{ name, query, want string }{
+		{"5,000 duplicate fields", "{ me { " + rep("id ", 5000) + "} }", "token limit"},
+		{"10,000 duplicate fields", "{ me { " + rep("id ", 10000) + "} }", "token limit"},
+		{"50,000 duplicate fields", "{ me { " + rep("id ", 50000) + "} }", "bytes, more than the limit"},
+		{"2,000 duplicate fields", "{ me { " + rep("id ", 2000) + "} }", "same field more than 20 times"},
+		{"30 duplicate fields", "{ me { " + rep("id ", 30) + "} }", "same field more than 20 times"},
+		{"10,000 __typename", "{ " + rep("__typename ", 10000) + "}", "bytes, more than the limit"},
+		{"1,500 __typename", "{ " + rep("__typename ", 1500) + "}", "root fields"},
+		{"5,000 aliases of taskSummary", "{ " + aliases("taskSummary { overdue }", 5000) + " }", "bytes, more than the limit"},
+		{"60 aliases of taskSummary", "{ " + aliases("taskSummary { overdue }", 60) + " }", "root fields"},
+		{"60 aliases of a nested field", "{ me { " + aliases("name", 60) + " } }", "more than 50 aliases"},
+		{"fragments spread in fragments", nestedFragments(12), "more than 1000 fields"},
+		{"13 levels", "{ me " + rep("{ teams ", 12) + "{ id }" + rep(" }", 12) + " }", "levels deep"},
+	}
+}
+
+func aliases(field string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "a%d: %s ", i, field)
+	}
+	return b.String()
+}
+
+// nestedFragments builds a document whose fragments each spread the next
+// one four times: 4^depth fields once expanded, in a few hundred bytes.
+func nestedFragments(depth int) string {
+	var b strings.Builder
+	b.WriteString("{ me { ...f0 } }")
+	for i := range depth {
+		fmt.Fprintf(&b, " fragment f%d on User { ...f%d ...f%d ...f%d ...f%d }", i, i+1, i+1, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment f%d on User { id }", depth)
+	return b.String()
+}
+
+func TestHostileDocumentsRefused(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true})
+	for _, h := range hostileDocuments() {
+		t.Run(h.name, func(t *testing.T) {
+			for _, anonymous := range []bool{true, false} {
+				token := e.token
+				if anonymous {
+					token = ""
+				}
+				g := e.graphqlAs(t, token, h.query, nil)
+				if len(g.Errors) != 1 || g.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !strings.Contains(g.Errors[0].Message, h.want) {
+					t.Errorf("anonymous=%v: got %+v, want one BAD_USER_INPUT naming %q", anonymous, g.Errors, h.want)
+				}
+			}
+		})
+	}
+	// GET has the same limits, however long the query string.
+	q := "{ me { " + strings.Repeat("id ", 20000) + "} }"
+	r := e.do(t, http.MethodGet, "/graphql?query="+url.QueryEscape(q), "", "")
+	if !strings.Contains(string(r.body), "BAD_USER_INPUT") || !strings.Contains(string(r.body), "bytes, more than the limit") {
+		t.Errorf("GET of %d bytes: %d %s", len(q), r.status, r.body)
+	}
+}
+
+func TestStringInputsBounded(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true})
+	long := strings.Repeat("a", 100<<10)
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		field       string
+	}{
+		{"users search of 100 KB", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": long}, "search"},
+		{"labels search of 100 KB", `query($s: String) { labels(search: $s) { totalCount } }`, map[string]any{"s": long}, "search"},
+		{"users search of 201 characters", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": strings.Repeat("é", 201)}, "search"},
+		{"NUL in a search", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": "abc\x00def"}, "search"},
+		{"NUL in a task filter", `query($f: TaskFilter) { tasks(filter: $f) { totalCount } }`, map[string]any{"f": map[string]any{"search": "a\x00"}}, "filter.search"},
+		{"escape in a literal", `{ users(search: "abc\u0007") { totalCount } }`, nil, "search"},
+		{"a title of 20,000 characters", `mutation($in: CreateTaskInput!) { createTask(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"title": strings.Repeat("x", 20000)}}, "input.title"},
+		{"a control character in a label list", `query($f: TaskFilter) { tasks(filter: $f) { totalCount } }`,
+			map[string]any{"f": map[string]any{"labelIds": []any{"\x01"}}}, "filter.labelIds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.expect(t, person{token: e.token}, tc.name, tc.query, tc.vars, "BAD_USER_INPUT", tc.field)
+		})
+	}
+	// Tabs and line breaks are text.
+	g := e.graphql(t, `mutation($in: CreateTaskInput!) { createTask(input: $in) { description } }`,
+		map[string]any{"in": map[string]any{"title": "Lines", "description": "one\n\ttwo\r\n"}})
+	if len(g.Errors) > 0 {
+		t.Errorf("a description with tabs and newlines: %+v", g.Errors)
+	}
+}
