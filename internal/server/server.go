@@ -19,8 +19,11 @@ import (
 	"github.com/todo-backend/todo/storage"
 )
 
-// MaxBodyBytes bounds a request body; GraphQL documents are small.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes bounds a request body. A document has at most
+// MaxDocumentBytes and a string argument MaxString characters; 256 KiB leaves
+// room for the largest legitimate variables (a hundred member ids, a long
+// description) while a refusal of the largest body stays cheap.
+const MaxBodyBytes = 256 << 10
 
 // Pinger is a dependency whose health can be checked.
 type Pinger interface {

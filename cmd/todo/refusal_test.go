@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRefusalsCostLittle sends the attacks of issue 9 to a `todo serve`
+// process (built without the race detector, embedded stores) and measures,
+// through the process's own CPU time in /proc, what each refusal costs it:
+// under 20 ms, whatever the document's size up to the body limit. Each
+// attack is sent reps times and the CPU time divided, so the clock's 10 ms
+// ticks do not blur the figure.
+func TestRefusalsCostLittle(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Fatalf("this test reads the server's CPU time from /proc: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "todo")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "ENV=development", "PORT="+strconv.Itoa(port), "DATA_DIR="+t.TempDir(),
+		"MONGODB_URI=", "POSTGRES_DSN=", "POSTGRES_HOST=", "AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=")
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	s := &process{base: base, log: log}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/v1/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("todo serve did not get healthy:\n%s", log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.devLogin(t, "attacker@example.com")
+
+	rep := strings.Repeat
+	aliases := func(field string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "a%d: %s ", i, field)
+		}
+		return b.String()
+	}
+	big := func(n int) string { return rep("a", n) }
+	const reps = 20
+	attacks := []struct {
+		name, method, query string
+		vars                map[string]any
+		anonymous           bool
+		wantStatus          int
+	}{
+		{"5,000 duplicate fields", "POST", "{ me { " + rep("id ", 5000) + "} }", nil, true, 422},
+		{"10,000 duplicate fields", "POST", "{ me { " + rep("id ", 10000) + "} }", nil, true, 422},
+		{"50,000 duplicate fields", "POST", "{ me { " + rep("id ", 50000) + "} }", nil, true, 422},
+		{"GET of 60 KB", "GET", "{ me { " + rep("id ", 20000) + "} }", nil, true, 422},
+		{"10,000 __typename", "POST", "{ " + rep("__typename ", 10000) + "}", nil, true, 422},
+		{"5,000 aliases of taskSummary", "POST", "{ " + aliases("taskSummary { overdue }", 5000) + "}", nil, false, 422},
+		{"users(search) of 100 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(100 << 10)}, false, 200},
+		{"users(search) of 250 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(250 << 10)}, false, 200},
+		// Over the body limit: 413 before any decoding.
+		{"users(search) of 300 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(300 << 10)}, false, 413},
+		{"users(search) of 900 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(900 << 10)}, false, 413},
+		{"labels(search) of 900 KB", "POST", `query($s: String) { labels(search: $s) { totalCount } }`, map[string]any{"s": big(900 << 10)}, false, 413},
+	}
+	for _, a := range attacks {
+		token := s.token
+		if a.anonymous {
+			token = ""
+		}
+		var req func() (*http.Response, error)
+		if a.method == "GET" {
+			u := base + "/graphql?query=" + url.QueryEscape(a.query)
+			req = func() (*http.Response, error) { return get(u, token) }
+		} else {
+			body, _ := json.Marshal(map[string]any{"query": a.query, "variables": a.vars})
+			req = func() (*http.Response, error) { return post(base+"/graphql", token, body) }
+		}
+		before := cpuTicks(t, cmd.Process.Pid)
+		for range reps {
+			resp, err := req()
+			if err != nil {
+				t.Fatalf("%s: %v", a.name, err)
+			}
+			var g struct {
+				Errors []struct {
+					Message    string
+					Extensions map[string]any
+				}
+			}
+			err = json.NewDecoder(resp.Body).Decode(&g)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode != a.wantStatus:
+				t.Fatalf("%s: HTTP %d %+v, want %d", a.name, resp.StatusCode, g.Errors, a.wantStatus)
+			case a.wantStatus == http.StatusRequestEntityTooLarge:
+			case err != nil || len(g.Errors) != 1 || g.Errors[0].Extensions["code"] != "BAD_USER_INPUT":
+				t.Fatalf("%s: %+v (%v), want one BAD_USER_INPUT", a.name, g.Errors, err)
+			}
+		}
+		perRequest := time.Duration(cpuTicks(t, cmd.Process.Pid)-before) * tick / reps
+		t.Logf("%-30s refused (%d B): %v of server CPU per refusal", a.name, len(a.query)+len(fmt.Sprint(a.vars)), perRequest)
+		if perRequest >= 20*time.Millisecond {
+			t.Errorf("%s: a refusal cost the server %v of CPU, want under 20ms", a.name, perRequest)
+		}
+	}
+}
+
+// tick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const tick = 10 * time.Millisecond
+
+// cpuTicks reads a process's user plus system time from /proc/PID/stat.
+func cpuTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name may hold spaces: fields count from after its ')'.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	return utime + stime
+}
+
+func get(u, token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func post(u, token string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return http.DefaultClient.Do(req)
+}
