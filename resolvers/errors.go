@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -69,18 +71,39 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = CodeUnprocessable
 		case errors.Is(err, storage.ErrRateLimited):
 			gerr.Extensions["code"] = CodeRateLimited
+		case strings.HasPrefix(gerr.Message, undecodable):
+			// gqlgen quotes the whole body after the decoder's error; the
+			// client sent it and needs only the reason, and nothing of it
+			// goes to the log.
+			msg, _, _ := strings.Cut(gerr.Message, " body:")
+			gerr.Message = "the request body is not valid JSON: " + shorten(strings.TrimPrefix(msg, undecodable+": "), 200)
+			gerr.Extensions["code"] = CodeBadUserInput
 		case isRequestError(gerr):
 			// Parse, validation and cost errors: the client's query is at
 			// fault, and the message says how.
 			gerr.Extensions["code"] = CodeBadUserInput
 		default:
 			id := requestid.From(ctx)
-			log.ErrorContext(ctx, "graphql: internal error", "request_id", id, "path", gerr.Path.String(), "err", err)
+			log.ErrorContext(ctx, "graphql: internal error", "request_id", id, "path", gerr.Path.String(), "err", shorten(err.Error(), 2000))
 			gerr.Message = "internal error"
 			gerr.Extensions = map[string]any{"code": CodeInternal, "requestId": id}
 		}
 		return gerr
 	}
+}
+
+// undecodable begins gqlgen's message for a POST body that is not JSON.
+const undecodable = "json request body could not be decoded"
+
+// shorten keeps at most n bytes of s (cut at a rune boundary), marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // lastField names the innermost argument or field of an error path.

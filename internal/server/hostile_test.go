@@ -104,3 +104,44 @@ func TestStringInputsBounded(t *testing.T) {
 		t.Errorf("a description with tabs and newlines: %+v", g.Errors)
 	}
 }
+
+// A malformed body of 200 KB is refused as the client's mistake, in a few
+// words: nothing of it is echoed (gqlgen quotes it whole) or logged.
+func TestMalformedBodyNotEchoed(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true})
+	body := `{"query": "{ me { id } }", "variables": {"x": "` + strings.Repeat("b", 200<<10)
+	r := e.do(t, http.MethodPost, "/graphql", "application/json", body, "Authorization", "Bearer "+e.token)
+	if r.status != http.StatusBadRequest || len(r.body) > 1000 || !strings.Contains(string(r.body), "BAD_USER_INPUT") {
+		t.Errorf("got HTTP %d, %d bytes: %.300s; want 400, a short BAD_USER_INPUT", r.status, len(r.body), r.body)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	for _, secure := range []string{"false", "true"} {
+		e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"COOKIE_SECURE": secure}})
+		for _, path := range []string{"/v1/health", "/playground", "/graphql?query=%7B__typename%7D"} {
+			r := e.do(t, http.MethodGet, path, "", "")
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("%s: X-Content-Type-Options %q, want nosniff", path, got)
+			}
+			if got, want := r.header.Get("Strict-Transport-Security") != "", secure == "true"; got != want {
+				t.Errorf("%s with COOKIE_SECURE=%s: HSTS %v, want %v", path, secure, got, want)
+			}
+			framing := r.header.Get("X-Frame-Options") == "DENY" && strings.Contains(r.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+			if framing != (path == "/playground") {
+				t.Errorf("%s: no-framing headers %v, want them on the playground only", path, framing)
+			}
+		}
+	}
+}
+
+// Field suggestions map the schema for strangers: only development makes them.
+func TestNoSuggestionsOutsideDevelopment(t *testing.T) {
+	for env, want := range map[string]bool{"development": true, "staging": false} {
+		e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"ENV": env}})
+		g := e.graphql(t, "{ tsks { totalCount } }", nil)
+		if len(g.Errors) != 1 || strings.Contains(g.Errors[0].Message, "Did you mean") != want {
+			t.Errorf("ENV=%s: %+v, want a suggestion: %v", env, g.Errors, want)
+		}
+	}
+}

@@ -49,6 +49,7 @@ func New(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(
 		withRequestID,
+		securityHeaders(d.Config.CookieSecure),
 		accessLog(d.Log),
 		recoverPanics(d.Log),
 		instrument(d.Metrics),

@@ -330,7 +330,7 @@ func TestBadRequests(t *testing.T) {
 		wantCode    string
 		wantField   string
 	}{
-		{name: "malformed JSON", method: "POST", contentType: "application/json", body: `{"query":`, wantStatus: 400},
+		{name: "malformed JSON", method: "POST", contentType: "application/json", body: `{"query":`, wantStatus: 400, wantCode: "BAD_USER_INPUT"},
 		{name: "oversized body", method: "POST", contentType: "application/json",
 			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`, wantStatus: 413},
 		{name: "syntax error", method: "POST", contentType: "application/json", body: `{"query":"{labels{"}`,
