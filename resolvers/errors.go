@@ -78,6 +78,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			msg, _, _ := strings.Cut(gerr.Message, " body:")
 			gerr.Message = "the request body is not valid JSON: " + shorten(strings.TrimPrefix(msg, undecodable+": "), 200)
 			gerr.Extensions["code"] = CodeBadUserInput
+		case errors.Is(err, context.DeadlineExceeded):
+			// The server's doing, not the client's: INTERNAL, but saying what.
+			id := requestid.From(ctx)
+			gerr.Message = "the request ran out of time (REQUEST_TIMEOUT); try again or ask for less"
+			gerr.Extensions = map[string]any{"code": CodeInternal, "requestId": id}
 		case isRequestError(gerr):
 			// Parse, validation and cost errors: the client's query is at
 			// fault, and the message says how.

@@ -57,7 +57,10 @@ type Config struct {
 	PrivateKeyPEM string
 	PublicKeyPEM  string
 
-	AccessLifetime    time.Duration
+	AccessLifetime time.Duration
+	// RequestTimeout bounds a GraphQL request's reads (REQUEST_TIMEOUT);
+	// a mutation, once begun, runs to its own bound of MutationTimeout.
+	RequestTimeout    time.Duration
 	RefreshLifetime   time.Duration
 	AccessCookieName  string
 	RefreshCookieName string
@@ -158,6 +161,10 @@ func Load(lookup Lookup) (Config, error) {
 		r.fail("PUBLIC_KEY", "PRIVATE_KEY and PUBLIC_KEY must be set together")
 	}
 
+	c.RequestTimeout = r.seconds("REQUEST_TIMEOUT", 10)
+	if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
+		r.fail("REQUEST_TIMEOUT", "must be between 0 and 300 seconds")
+	}
 	c.AccessLifetime = r.seconds("ACCESS_LIFETIME", 3600)
 	c.RefreshLifetime = r.seconds("REFRESH_LIFETIME", 604800)
 	if c.AccessLifetime <= 0 {

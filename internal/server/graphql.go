@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -29,7 +31,14 @@ import (
 const (
 	MaxDepth      = 12
 	MaxComplexity = 20000
+	// MaxRootConcurrency bounds the root fields of one request that run at
+	// once against the stores.
+	MaxRootConcurrency = 4
+	// MutationTimeout bounds one mutation, run detached from its request.
+	MutationTimeout = 30 * time.Second
 )
+
+type rootSlotsKey struct{}
 
 func newGraphQL(d Deps) http.Handler {
 	root := &resolvers.Resolver{Store: d.Store}
@@ -55,6 +64,37 @@ func newGraphQL(d Deps) http.Handler {
 	srv.Use(inputLimits{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundRootFields(root.Guard(d.Config.Env == config.EnvDevelopment))
+	// A request's root fields run at most MaxRootConcurrency at a time, so
+	// one request cannot take the stores' connection pool.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(context.WithValue(ctx, rootSlotsKey{}, make(chan struct{}, MaxRootConcurrency)))
+	})
+	// A mutation, once begun, runs to completion on a context of its own: a
+	// client that hangs up, or a request deadline that passes, must not
+	// leave half an operation (the writes of removeTeamMember, createTeam…
+	// are several). MutationTimeout bounds it instead.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Mutation {
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MutationTimeout)
+			defer cancel()
+			return next(mctx)
+		}
+		return next(ctx)
+	})
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		slots, ok := ctx.Value(rootSlotsKey{}).(chan struct{})
+		if !ok {
+			return next(ctx)
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			graphql.AddError(ctx, ctx.Err())
+			return graphql.Null
+		}
+		defer func() { <-slots }()
+		return next(ctx)
+	})
 	// The read rules of SPEC §5.3, on every field that returns a guarded type.
 	fields, err := policy.Fields(schema.Schema())
 	if err != nil {
@@ -78,17 +118,47 @@ func pageSize(first *int) int {
 	return min(max(*first, 1), storage.MaxPageSize)
 }
 
+// Weights of the fields that start database work of their own, beyond the
+// batched loads every field shares (SPEC §5.4): a query of one page, a count
+// (FerretDB scans for it), a search (a regex over a collection), a summary
+// (every task of the scope read), the admin figures (a count per collection).
+const (
+	costQuery   = 10
+	costCount   = 20
+	costSearch  = 50
+	costSummary = 200
+	costAdmin   = 200
+)
+
 // setComplexity weights every list field by the page size it asks for, so
-// nested lists multiply: tasks(first:100){activity(first:100)} costs 10^4.
+// nested lists multiply: tasks(first:100){activity(first:100)} costs 10^4;
+// and every field that queries by what it starts.
 func setComplexity(c *graph.ComplexityRoot) {
-	page := func(child int, first *int) int { return 1 + child*pageSize(first) }
-	c.Query.Labels = func(child int, _ *string, first *int, _ *string) int { return page(child, first) }
+	page := func(child int, first *int) int { return costQuery + child*pageSize(first) }
+	search := func(child int, s *string, first *int) int {
+		if s != nil && *s != "" {
+			return costSearch + page(child, first)
+		}
+		return page(child, first)
+	}
+	count := func(int) int { return costCount }
+	c.TaskConnection.TotalCount, c.AuditLogConnection.TotalCount, c.LabelConnection.TotalCount = count, count, count
+	c.UserConnection.TotalCount, c.TeamMemberConnection.TotalCount, c.SyncFailureConnection.TotalCount = count, count, count
+	c.TeamCreationInviteCodeConnection.TotalCount = count
+	c.Query.TaskSummary = func(child int, _ *string, _ *string) int { return costSummary + child }
+	c.Query.SyncMetrics = func(child int) int { return costAdmin + child }
+	c.Query.SyncStatus = func(child int, _ string, _ string) int { return costQuery + child }
+	c.TeamMember.TasksAssignedCount = func(int) int { return costQuery }
+	c.Query.Labels = func(child int, q *string, first *int, _ *string) int { return search(child, q, first) }
 	c.Query.TeamCreationInviteCodes = func(child int, first *int, _ *string) int { return page(child, first) }
-	c.Query.Tasks = func(child int, _ *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
+	c.Query.Tasks = func(child int, f *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
+		if f != nil {
+			return search(child, f.Search, first)
+		}
 		return page(child, first)
 	}
 	c.Query.Watchlist = func(child int, first *int, _ *string) int { return page(child, first) }
-	c.Query.Users = func(child int, _ string, first *int, _ *string) int { return page(child, first) }
+	c.Query.Users = func(child int, q string, first *int, _ *string) int { return search(child, &q, first) }
 	c.Query.AuditLogs = func(child int, _ *models.AuditLogFilter, first *int, _ *string) int { return page(child, first) }
 	c.Query.TeamActivity = func(child int, _ string, first *int, _ *string) int { return page(child, first) }
 	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first) }

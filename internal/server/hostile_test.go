@@ -145,3 +145,18 @@ func TestNoSuggestionsOutsideDevelopment(t *testing.T) {
 		}
 	}
 }
+
+// A request's reads are cut off at REQUEST_TIMEOUT with an error that says
+// so; a mutation, once begun, runs to completion however short the
+// request's deadline (here 1 ms, shorter than a loader's batch window).
+func TestRequestDeadline(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_TIMEOUT": "0.001"}})
+	g := e.graphql(t, "{ me { id teams { id } } }", nil)
+	if len(g.Errors) == 0 || !strings.Contains(g.Errors[0].Message, "ran out of time") || g.Errors[0].Extensions["requestId"] == nil {
+		t.Errorf("a read past the deadline: %s %+v, want the out-of-time error with a request id", g.Data, g.Errors)
+	}
+	g = e.graphql(t, `mutation { createTask(input: {title: "written whole"}) { id title } }`, nil)
+	if len(g.Errors) > 0 || !strings.Contains(string(g.Data), "written whole") {
+		t.Fatalf("a mutation with a 1 ms request deadline: %s %+v, want it done", g.Data, g.Errors)
+	}
+}

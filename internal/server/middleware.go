@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,6 +140,19 @@ func securityHeaders(hsts bool) func(http.Handler) http.Handler {
 				h.Set("Content-Security-Policy", "frame-ancestors 'none'")
 			}
 			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withDeadline bounds a request: its reads are cut off after d, and the
+// context's end frees the connections they hold. (Mutations run detached
+// from it once they begin: see graphql.go.)
+func withDeadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

@@ -41,7 +41,15 @@ type Options struct {
 	// ServerSelectionTimeout bounds how long an operation waits for a server
 	// when MongoDB is away, so requests fail fast instead of hanging.
 	ServerSelectionTimeout time.Duration
+	// OperationTimeout bounds every operation that has no deadline of its
+	// own (the driver's client-side timeout); 0 means DefaultOperationTimeout.
+	OperationTimeout time.Duration
 }
+
+// DefaultOperationTimeout bounds one MongoDB operation: longer than any
+// request may run (a request's own deadline is shorter and wins), short
+// enough that a stuck server frees the connection.
+const DefaultOperationTimeout = 30 * time.Second
 
 // Connect prepares a client for uri. The driver connects lazily, so Connect
 // succeeds while MongoDB is down; Ping tells whether it is up.
@@ -56,6 +64,14 @@ func Connect(uri, dbName string, o Options) (*Store, error) {
 		co.SetServerSelectionTimeout(o.ServerSelectionTimeout)
 	case co.ServerSelectionTimeout == nil:
 		co.SetServerSelectionTimeout(5 * time.Second)
+	}
+	// A timeoutMS in the URI wins over the default.
+	if co.Timeout == nil {
+		d := o.OperationTimeout
+		if d <= 0 {
+			d = DefaultOperationTimeout
+		}
+		co.SetTimeout(d)
 	}
 	client, err := mongo.Connect(co)
 	if err != nil {
