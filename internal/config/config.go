@@ -60,7 +60,12 @@ type Config struct {
 	AccessLifetime time.Duration
 	// RequestTimeout bounds a GraphQL request's reads (REQUEST_TIMEOUT);
 	// a mutation, once begun, runs to its own bound of MutationTimeout.
-	RequestTimeout    time.Duration
+	RequestTimeout time.Duration
+	// RequestRate and RequestBurst are each signed-in user's budget on
+	// /graphql, per second and at once (anonymous addresses get a quarter);
+	// a rate of 0 turns budgets off.
+	RequestRate       int
+	RequestBurst      int
 	RefreshLifetime   time.Duration
 	AccessCookieName  string
 	RefreshCookieName string
@@ -165,6 +170,8 @@ func Load(lookup Lookup) (Config, error) {
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
 		r.fail("REQUEST_TIMEOUT", "must be between 0 and 300 seconds")
 	}
+	c.RequestRate = r.intRange("REQUEST_RATE", 20, 0, 100000)
+	c.RequestBurst = r.intRange("REQUEST_BURST", 60, 1, 100000)
 	c.AccessLifetime = r.seconds("ACCESS_LIFETIME", 3600)
 	c.RefreshLifetime = r.seconds("REFRESH_LIFETIME", 604800)
 	if c.AccessLifetime <= 0 {

@@ -160,3 +160,45 @@ func TestRequestDeadline(t *testing.T) {
 		t.Fatalf("a mutation with a 1 ms request deadline: %s %+v, want it done", g.Data, g.Errors)
 	}
 }
+
+// Each signed-in user has a request budget, each anonymous address a
+// quarter of it; a client over it gets RATE_LIMITED with Retry-After, and
+// nobody else notices.
+func TestRequestBudget(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_RATE": "2", "REQUEST_BURST": "8"}})
+	other := e.signIn(t, "other@example.com")
+	limited := func(token string, n int) (int, response) {
+		t.Helper()
+		for i := range n {
+			r := e.do(t, http.MethodPost, "/graphql", "application/json", `{"query":"{ __typename }"}`, "Authorization", "Bearer "+token)
+			if r.status == http.StatusTooManyRequests {
+				return i, r
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("request %d: HTTP %d %s", i, r.status, r.body)
+			}
+		}
+		return n, response{}
+	}
+	served, r := limited(e.token, 20)
+	// The burst of 8, and at most a token or two that 2/s refill meanwhile.
+	if served < 8 || served > 12 || r.status != http.StatusTooManyRequests {
+		t.Fatalf("served %d before 429, want the burst of 8 (and what refilled meanwhile)", served)
+	}
+	if ra := r.header.Get("Retry-After"); ra != "1" || !strings.Contains(string(r.body), `"RATE_LIMITED"`) {
+		t.Errorf("the refusal: Retry-After %q, %s; want 1 second and RATE_LIMITED", ra, r.body)
+	}
+	if n, _ := limited(other, 8); n != 8 {
+		t.Errorf("another user was refused after %d requests, want their own burst of 8", n)
+	}
+	// Anonymous clients share their address's quarter: a burst of 2.
+	n := 0
+	for ; n < 10; n++ {
+		if r := e.do(t, http.MethodPost, "/graphql", "application/json", `{"query":"{ __typename }"}`); r.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if n < 2 || n > 4 {
+		t.Errorf("anonymous requests served before 429: %d, want the burst of 2", n)
+	}
+}

@@ -59,7 +59,7 @@ func New(d Deps) http.Handler {
 
 	// GraphQL: CSRF-checked for cookie sessions, fresh loaders and a fresh
 	// policy checker per request.
-	gql := withDeadline(d.Config.RequestTimeout)(loaders.Middleware(d.Store)(policy.Middleware(d.Store)(newGraphQL(d))))
+	gql := withBudget(newBudgets(), d.Config.RequestRate, d.Config.RequestBurst)(withDeadline(d.Config.RequestTimeout)(loaders.Middleware(d.Store)(policy.Middleware(d.Store)(newGraphQL(d)))))
 	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
 	r.Get("/playground", playground(d))
