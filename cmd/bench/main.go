@@ -54,6 +54,8 @@ type benchOptions struct {
 	clients  []int
 	modes    []string
 	tasks    int
+	// hostile adds the attacked run of issue 9 (with the first mode).
+	hostile bool
 }
 
 func run() error {
@@ -64,6 +66,7 @@ func run() error {
 	flag.StringVar(&clients, "clients", "1,8", "concurrent clients")
 	flag.StringVar(&modes, "modes", "off,sync,async", "dual-write modes")
 	flag.IntVar(&o.tasks, "tasks", 120, "tasks seeded for the list query")
+	flag.BoolVar(&o.hostile, "hostile", true, "also measure 8 clients while a ninth sends hostile requests")
 	flag.Parse()
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(c)
@@ -216,6 +219,13 @@ func report(w io.Writer, o benchOptions, rs []result, memory []string) {
 				c, float64(gq.cpu)/float64(raw.cpu))
 		}
 	}
+	for _, op := range []string{"list", "createTask"} {
+		alone, attacked := find(op+" (alone)", o.modes[0], 4), find(op+" (attacked)", o.modes[0], 4)
+		if alone != nil && attacked != nil && alone.p99 > 0 {
+			fmt.Fprintf(w, "- %s, 4 legitimate clients of 8, p99 with a hostile ninth / without = %.2f× (errors %d / %d)\n",
+				op, float64(attacked.p99)/float64(alone.p99), attacked.errors, alone.errors)
+		}
+	}
 	fmt.Fprintln(w, "\nPeak server RSS (VmHWM), FerretDB in its own process:")
 	fmt.Fprintln(w, "\n| dual-write | peak RSS |\n| --- | ---: |")
 	for _, m := range memory {
@@ -343,7 +353,9 @@ func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mod
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(), "ENV=development", "PORT="+strconv.Itoa(port), "MONGODB_URI="+mongoURI,
 		"DB_NAME="+dbName, "POSTGRES_DSN="+mirrorDSN, "DATA_DIR="+filepath.Join(dir, "data-"+mode),
-		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1")
+		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1",
+		// The clients are one user each, as fast as they go: budgets off.
+		"REQUEST_RATE=0")
 	switch mode {
 	case "off":
 		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=false")
