@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -54,7 +55,8 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, MaxTokens)
 	if err != nil {
-		if gerr, ok := err.(*gqlerror.Error); ok {
+		var gerr *gqlerror.Error
+		if errors.As(err, &gerr) {
 			errcode.Set(gerr, errcode.ParseFailed)
 			return gerr
 		}
