@@ -62,11 +62,10 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 		}
 		return limitError("the document does not parse: %v", err)
 	}
+	// Validation reads the whole document, whichever operation is named, and
+	// every fragment, spread or not: so do the counts.
 	m := measure{doc: doc, inFragment: map[string]bool{}}
 	for _, op := range doc.Operations {
-		if op.Name != p.OperationName && p.OperationName != "" {
-			continue
-		}
 		if n := m.rootFields(op.SelectionSet, 0, 0); n > MaxRootFields {
 			return limitError("the operation selects %d root fields, more than the limit of %d", n, MaxRootFields)
 		}
@@ -75,7 +74,15 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 			return m.err
 		}
 	}
-	return m.err
+	for _, f := range doc.Fragments {
+		m.inFragment[f.Name] = true
+		m.walk(f.SelectionSet, 1)
+		m.inFragment[f.Name] = false
+		if m.err != nil {
+			return m.err
+		}
+	}
+	return nil
 }
 
 // measure walks a document, counting as it goes.

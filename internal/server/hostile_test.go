@@ -27,6 +27,9 @@ func hostileDocuments() []struct{ name, query, want string } {
 		{"60 aliases of a nested field", "{ me { " + aliases("name", 60) + " } }", "more than 50 aliases"},
 		{"fragments spread in fragments", nestedFragments(12), "more than 1000 fields"},
 		{"13 levels", "{ me " + rep("{ teams ", 12) + "{ id }" + rep(" }", 12) + " }", "levels deep"},
+		// Validation reads every operation and fragment, named or not.
+		{"an unnamed heavy operation beside a light one", "query A { __typename } query B { me { " + rep("id ", 2000) + "} }", "same field more than 20 times"},
+		{"an unused heavy fragment", "{ __typename } fragment F on User { " + rep("id ", 2000) + "}", "same field more than 20 times"},
 	}
 }
 
