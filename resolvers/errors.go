@@ -78,6 +78,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			msg, _, _ := strings.Cut(gerr.Message, " body:")
 			gerr.Message = "the request body is not valid JSON: " + shorten(strings.TrimPrefix(msg, undecodable+": "), 200)
 			gerr.Extensions["code"] = CodeBadUserInput
+		case errors.Is(err, context.Canceled):
+			// The client hung up: nobody reads this, and it is no fault.
+			log.DebugContext(ctx, "graphql: request cancelled", "request_id", requestid.From(ctx), "path", gerr.Path.String())
+			gerr.Message = "the request was cancelled"
+			gerr.Extensions = map[string]any{"code": CodeInternal, "requestId": requestid.From(ctx)}
 		case errors.Is(err, context.DeadlineExceeded):
 			// The server's doing, not the client's: INTERNAL, but saying what.
 			id := requestid.From(ctx)

@@ -26,8 +26,9 @@ const (
 
 // budgets holds a token bucket per client.
 type budgets struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
 }
 
 type bucket struct {
@@ -42,7 +43,10 @@ func newBudgets() *budgets { return &budgets{buckets: map[string]*bucket{}} }
 func (b *budgets) take(key string, perSecond float64, burst int, now time.Time) (bool, time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buckets) > budgetSweepThreshold {
+	// Sweep idle buckets at most once a minute: with many live ones, a
+	// sweep on every request would serialise them all behind the map.
+	if len(b.buckets) > budgetSweepThreshold && now.Sub(b.lastSweep) > time.Minute {
+		b.lastSweep = now
 		for k, v := range b.buckets {
 			if now.Sub(v.seen) > budgetIdle {
 				delete(b.buckets, k)

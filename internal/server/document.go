@@ -66,45 +66,49 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 	// every fragment, spread or not: so do the counts.
 	m := measure{doc: doc, inFragment: map[string]bool{}}
 	for _, op := range doc.Operations {
-		if n := m.rootFields(op.SelectionSet, 0, 0); n > MaxRootFields {
-			return limitError("the operation selects %d root fields, more than the limit of %d", n, MaxRootFields)
-		}
-		m.walk(op.SelectionSet, 1)
+		m.roots, m.countRoots = 0, true
+		m.walk(op.SelectionSet, 1, map[string]bool{})
+		m.countRoots = false
 		if m.err != nil {
 			return m.err
 		}
 	}
 	for _, f := range doc.Fragments {
 		m.inFragment[f.Name] = true
-		m.walk(f.SelectionSet, 1)
+		m.walk(f.SelectionSet, 1, map[string]bool{})
 		m.inFragment[f.Name] = false
 		if m.err != nil {
 			return m.err
 		}
 	}
+	for name, v := range p.Variables {
+		if err := checkShape("$"+name, v, 0); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// measure walks a document, counting as it goes.
+// measure walks a document, counting as it goes. Every selection visited,
+// fragments expanded, counts a step, and the walk stops past 4×MaxFields of
+// them, so no document can make it long (a fragment of spreads of a
+// fragment of spreads… stops there too).
 type measure struct {
 	doc        *ast.QueryDocument
 	fields     int
 	aliases    int
 	duplicates int
-	steps      int // selections visited: fields, fragments and spreads
+	steps      int
+	roots      int  // fields of the operation's own selection set
+	countRoots bool // walking an operation (not a lone fragment)
 	inFragment map[string]bool
 	err        *gqlerror.Error
 }
 
-func (m *measure) walk(set ast.SelectionSet, depth int) {
-	if m.err != nil {
-		return
-	}
-	if depth > MaxDepth {
-		m.err = limitError("the operation is nested more than %d levels deep", MaxDepth)
-		return
-	}
-	keys := map[string]bool{}
+// walk visits a selection set at depth; keys are the response keys already
+// selected at this level (inline fragments and spreads share their
+// parent's, so repeating a field through them counts as repeating it).
+func (m *measure) walk(set ast.SelectionSet, depth int, keys map[string]bool) {
 	for _, sel := range set {
 		if m.steps++; m.steps > 4*MaxFields {
 			m.err = limitError("the operation has more than %d selections (fragments expanded)", 4*MaxFields)
@@ -126,52 +130,73 @@ func (m *measure) walk(set ast.SelectionSet, depth int) {
 				m.duplicates++
 			}
 			keys[key] = true
+			if depth == 1 && m.countRoots {
+				m.roots++
+			}
 			switch {
+			case m.roots > MaxRootFields:
+				m.err = limitError("the operation selects more than %d root fields", MaxRootFields)
 			case m.fields > MaxFields:
 				m.err = limitError("the operation selects more than %d fields (fragments expanded)", MaxFields)
 			case m.aliases > MaxAliases:
 				m.err = limitError("the operation uses more than %d aliases", MaxAliases)
 			case m.duplicates > MaxDuplicates:
 				m.err = limitError("the operation selects the same field more than %d times over", MaxDuplicates)
+			case len(s.SelectionSet) == 0:
+			case depth >= MaxDepth:
+				m.err = limitError("the operation is nested more than %d levels deep", MaxDepth)
 			default:
-				m.walk(s.SelectionSet, depth+1)
+				m.walk(s.SelectionSet, depth+1, map[string]bool{})
 			}
 		case *ast.InlineFragment:
-			m.walk(s.SelectionSet, depth)
+			m.walk(s.SelectionSet, depth, keys)
 		case *ast.FragmentSpread:
 			f := m.doc.Fragments.ForName(s.Name)
 			if f == nil || m.inFragment[s.Name] {
 				continue // validation names the missing or cyclic fragment
 			}
 			m.inFragment[s.Name] = true
-			m.walk(f.SelectionSet, depth)
+			m.walk(f.SelectionSet, depth, keys)
 			m.inFragment[s.Name] = false
 		}
 	}
 }
 
-// rootFields counts the fields of an operation's own selection set,
-// fragments expanded, from n, stopping once past the limit.
-func (m *measure) rootFields(set ast.SelectionSet, level, n int) int {
-	if level > MaxDepth {
-		return n
+// Bounds on the shape of variables, checked before validation: the values
+// are decoded again for every field that uses them (complexity reads the
+// arguments of every field), so a long list or a deep object multiplies.
+const (
+	MaxListItems  = 100
+	MaxInputDepth = 16
+)
+
+// checkShape refuses a variable's value nested deeper than MaxInputDepth or
+// holding a list of more than MaxListItems.
+func checkShape(path string, v any, depth int) *gqlerror.Error {
+	if depth > MaxInputDepth {
+		return inputError(path, fmt.Sprintf("nested more than %d levels deep", MaxInputDepth))
 	}
-	for _, sel := range set {
-		if n > MaxRootFields {
-			return n
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if err := checkShape(path, e, depth+1); err != nil {
+				if depth == 0 {
+					err.Extensions["field"] = path + "." + k
+				}
+				return err
+			}
 		}
-		switch s := sel.(type) {
-		case *ast.Field:
-			n++
-		case *ast.InlineFragment:
-			n = m.rootFields(s.SelectionSet, level+1, n)
-		case *ast.FragmentSpread:
-			if f := m.doc.Fragments.ForName(s.Name); f != nil {
-				n = m.rootFields(f.SelectionSet, level+1, n)
+	case []any:
+		if len(x) > MaxListItems {
+			return inputError(path, fmt.Sprintf("at most %d items, got %d", MaxListItems, len(x)))
+		}
+		for _, e := range x {
+			if err := checkShape(path, e, depth+1); err != nil {
+				return err
 			}
 		}
 	}
-	return n
+	return nil
 }
 
 func limitError(format string, args ...any) *gqlerror.Error {

@@ -34,11 +34,15 @@ const (
 	// MaxRootConcurrency bounds the root fields of one request that run at
 	// once against the stores.
 	MaxRootConcurrency = 4
-	// MutationTimeout bounds one mutation, run detached from its request.
+	// MutationTimeout bounds the mutations of one document, run detached
+	// from its request (all of them together, answers included).
 	MutationTimeout = 30 * time.Second
 )
 
-type rootSlotsKey struct{}
+type (
+	rootSlotsKey        struct{}
+	mutationDeadlineKey struct{}
+)
 
 func newGraphQL(d Deps) http.Handler {
 	root := &resolvers.Resolver{Store: d.Store}
@@ -67,7 +71,9 @@ func newGraphQL(d Deps) http.Handler {
 	// A request's root fields run at most MaxRootConcurrency at a time, so
 	// one request cannot take the stores' connection pool.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(context.WithValue(ctx, rootSlotsKey{}, make(chan struct{}, MaxRootConcurrency)))
+		ctx = context.WithValue(ctx, rootSlotsKey{}, make(chan struct{}, MaxRootConcurrency))
+		// One bound for all the mutations of a document, set when it begins.
+		return next(context.WithValue(ctx, mutationDeadlineKey{}, time.Now().Add(MutationTimeout)))
 	})
 	// A mutation, once begun, runs to completion on a context of its own: a
 	// client that hangs up, or a request deadline that passes, must not
@@ -75,7 +81,11 @@ func newGraphQL(d Deps) http.Handler {
 	// are several). MutationTimeout bounds it instead.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Mutation {
-			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MutationTimeout)
+			deadline, ok := ctx.Value(mutationDeadlineKey{}).(time.Time)
+			if !ok {
+				deadline = time.Now().Add(MutationTimeout)
+			}
+			mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 			defer cancel()
 			return next(mctx)
 		}

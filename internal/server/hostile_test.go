@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,7 +26,9 @@ func hostileDocuments() []struct{ name, query, want string } {
 		{"5,000 aliases of taskSummary", "{ " + aliases("taskSummary { overdue }", 5000) + " }", "bytes, more than the limit"},
 		{"60 aliases of taskSummary", "{ " + aliases("taskSummary { overdue }", 60) + " }", "root fields"},
 		{"60 aliases of a nested field", "{ me { " + aliases("name", 60) + " } }", "more than 50 aliases"},
-		{"fragments spread in fragments", nestedFragments(12), "more than 1000 fields"},
+		{"fragments spread in fragments", nestedFragments(12), "same field more than 20 times"},
+		{"1,050 fields", "{ me { " + aliases("teams { id name description inviteCode createdAt viewerRoles members { totalCount } "+
+			"poc { id name email picture createdAt } createdBy { id name email picture createdAt } }", 50) + "} }", "more than 1000 fields"},
 		{"13 levels", "{ me " + rep("{ teams ", 12) + "{ id }" + rep(" }", 12) + " }", "levels deep"},
 		// Validation reads every operation and fragment, named or not.
 		{"an unnamed heavy operation beside a light one", "query A { __typename } query B { me { " + rep("id ", 2000) + "} }", "same field more than 20 times"},
@@ -203,5 +206,48 @@ func TestRequestBudget(t *testing.T) {
 	}
 	if n < 2 || n > 4 {
 		t.Errorf("anonymous requests served before 429: %d, want the burst of 2", n)
+	}
+}
+
+// The review of issue 9's first cut: documents that cost seconds before.
+func TestHostileDocumentsFromTheReview(t *testing.T) {
+	e := newEnv(t, opts{unmirrored: true})
+	var chain strings.Builder
+	chain.WriteString("query A { ...f0 } query B { __typename }")
+	for i := range 26 {
+		fmt.Fprintf(&chain, " fragment f%d on Query { ...f%d ...f%d }", i, i+1, i+1)
+	}
+	chain.WriteString(" fragment f26 on Query { __typename }")
+	deep := strings.Repeat(`{"k":`, 9900) + `"x"` + strings.Repeat("}", 9900)
+	var deepV any
+	if err := json.Unmarshal([]byte(deep), &deepV); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]any, 50000)
+	for i := range ids {
+		ids[i] = "a"
+	}
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		want        string
+	}{
+		{"a fragment of spreads of itself", "{ ...F } fragment F on Query { ...F ...F ...F ...F ...F ...F }", nil, ""},
+		{"a chain of fragments doubling", chain.String(), nil, "root fields"},
+		{"a field repeated through inline fragments", "{ me { " + strings.Repeat("... { id } ", 990) + "} }", nil, "same field"},
+		{"a variable nested 9,900 deep", `query($d: Time) { tasks(filter: {dueBefore: $d}) { totalCount } }`, map[string]any{"d": deepV}, "levels deep"},
+		{"a list variable of 50,000", `query($ids: [ID!]) { tasks(filter: {labelIds: $ids}) { totalCount } }`, map[string]any{"ids": ids}, "at most 100 items"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := e.graphql(t, tc.query, tc.vars)
+			if len(g.Errors) == 0 || g.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || !strings.Contains(g.Errors[0].Message, tc.want) {
+				t.Errorf("got %+v, want BAD_USER_INPUT naming %q", g.Errors, tc.want)
+			}
+		})
+	}
+	// Exactly 12 levels is allowed, as the README says.
+	g := e.graphql(t, "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } }", nil)
+	if len(g.Errors) > 0 {
+		t.Errorf("a document 12 levels deep: %+v, want it served", g.Errors)
 	}
 }

@@ -188,6 +188,8 @@ func checkInputs(set ast.SelectionSet, vars map[string]any, doc *ast.QueryDocume
 }
 
 // checkValue checks a value at path whose innermost name is name.
+// Variables are at most MaxInputDepth deep (documentLimits); literals are
+// bounded by the parser's tokens.
 func checkValue(path, name string, v any) *gqlerror.Error {
 	switch x := v.(type) {
 	case string:
