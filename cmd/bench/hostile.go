@@ -9,55 +9,45 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/todo-backend/todo/internal/hostile"
 )
 
-// attacks are the hostile requests of issue 9, at the sizes measured there.
+// attacks turns the hostile requests of issue 9 (internal/hostile) into
+// functions that send them, authenticated with token where they are not
+// anonymous.
 func attacks(base, token string) []func(*http.Client) {
-	rep := strings.Repeat
-	aliases := func(field string, n int) string {
-		var b strings.Builder
-		for i := range n {
-			fmt.Fprintf(&b, "a%d: %s ", i, field)
+	var out []func(*http.Client)
+	for _, a := range hostile.Attacks() {
+		tok := token
+		if a.Anonymous {
+			tok = ""
 		}
-		return b.String()
-	}
-	post := func(query string, vars map[string]any, tok string) func(*http.Client) {
-		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-		return func(c *http.Client) {
-			req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
+		var send func(*http.Client) (*http.Response, error)
+		if a.Method == http.MethodGet {
+			u := base + "/graphql?query=" + url.QueryEscape(a.Query)
+			send = func(c *http.Client) (*http.Response, error) { return c.Get(u) }
+		} else {
+			body, _ := json.Marshal(map[string]any{"query": a.Query, "variables": a.Vars})
+			send = func(c *http.Client) (*http.Response, error) {
+				req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				return c.Do(req)
 			}
-			if resp, err := c.Do(req); err == nil {
+		}
+		out = append(out, func(c *http.Client) {
+			if resp, err := send(c); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
-		}
+		})
 	}
-	get := func(query string) func(*http.Client) {
-		u := base + "/graphql?query=" + url.QueryEscape(query)
-		return func(c *http.Client) {
-			if resp, err := c.Get(u); err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}
-	}
-	big := rep("a", 100<<10)
-	return []func(*http.Client){
-		post("{ me { "+rep("id ", 5000)+"} }", nil, ""),
-		post("{ me { "+rep("id ", 10000)+"} }", nil, ""),
-		post("{ me { "+rep("id ", 50000)+"} }", nil, ""),
-		get("{ me { " + rep("id ", 20000) + "} }"),
-		post("{ "+rep("__typename ", 10000)+"}", nil, ""),
-		post("{ "+aliases("taskSummary { overdue }", 5000)+"}", nil, token),
-		post(`query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big}, token),
-		post(`query($s: String) { labels(search: $s) { totalCount } }`, map[string]any{"s": rep("a", 900<<10)}, token),
-	}
+	return out
 }
 
 // measureHostile runs 8 legitimate clients (4 listing, 4 creating tasks)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/todo-backend/todo/internal/hostile"
 )
 
 // TestRefusalsCostLittle sends the attacks of issue 9 to a `todo serve`
@@ -59,53 +61,25 @@ func TestRefusalsCostLittle(t *testing.T) {
 	}
 	s.devLogin(t, "attacker@example.com")
 
-	rep := strings.Repeat
-	aliases := func(field string, n int) string {
-		var b strings.Builder
-		for i := range n {
-			fmt.Fprintf(&b, "a%d: %s ", i, field)
-		}
-		return b.String()
-	}
-	big := func(n int) string { return rep("a", n) }
 	const reps = 20
-	attacks := []struct {
-		name, method, query string
-		vars                map[string]any
-		anonymous           bool
-		wantStatus          int
-	}{
-		{"5,000 duplicate fields", "POST", "{ me { " + rep("id ", 5000) + "} }", nil, true, 422},
-		{"10,000 duplicate fields", "POST", "{ me { " + rep("id ", 10000) + "} }", nil, true, 422},
-		{"50,000 duplicate fields", "POST", "{ me { " + rep("id ", 50000) + "} }", nil, true, 422},
-		{"GET of 60 KB", "GET", "{ me { " + rep("id ", 20000) + "} }", nil, true, 422},
-		{"10,000 __typename", "POST", "{ " + rep("__typename ", 10000) + "}", nil, true, 422},
-		{"5,000 aliases of taskSummary", "POST", "{ " + aliases("taskSummary { overdue }", 5000) + "}", nil, false, 422},
-		{"users(search) of 100 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(100 << 10)}, false, 200},
-		{"users(search) of 250 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(250 << 10)}, false, 200},
-		// Over the body limit: 413 before any decoding.
-		{"users(search) of 300 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(300 << 10)}, false, 413},
-		{"users(search) of 900 KB", "POST", `query($s: String!) { users(search: $s) { totalCount } }`, map[string]any{"s": big(900 << 10)}, false, 413},
-		{"labels(search) of 900 KB", "POST", `query($s: String) { labels(search: $s) { totalCount } }`, map[string]any{"s": big(900 << 10)}, false, 413},
-	}
-	for _, a := range attacks {
+	for _, a := range hostile.Attacks() {
 		token := s.token
-		if a.anonymous {
+		if a.Anonymous {
 			token = ""
 		}
 		var req func() (*http.Response, error)
-		if a.method == "GET" {
-			u := base + "/graphql?query=" + url.QueryEscape(a.query)
+		if a.Method == http.MethodGet {
+			u := base + "/graphql?query=" + url.QueryEscape(a.Query)
 			req = func() (*http.Response, error) { return get(u, token) }
 		} else {
-			body, _ := json.Marshal(map[string]any{"query": a.query, "variables": a.vars})
+			body, _ := json.Marshal(map[string]any{"query": a.Query, "variables": a.Vars})
 			req = func() (*http.Response, error) { return post(base+"/graphql", token, body) }
 		}
 		before := cpuTicks(t, cmd.Process.Pid)
 		for range reps {
 			resp, err := req()
 			if err != nil {
-				t.Fatalf("%s: %v", a.name, err)
+				t.Fatalf("%s: %v", a.Name, err)
 			}
 			var g struct {
 				Errors []struct {
@@ -116,17 +90,17 @@ func TestRefusalsCostLittle(t *testing.T) {
 			err = json.NewDecoder(resp.Body).Decode(&g)
 			resp.Body.Close()
 			switch {
-			case resp.StatusCode != a.wantStatus:
-				t.Fatalf("%s: HTTP %d %+v, want %d", a.name, resp.StatusCode, g.Errors, a.wantStatus)
-			case a.wantStatus == http.StatusRequestEntityTooLarge:
+			case resp.StatusCode != a.Status:
+				t.Fatalf("%s: HTTP %d %+v, want %d", a.Name, resp.StatusCode, g.Errors, a.Status)
+			case a.Status == http.StatusRequestEntityTooLarge:
 			case err != nil || len(g.Errors) != 1 || g.Errors[0].Extensions["code"] != "BAD_USER_INPUT":
-				t.Fatalf("%s: %+v (%v), want one BAD_USER_INPUT", a.name, g.Errors, err)
+				t.Fatalf("%s: %+v (%v), want one BAD_USER_INPUT", a.Name, g.Errors, err)
 			}
 		}
 		perRequest := time.Duration(cpuTicks(t, cmd.Process.Pid)-before) * tick / reps
-		t.Logf("%-30s refused (%d B): %v of server CPU per refusal", a.name, len(a.query)+len(fmt.Sprint(a.vars)), perRequest)
+		t.Logf("%-30s refused (%d B): %v of server CPU per refusal", a.Name, len(a.Query)+len(fmt.Sprint(a.Vars)), perRequest)
 		if perRequest >= 20*time.Millisecond {
-			t.Errorf("%s: a refusal cost the server %v of CPU, want under 20ms", a.name, perRequest)
+			t.Errorf("%s: a refusal cost the server %v of CPU, want under 20ms", a.Name, perRequest)
 		}
 	}
 }

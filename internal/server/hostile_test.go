@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/todo-backend/todo/internal/hostile"
 )
 
 // hostileDocuments are the attacks of issue 9's table, at the sizes
@@ -36,13 +38,7 @@ func hostileDocuments() []struct{ name, query, want string } {
 	}
 }
 
-func aliases(field string, n int) string {
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "a%d: %s ", i, field)
-	}
-	return b.String()
-}
+func aliases(field string, n int) string { return hostile.Aliases(field, n) }
 
 // nestedFragments builds a document whose fragments each spread the next
 // one four times: 4^depth fields once expanded, in a few hundred bytes.
