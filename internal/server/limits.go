@@ -74,27 +74,35 @@ func (p pageLimit) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	if oc.Operation == nil {
 		return nil
 	}
-	if field, n, bad := p.find(oc.Operation.SelectionSet, oc.Variables, 0); bad {
-		err := gqlerror.Errorf("%s: first must be between 0 and %d, got %d", field, p.max, n)
-		errcode.Set(err, errcode.ValidationFailed)
-		err.Extensions["field"] = "first"
-		return err
-	}
-	return nil
+	return eachArgument(oc.Operation.SelectionSet, oc.Variables, 0, func(f *ast.Field, name string, v any) *gqlerror.Error {
+		if n, ok := asInt(v); name == "first" && ok && (n < 0 || n > int64(p.max)) {
+			err := gqlerror.Errorf("%s: first must be between 0 and %d, got %d", f.Name, p.max, n)
+			errcode.Set(err, errcode.ValidationFailed)
+			err.Extensions["field"] = "first"
+			return err
+		}
+		return nil
+	})
 }
 
-func (p pageLimit) find(set ast.SelectionSet, vars map[string]any, level int) (string, int64, bool) {
+// eachArgument calls fn with the value of every argument of every field of
+// the operation (fragments followed), stopping at the first error. The
+// documents it walks passed documentLimits, so the walk is short.
+func eachArgument(set ast.SelectionSet, vars map[string]any, level int, fn func(f *ast.Field, name string, v any) *gqlerror.Error) *gqlerror.Error {
 	if level > 64 {
-		return "", 0, false
+		return nil
 	}
 	for _, sel := range set {
 		var sub ast.SelectionSet
 		switch s := sel.(type) {
 		case *ast.Field:
-			if arg := s.Arguments.ForName("first"); arg != nil {
+			for _, arg := range s.Arguments {
 				v, err := arg.Value.Value(vars)
-				if n, ok := asInt(v); err == nil && ok && (n < 0 || n > int64(p.max)) {
-					return s.Name, n, true
+				if err != nil {
+					continue // validation has refused it already
+				}
+				if gerr := fn(s, arg.Name, v); gerr != nil {
+					return gerr
 				}
 			}
 			sub = s.SelectionSet
@@ -105,11 +113,11 @@ func (p pageLimit) find(set ast.SelectionSet, vars map[string]any, level int) (s
 				sub = s.Definition.SelectionSet
 			}
 		}
-		if f, n, bad := p.find(sub, vars, level+1); bad {
-			return f, n, bad
+		if gerr := eachArgument(sub, vars, level+1, fn); gerr != nil {
+			return gerr
 		}
 	}
-	return "", 0, false
+	return nil
 }
 
 func asInt(v any) (int64, bool) {
@@ -152,39 +160,9 @@ func (inputLimits) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	if oc.Operation == nil {
 		return nil
 	}
-	return checkInputs(oc.Operation.SelectionSet, oc.Variables, oc.Doc, 0)
-}
-
-func checkInputs(set ast.SelectionSet, vars map[string]any, doc *ast.QueryDocument, level int) *gqlerror.Error {
-	if level > 64 {
-		return nil
-	}
-	for _, sel := range set {
-		var sub ast.SelectionSet
-		switch s := sel.(type) {
-		case *ast.Field:
-			for _, arg := range s.Arguments {
-				v, err := arg.Value.Value(vars)
-				if err != nil {
-					continue // validation has refused it already
-				}
-				if gerr := checkValue(arg.Name, arg.Name, v); gerr != nil {
-					return gerr
-				}
-			}
-			sub = s.SelectionSet
-		case *ast.InlineFragment:
-			sub = s.SelectionSet
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				sub = s.Definition.SelectionSet
-			}
-		}
-		if gerr := checkInputs(sub, vars, doc, level+1); gerr != nil {
-			return gerr
-		}
-	}
-	return nil
+	return eachArgument(oc.Operation.SelectionSet, oc.Variables, 0, func(_ *ast.Field, name string, v any) *gqlerror.Error {
+		return checkValue(name, name, v)
+	})
 }
 
 // checkValue checks a value at path whose innermost name is name.
