@@ -126,7 +126,14 @@ func (r *Resolver) prefetch(ctx context.Context, tasks []models.Task, known map[
 			}
 		}
 	}
-	var wg sync.WaitGroup
+	// A page at the root loads its related kinds at once. Below the root
+	// (a team's tasks, one page per team) the page runs in one of the
+	// request's few fan-out slots: its loads go one at a time there, so a
+	// slot stands for one query under way, not four.
+	var wg group
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object != "Query" && fc.Object != "Mutation" {
+		wg.sequential = true
+	}
 	if ids := uniqueIDs(labelIDs); len(ids) > 0 {
 		wg.Go(func() {
 			if ls, err := r.Store.LabelsByIDs(ctx, ids); err == nil {
@@ -186,3 +193,20 @@ func uniqueIDs(ids []string) []string {
 	}
 	return out
 }
+
+// group runs functions concurrently, or one after the other when
+// sequential, and waits for them.
+type group struct {
+	sequential bool
+	wg         sync.WaitGroup
+}
+
+func (g *group) Go(f func()) {
+	if g.sequential {
+		f()
+		return
+	}
+	g.wg.Go(f)
+}
+
+func (g *group) Wait() { g.wg.Wait() }

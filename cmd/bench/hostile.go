@@ -15,12 +15,12 @@ import (
 	"github.com/todo-backend/todo/internal/hostile"
 )
 
-// attacks turns the hostile requests of issue 9 (internal/hostile) into
-// functions that send them, authenticated with token where they are not
-// anonymous.
-func attacks(base, token string) []func(*http.Client) {
+// attacks turns the hostile requests of issue 9 (internal/hostile), the
+// refused ones and the heavy ones that are answered, into functions that
+// send them, authenticated with token where they are not anonymous.
+func attacks(base, token string, list []hostile.Attack) []func(*http.Client) {
 	var out []func(*http.Client)
-	for _, a := range hostile.Attacks() {
+	for _, a := range list {
 		tok := token
 		if a.Anonymous {
 			tok = ""
@@ -51,18 +51,55 @@ func attacks(base, token string) []func(*http.Client) {
 }
 
 // measureHostile runs 8 legitimate clients (4 listing, 4 creating tasks)
-// for d, first alone, then while a ninth sends every attack in a loop.
-func measureHostile(ctx context.Context, srv *process, o benchOptions, viewer, creator *client, assignee string) []result {
+// for d, first alone, then while a ninth sends every refused attack in a
+// loop, then while it sends the heavy (answered) ones.
+//
+// budgets names the server's request budgets ("off": REQUEST_RATE=0, the
+// worst case; "on": the defaults, under which the legitimate clients stay
+// and the attacker does not), and goes into each result's label.
+func measureHostile(ctx context.Context, srv *process, o benchOptions, budgets string, seed bool) ([]result, error) {
+	viewer, err := login(srv.base, "viewer@bench.test")
+	if err != nil {
+		return nil, err
+	}
+	creator, err := login(srv.base, "creator@bench.test")
+	if err != nil {
+		return nil, err
+	}
+	var other struct{ Me struct{ ID string } }
+	if err := creator.do("{ me { id } }", nil, &other); err != nil {
+		return nil, err
+	}
+	assignee := other.Me.ID
+	// The attacker is a user of its own, with 100 tasks of its own for its
+	// heavy requests to read (it is in no team: the team attack finds none).
+	attacker, err := login(srv.base, "attacker@bench.test")
+	if err != nil {
+		return nil, err
+	}
+	for i := range 100 {
+		if !seed {
+			break
+		}
+		in := map[string]any{"title": fmt.Sprintf("attacker %d", i)}
+		if err := attacker.do(createQuery, map[string]any{"in": in}, nil); err != nil {
+			return nil, err
+		}
+	}
 	var out []result
-	for _, attacked := range []bool{false, true} {
-		label := "alone"
+	runs := []struct {
+		label   string
+		attacks []hostile.Attack
+	}{{"alone", nil}, {"refused", hostile.Attacks()}, {"heavy", hostile.Heavy()}}
+	for _, run := range runs {
+		label := run.label + ", budgets " + budgets
+		attacked := run.attacks != nil
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		sent := 0
 		if attacked {
-			label = "attacked"
 			hc := &http.Client{Timeout: 30 * time.Second}
-			list := attacks(srv.base, viewer.token)
+			list := attacks(srv.base, attacker.token, run.attacks)
 			wg.Go(func() {
 				for i := 0; ; i++ {
 					select {
@@ -99,5 +136,5 @@ func measureHostile(ctx context.Context, srv *process, o benchOptions, viewer, c
 		lr.cpu, cr.cpu = 0, 0
 		out = append(out, lr, cr)
 	}
-	return out
+	return out, nil
 }

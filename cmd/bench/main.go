@@ -125,6 +125,26 @@ func run() error {
 		}
 		results = append(results, rs...)
 		memory = append(memory, fmt.Sprintf("| %s | %.0f MB |", mode, float64(hwm)/(1<<20)))
+		if i == 0 && o.hostile {
+			// On the same data, a server with budgets off (the worst case),
+			// then one with the default budgets.
+			for j, budgets := range []string{"off", "on"} {
+				var extra []string
+				if budgets == "on" {
+					extra = []string{"REQUEST_RATE=20", "REQUEST_BURST=60", "REQUEST_CONCURRENCY=4"}
+				}
+				hs, err := startServer(ctx, bin, dir, ferret.uri, dbName, mirrorDB, mode, extra...)
+				if err != nil {
+					return err
+				}
+				rs, err := measureHostile(ctx, hs, o, budgets, j == 0)
+				hs.stop()
+				if err != nil {
+					return err
+				}
+				results = append(results, rs...)
+			}
+		}
 	}
 	report(os.Stdout, o, results, memory)
 	return nil
@@ -219,11 +239,16 @@ func report(w io.Writer, o benchOptions, rs []result, memory []string) {
 				c, float64(gq.cpu)/float64(raw.cpu))
 		}
 	}
-	for _, op := range []string{"list", "createTask"} {
-		alone, attacked := find(op+" (alone)", o.modes[0], 4), find(op+" (attacked)", o.modes[0], 4)
-		if alone != nil && attacked != nil && alone.p99 > 0 {
-			fmt.Fprintf(w, "- %s, 4 legitimate clients of 8, p99 with a hostile ninth / without = %.2f× (errors %d / %d)\n",
-				op, float64(attacked.p99)/float64(alone.p99), attacked.errors, alone.errors)
+	for _, budgets := range []string{"off", "on"} {
+		for _, op := range []string{"list", "createTask"} {
+			for _, kind := range []string{"refused", "heavy"} {
+				alone := find(op+" (alone, budgets "+budgets+")", o.modes[0], 4)
+				attacked := find(op+" ("+kind+", budgets "+budgets+")", o.modes[0], 4)
+				if alone != nil && attacked != nil && alone.p99 > 0 {
+					fmt.Fprintf(w, "- budgets %s: %s, 4 legitimate clients of 8, p99 with a ninth sending %s attacks / without = %.2f× (errors %d / %d)\n",
+						budgets, op, kind, float64(attacked.p99)/float64(alone.p99), attacked.errors, alone.errors)
+				}
+			}
 		}
 	}
 	fmt.Fprintln(w, "\nPeak server RSS (VmHWM), FerretDB in its own process:")
@@ -345,7 +370,7 @@ func startFerret(ctx context.Context, pgURL string) (*process, error) {
 	return nil, errors.New("FerretDB did not start")
 }
 
-func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mode string) (*process, error) {
+func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mode string, extraEnv ...string) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -354,8 +379,9 @@ func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mod
 	cmd.Env = append(os.Environ(), "ENV=development", "PORT="+strconv.Itoa(port), "MONGODB_URI="+mongoURI,
 		"DB_NAME="+dbName, "POSTGRES_DSN="+mirrorDSN, "DATA_DIR="+filepath.Join(dir, "data-"+mode),
 		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1",
-		// The clients are one user each, as fast as they go: budgets off.
-		"REQUEST_RATE=0")
+		// The clients are one user each, as fast as they go: budgets and
+		// turns per client off (one request's own turns stay).
+		"REQUEST_RATE=0", "REQUEST_CONCURRENCY=0")
 	switch mode {
 	case "off":
 		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=false")
@@ -364,6 +390,7 @@ func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mod
 	default:
 		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=sync")
 	}
+	cmd.Env = append(cmd.Env, extraEnv...) // the last of a duplicate key wins
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -98,9 +98,6 @@ func measureServer(ctx context.Context, srv *process, mode string, o benchOption
 			return creator.do(updateQuery, map[string]any{"id": id, "t": fmt.Sprintf("v %d-%d", k, i)}, nil)
 		}))
 	}
-	if mode == o.modes[0] && o.hostile {
-		out = append(out, measureHostile(ctx, srv, o, viewer, creator, other.Me.ID)...)
-	}
 	return out, nil
 }
 

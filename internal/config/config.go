@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -64,8 +65,16 @@ type Config struct {
 	// RequestRate and RequestBurst are each signed-in user's budget on
 	// /graphql, per second and at once (anonymous addresses get a quarter);
 	// a rate of 0 turns budgets off.
-	RequestRate       int
-	RequestBurst      int
+	RequestRate  int
+	RequestBurst int
+	// RequestConcurrency is how many /graphql requests of one client run at
+	// once in this process; the rest wait their turn (REQUEST_CONCURRENCY,
+	// 0: no bound).
+	RequestConcurrency int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES: addresses or CIDR prefixes); from any other peer the
+	// header is ignored.
+	TrustedProxies    []netip.Prefix
 	RefreshLifetime   time.Duration
 	AccessCookieName  string
 	RefreshCookieName string
@@ -172,6 +181,8 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	c.RequestRate = r.intRange("REQUEST_RATE", 20, 0, 100000)
 	c.RequestBurst = r.intRange("REQUEST_BURST", 60, 1, 100000)
+	c.RequestConcurrency = r.intRange("REQUEST_CONCURRENCY", 4, 0, 1000)
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.AccessLifetime = r.seconds("ACCESS_LIFETIME", 3600)
 	c.RefreshLifetime = r.seconds("REFRESH_LIFETIME", 604800)
 	if c.AccessLifetime <= 0 {
@@ -381,6 +392,40 @@ func (r *reader) origins(name, def string) []string {
 			return nil
 		}
 		out = append(out, o)
+	}
+	return out
+}
+
+// prefixes reads a comma list of IP addresses and CIDR prefixes.
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range strings.Split(r.str(name, ""), ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				r.fail(name, fmt.Sprintf("%q is not an IP address or a CIDR prefix like 10.0.0.0/8", v))
+				return nil
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		// Client addresses are compared unmapped: so are the prefixes.
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				r.fail(name, fmt.Sprintf("%q mixes IPv4-mapped and IPv6 addresses; name the IPv4 prefix", v))
+				return nil
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Bits() == 0 {
+			r.fail(name, fmt.Sprintf("%q trusts every address: any client could then name its own", v))
+			return nil
+		}
+		out = append(out, p.Masked())
 	}
 	return out
 }

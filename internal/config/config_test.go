@@ -44,6 +44,8 @@ func TestDefaults(t *testing.T) {
 		{"CORSAllowedOrigins", strings.Join(c.CORSAllowedOrigins, ","), "http://localhost:3000"},
 		{"DevLogin", c.DevLogin, true},
 		{"DataDir", c.DataDir, "./.todo-data"},
+		{"RequestConcurrency", c.RequestConcurrency, 4},
+		{"TrustedProxies", len(c.TrustedProxies), 0},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -114,6 +116,22 @@ func TestListsAreTrimmed(t *testing.T) {
 	}
 }
 
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(MapLookup(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,fd00::/8, ::1, 172.16.5.9/12, ::ffff:100.64.0.0/106"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	// A bare address is a prefix of its own; a prefix is kept masked.
+	// An IPv4-mapped prefix is kept as the IPv4 one: clients are compared unmapped.
+	if want := "10.0.0.0/8,192.168.1.7/32,fd00::/8,::1/128,172.16.0.0/12,100.64.0.0/10"; strings.Join(got, ",") != want {
+		t.Errorf("TrustedProxies: got %s, want %s", strings.Join(got, ","), want)
+	}
+}
+
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	tests := []struct {
 		env     map[string]string
@@ -137,6 +155,13 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"REQUEST_TIMEOUT": "0"}, "REQUEST_TIMEOUT"},
 		{map[string]string{"REQUEST_TIMEOUT": "soon"}, "REQUEST_TIMEOUT"},
 		{map[string]string{"REQUEST_TIMEOUT": "301"}, "REQUEST_TIMEOUT"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "0.0.0.0/0"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "::/0"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "::ffff:0:0/80"}, "TRUSTED_PROXIES"},
+		{map[string]string{"TRUSTED_PROXIES": "fe80::1%eth0"}, "TRUSTED_PROXIES"},
+		{map[string]string{"REQUEST_CONCURRENCY": "-1"}, "REQUEST_CONCURRENCY"},
 		{map[string]string{"REFRESH_LIFETIME": "10"}, "REFRESH_LIFETIME"},
 		{map[string]string{"REFRESH_TOKEN_COOKIE_NAME": "todo-access"}, "REFRESH_TOKEN_COOKIE_NAME"},
 		{map[string]string{"COOKIE_SAMESITE": "sometimes"}, "COOKIE_SAMESITE"},

@@ -51,6 +51,23 @@ func Attacks() []Attack {
 	}
 }
 
+// Heavy returns requests that pass every limit yet make the most database
+// work a document may start: a query per parent object (issue 9's review).
+// They are answered, not refused; what bounds them is that one request's
+// queries take turns (server.MaxRootConcurrency, MaxFanOutConcurrency) and
+// its deadline, so others are served beside them.
+func Heavy() []Attack {
+	return []Attack{
+		// Six is the most the complexity limit lets through (the review
+		// sent fifteen, before per-parent queries weighed more).
+		{Name: "activity of 100 tasks, 6 times", Method: http.MethodPost,
+			Query: "{ " + Aliases(ActivityOfEveryTask, 6) + "}", Status: 200},
+	}
+}
+
+// ActivityOfEveryTask asks for a query per task of a page: its activity.
+const ActivityOfEveryTask = "tasks(first: 100, filter: {scope: CREATED_BY_ME}) { nodes { activity(first: 1) { nodes { id } } } }"
+
 // Aliases repeats field n times under the aliases a0, a1, …
 func Aliases(field string, n int) string {
 	var b strings.Builder

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +19,8 @@ import (
 
 // Request budgets (SPEC §5.4): each signed-in user may spend REQUEST_RATE
 // requests a second on /graphql, REQUEST_BURST at once; each address of
-// anonymous requests a quarter of that. The buckets live in this process
+// anonymous requests a quarter of that. And each client runs at most
+// REQUEST_CONCURRENCY requests at once (withTurns). The buckets live in this process
 // (SPEC §6.6 allows state that may be lost): behind a load balancer each
 // instance grants its own.
 const (
@@ -67,36 +71,213 @@ func (b *budgets) take(key string, perSecond float64, burst int, now time.Time) 
 	return true, 0
 }
 
+type clientKeyKey struct{}
+
+// clientKey names who sent r for its budget and its turns: the signed-in
+// user, or the address (see addressKey) of an anonymous client.
+func clientKey(r *http.Request, trusted []netip.Prefix) (key string, signedIn bool) {
+	if v := auth.ViewerFrom(r.Context()); v != nil {
+		return "user:" + v.UserID, true
+	}
+	return "addr:" + addressKey(clientAddr(r, trusted)), false
+}
+
 // withBudget answers RATE_LIMITED (429, with Retry-After) to a client over
-// its budget, before any GraphQL work. A rate of 0 turns it off.
-func withBudget(b *budgets, rate, userBurst int) func(http.Handler) http.Handler {
+// its budget, before any GraphQL work, and names the client in the context
+// for withTurns. A rate of 0 turns the budget off.
+func withBudget(b *budgets, rate, userBurst int, trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if rate <= 0 {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key, signedIn := clientKey(r, trusted)
+			if rate > 0 {
+				perSecond, burst := float64(rate)/4, max(userBurst/4, 1)
+				if signedIn {
+					perSecond, burst = float64(rate), userBurst
+				}
+				if ok, wait := b.take(key, perSecond, burst, time.Now()); !ok {
+					secs := max(int(math.Ceil(wait.Seconds())), 1)
+					rateLimited(w, secs, "too many requests: this client's budget is spent; retry after "+strconv.Itoa(secs)+" s")
+					return
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKeyKey{}, key)))
+		})
+	}
+}
+
+// withTurns lets at most limit requests of one client (named by withBudget)
+// run at once; the others wait, within their deadline, and one that waits
+// it all out gets RATE_LIMITED. A limit of 0 turns it off.
+func withTurns(f *inFlight) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if f.limit <= 0 {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key, perSecond, burst := "", float64(rate)/4, max(userBurst/4, 1)
-			if v := auth.ViewerFrom(r.Context()); v != nil {
-				key, perSecond, burst = "user:"+v.UserID, float64(rate), userBurst
-			} else {
-				host, _, err := net.SplitHostPort(r.RemoteAddr)
-				if err != nil {
-					host = r.RemoteAddr
-				}
-				key = "addr:" + host
+			key, _ := r.Context().Value(clientKeyKey{}).(string)
+			leave, err := f.enter(r.Context(), key)
+			if errors.Is(err, context.Canceled) {
+				return // the client hung up while it waited: nobody to answer
 			}
-			if ok, wait := b.take(key, perSecond, burst, time.Now()); !ok {
-				secs := int(math.Ceil(wait.Seconds()))
-				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-					"message":    "too many requests: this client's budget is spent; retry after " + strconv.Itoa(max(secs, 1)) + " s",
-					"extensions": map[string]any{"code": "RATE_LIMITED"},
-				}}})
+			if errors.Is(err, errTooManyWaiting) {
+				rateLimited(w, 1, "too many requests at once from this client: "+strconv.Itoa(f.limit)+" run and "+
+					strconv.Itoa(f.limit*maxWaitingTurns)+" wait already; retry after 1 s")
 				return
 			}
+			if err != nil {
+				rateLimited(w, 1, "too many requests at once from this client: it waited its whole deadline for a turn ("+
+					strconv.Itoa(f.limit)+" run at once); retry after 1 s")
+				return
+			}
+			defer leave()
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+func rateLimited(w http.ResponseWriter, retryAfter int, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]any{"code": "RATE_LIMITED"},
+	}}})
+}
+
+// clientAddr is the address of the client that sent r. Behind proxies we
+// trust, it is the right-most X-Forwarded-For entry that is not one of them
+// (entries left of it could be written by the client itself); from any
+// other peer the header is ignored, so a client cannot pick its own key.
+// The walk reads from the right and stops at the client: a long header
+// costs no more than its last hops.
+func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := peer.Addr().Unmap().WithZone("")
+	if !isTrusted(addr, trusted) {
+		return addr
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		rest := hops[i]
+		for rest != "" {
+			entry := rest
+			if k := strings.LastIndexByte(rest, ','); k >= 0 {
+				entry, rest = rest[k+1:], rest[:k]
+			} else {
+				rest = ""
+			}
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			a, ok := parseHop(entry)
+			if !ok {
+				return addr // a hop we cannot read: the last one we could
+			}
+			addr = a
+			if !isTrusted(addr, trusted) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, maybe with a port
+// (some balancers write one) or in brackets.
+func parseHop(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().WithZone(""), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return a.Unmap().WithZone(""), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addressKey names a client address for its budget: an IPv4 address, or the
+// /64 of an IPv6 one (one subscriber gets a whole /64 and could otherwise
+// take a fresh budget per address).
+func addressKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// maxWaitingTurns is how many requests may wait per running one: a client
+// with more queued than it could run before their deadlines is told so at
+// once (its queue is bounded even with REQUEST_RATE=0).
+const maxWaitingTurns = 4
+
+var errTooManyWaiting = errors.New("too many requests of this client waiting for a turn")
+
+// inFlight bounds the requests of one client that run at once in this
+// process: the rest wait their turn, so one client's burst of heavy
+// requests takes a bounded share of the stores' pool and of the cores,
+// however many it sends.
+type inFlight struct {
+	limit int
+	mu    sync.Mutex
+	keys  map[string]*turns
+}
+
+// turns are one client's: its slots, and how many requests hold or wait
+// for one (the entry goes when none do).
+type turns struct {
+	slots chan struct{}
+	users int
+}
+
+func newInFlight(limit int) *inFlight { return &inFlight{limit: limit, keys: map[string]*turns{}} }
+
+// enter waits for one of key's slots; leave gives it back.
+func (f *inFlight) enter(ctx context.Context, key string) (leave func(), err error) {
+	f.mu.Lock()
+	t := f.keys[key]
+	if t == nil {
+		t = &turns{slots: make(chan struct{}, f.limit)}
+		f.keys[key] = t
+	}
+	if t.users >= f.limit*(1+maxWaitingTurns) {
+		f.mu.Unlock()
+		return nil, errTooManyWaiting
+	}
+	t.users++
+	f.mu.Unlock()
+	done := func() {
+		f.mu.Lock()
+		if t.users--; t.users == 0 {
+			delete(f.keys, key)
+		}
+		f.mu.Unlock()
+	}
+	select {
+	case t.slots <- struct{}{}:
+		return func() { <-t.slots; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
 	}
 }

@@ -820,8 +820,7 @@ func TestSyncAdminSurface(t *testing.T) {
 	}
 
 	// Health while the mirror is down: up (MongoDB is), postgres DOWN.
-	r := f.do(t, http.MethodGet, "/v1/health", "", "")
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"postgres":{"status":"DOWN"}`) {
+	if r := f.health(t, `"postgres":{"status":"DOWN"}`); r.status != http.StatusOK || !strings.Contains(string(r.body), `"postgres":{"status":"DOWN"}`) {
 		t.Errorf("health with the mirror down: got %d %s, want 200 with postgres DOWN", r.status, r.body)
 	}
 
@@ -889,7 +888,7 @@ func TestSyncAdminSurface(t *testing.T) {
 		len(sm.Collections) != len(mirror.Collections) {
 		t.Errorf("syncMetrics while FAILED: got %+v, want enabled sync, failed ≥2 (tasks and audit_logs), retries ≥6, every collection", sm)
 	}
-	r = f.do(t, http.MethodGet, "/v1/health", "", "")
+	r := f.health(t, `"sync":{"status":"DEGRADED"`)
 	if !strings.Contains(string(r.body), `"sync":{"status":"DEGRADED"`) {
 		t.Errorf("health with FAILED writes: got %s, want sync DEGRADED", r.body)
 	}
@@ -950,8 +949,8 @@ func TestSyncAdminSurface(t *testing.T) {
 	if sm := metricsAnswer.SyncMetrics; sm.Pending != 0 || sm.Failed != 0 {
 		t.Errorf("syncMetrics after recovery: got pending %d failed %d, want 0 and 0", sm.Pending, sm.Failed)
 	}
-	r = f.do(t, http.MethodGet, "/v1/health", "", "")
-	if want := `{"status":"UP","components":{"db":{"status":"UP"},"postgres":{"status":"UP"},"sync":{"status":"UP","pending":0,"failed":0}}}`; strings.TrimSpace(string(r.body)) != want {
+	want := `{"status":"UP","components":{"db":{"status":"UP"},"postgres":{"status":"UP"},"sync":{"status":"UP","pending":0,"failed":0}}}`
+	if r := f.health(t, want); strings.TrimSpace(string(r.body)) != want {
 		t.Errorf("health after recovery: got %s, want %s", r.body, want)
 	}
 	if got := f.code(t, admin, syncStatusQ, map[string]any{"c": "nope", "id": id}); got != "BAD_USER_INPUT" {
@@ -1029,4 +1028,17 @@ func TestWorkerPassBeforeTheWrite(t *testing.T) {
 			f.sameRow(t, mirror.Tasks, task.ID, saved)
 		})
 	}
+}
+
+// health asks /v1/health until its answer holds want: one answer serves
+// every caller for up to a second, so a change shows within about that.
+func (f *faultEnv) health(t *testing.T, want string) response {
+	t.Helper()
+	var r response
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if r = f.do(t, http.MethodGet, "/v1/health", "", ""); strings.Contains(string(r.body), want) {
+			break
+		}
+	}
+	return r
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -34,15 +35,49 @@ const (
 	// MaxRootConcurrency bounds the root fields of one request that run at
 	// once against the stores.
 	MaxRootConcurrency = 4
+	// MaxFanOutConcurrency bounds the per-parent queries of one request that
+	// run at once (perParentQueries): a hundred tasks' activity, or a
+	// hundred teams' members, take turns instead of a hundred connections.
+	MaxFanOutConcurrency = 4
 	// MutationTimeout bounds the mutations of one document, run detached
 	// from its request (all of them together, answers included).
 	MutationTimeout = 30 * time.Second
 )
 
 type (
-	rootSlotsKey        struct{}
+	slotsKey            struct{}
 	mutationDeadlineKey struct{}
 )
+
+// slots bound how much of the stores one request holds at once: its root
+// fields, and the queries its fields below the root send one per parent.
+// They are separate, so a root field that holds a slot never waits on one
+// its own children need.
+type slots struct{ root, fanOut chan struct{} }
+
+// acquire takes one of ch's slots, or fails when ctx ends first.
+func acquire(ctx context.Context, ch chan struct{}) (release func(), err error) {
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// perParentQueries are the fields below the root whose resolver sends a
+// query of its own for every parent object, not through a loader (SPEC
+// §5.4): each weighs a page in setComplexity, and each runs in a fan-out
+// slot. Every connection's totalCount is one too (a count per connection).
+var perParentQueries = map[string]map[string]bool{
+	"Task": {"activity": true},
+	"Team": {"members": true, "tasks": true},
+}
+
+// isPerParentQuery reports whether the field of object sends its own query.
+func isPerParentQuery(object, field string) bool {
+	return perParentQueries[object][field] || (field == "totalCount" && strings.HasSuffix(object, "Connection"))
+}
 
 func newGraphQL(d Deps) http.Handler {
 	root := &resolvers.Resolver{Store: d.Store}
@@ -71,7 +106,10 @@ func newGraphQL(d Deps) http.Handler {
 	// A request's root fields run at most MaxRootConcurrency at a time, so
 	// one request cannot take the stores' connection pool.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		ctx = context.WithValue(ctx, rootSlotsKey{}, make(chan struct{}, MaxRootConcurrency))
+		ctx = context.WithValue(ctx, slotsKey{}, slots{
+			root:   make(chan struct{}, MaxRootConcurrency),
+			fanOut: make(chan struct{}, MaxFanOutConcurrency),
+		})
 		// One bound for all the mutations of a document, set when it begins.
 		return next(context.WithValue(ctx, mutationDeadlineKey{}, time.Now().Add(MutationTimeout)))
 	})
@@ -92,17 +130,16 @@ func newGraphQL(d Deps) http.Handler {
 		return next(ctx)
 	})
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-		slots, ok := ctx.Value(rootSlotsKey{}).(chan struct{})
+		sl, ok := ctx.Value(slotsKey{}).(slots)
 		if !ok {
 			return next(ctx)
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			graphql.AddError(ctx, ctx.Err())
+		release, err := acquire(ctx, sl.root)
+		if err != nil {
+			graphql.AddError(ctx, err)
 			return graphql.Null
 		}
-		defer func() { <-slots }()
+		defer release()
 		return next(ctx)
 	})
 	// The read rules of SPEC §5.3, on every field that returns a guarded type.
@@ -111,6 +148,25 @@ func newGraphQL(d Deps) http.Handler {
 		panic(err) // the schema and the rules are compiled in together: a test catches this
 	}
 	srv.AroundFields(fields)
+	// Inside the read rules, so a slot is held for the resolver's own query
+	// only: the rules' loads, and the children, run after it is given back.
+	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+		// Every field of every answer passes here: the cheap checks first.
+		fc := graphql.GetFieldContext(ctx)
+		if fc == nil || fc.Field.Field == nil || !isPerParentQuery(fc.Object, fc.Field.Name) {
+			return next(ctx)
+		}
+		sl, ok := ctx.Value(slotsKey{}).(slots)
+		if !ok {
+			return next(ctx)
+		}
+		release, err := acquire(ctx, sl.fanOut)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		d.Log.ErrorContext(ctx, "graphql: panic", "request_id", requestid.From(ctx),
@@ -138,6 +194,11 @@ const (
 	costSearch  = 50
 	costSummary = 200
 	costAdmin   = 200
+	// costPerParent is a perParentQueries field's own query: a round trip
+	// for every parent (no loader batches it), which on FerretDB costs the
+	// CPU of many loaded fields. tasks(first: 100) { activity }
+	// weighs over 3,000, so a document holds at most six of them (600 queries).
+	costPerParent = 30
 )
 
 // setComplexity weights every list field by the page size it asks for, so
@@ -171,11 +232,15 @@ func setComplexity(c *graph.ComplexityRoot) {
 	c.Query.Users = func(child int, q string, first *int, _ *string) int { return search(child, &q, first) }
 	c.Query.AuditLogs = func(child int, _ *models.AuditLogFilter, first *int, _ *string) int { return page(child, first) }
 	c.Query.TeamActivity = func(child int, _ string, first *int, _ *string) int { return page(child, first) }
-	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first) }
-	c.Team.Tasks = func(child int, _ *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
-		return page(child, first)
+	perParent := func(child int, first *int) int { return costPerParent + child*pageSize(first) }
+	c.Team.Members = func(child int, first *int, _ *string) int { return perParent(child, first) }
+	c.Team.Tasks = func(child int, f *models.TaskFilter, _ *models.TaskOrder, first *int, _ *string) int {
+		if f != nil && f.Search != nil && *f.Search != "" {
+			return costSearch + perParent(child, first)
+		}
+		return perParent(child, first)
 	}
-	c.Task.Activity = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Task.Activity = func(child int, first *int, _ *string) int { return perParent(child, first) }
 	c.Query.SyncFailures = func(child int, _ *models.SyncFailureFilter, first *int, _ *string) int { return page(child, first) }
 	// Lists without paging are bounded by the data, small by nature.
 	c.Query.Teams = func(child int) int { return 1 + child*10 }

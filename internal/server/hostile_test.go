@@ -247,3 +247,55 @@ func TestHostileDocumentsFromTheReview(t *testing.T) {
 		t.Errorf("a document 12 levels deep: %+v, want it served", g.Errors)
 	}
 }
+
+// Behind a proxy we trust, anonymous budgets are per client, named by the
+// right-most X-Forwarded-For entry that is not a proxy, so a client cannot
+// pick its key by writing the header itself; IPv6 clients are keyed by
+// their /64. From a peer we do not trust, the header is ignored.
+func TestBudgetBehindProxies(t *testing.T) {
+	// Anonymous clients get a quarter of the user budget: a burst of 2,
+	// refilled every 4 s, longer than this test takes.
+	budget := map[string]string{"REQUEST_RATE": "1", "REQUEST_BURST": "8"}
+	served := func(e *env, xff string) int {
+		t.Helper()
+		for i := range 5 {
+			r := e.do(t, http.MethodPost, "/graphql", "application/json", `{"query":"{ __typename }"}`, "X-Forwarded-For", xff)
+			if r.status == http.StatusTooManyRequests {
+				return i
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("X-Forwarded-For %s: HTTP %d %s", xff, r.status, r.body)
+			}
+		}
+		return 5
+	}
+	behind := map[string]string{"TRUSTED_PROXIES": "127.0.0.1,::1"}
+	for k, v := range budget {
+		behind[k] = v
+	}
+	e := newEnv(t, opts{unmirrored: true, cfg: behind})
+	for _, tc := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.7", 2},
+		{"203.0.113.8", 2},                // another client, its own budget
+		{"198.51.100.99, 203.0.113.7", 0}, // a made-up entry in front changes nothing
+		{"2001:db8::1", 2},                // IPv6
+		{"2001:db8::2", 0},                // the same /64
+		{"2001:db8:0:1::1", 2},            // another /64
+		{"203.0.113.9, 127.0.0.1", 2},     // a second proxy hop we trust
+	} {
+		if got := served(e, tc.xff); got != tc.want {
+			t.Errorf("behind a trusted proxy, X-Forwarded-For %q: %d served before 429, want %d", tc.xff, got, tc.want)
+		}
+	}
+
+	direct := newEnv(t, opts{unmirrored: true, cfg: budget})
+	if got := served(direct, "203.0.113.7"); got != 2 {
+		t.Errorf("no trusted proxy: %d served before 429, want the burst of 2", got)
+	}
+	if got := served(direct, "203.0.113.8"); got != 0 {
+		t.Errorf("no trusted proxy, another X-Forwarded-For from the same peer: %d served, want 0 (the header is ignored)", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -31,8 +32,9 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one JSON line per request.
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+// accessLog writes one JSON line per request; remote is the client (behind
+// trusted proxies, the one X-Forwarded-For names), peer the connection's.
+func accessLog(log *slog.Logger, trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -45,7 +47,8 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				slog.Int("status", ww.Status()),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", r.RemoteAddr),
+				slog.String("remote", clientAddr(r, trusted).String()),
+				slog.String("peer", r.RemoteAddr),
 			)
 		})
 	}

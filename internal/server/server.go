@@ -50,7 +50,7 @@ func New(d Deps) http.Handler {
 	r.Use(
 		withRequestID,
 		securityHeaders(d.Config.CookieSecure),
-		accessLog(d.Log),
+		accessLog(d.Log, d.Config.TrustedProxies),
 		recoverPanics(d.Log),
 		instrument(d.Metrics),
 		cors(d.Config.CORSAllowedOrigins),
@@ -59,7 +59,13 @@ func New(d Deps) http.Handler {
 
 	// GraphQL: CSRF-checked for cookie sessions, fresh loaders and a fresh
 	// policy checker per request.
-	gql := withBudget(newBudgets(), d.Config.RequestRate, d.Config.RequestBurst)(withDeadline(d.Config.RequestTimeout)(loaders.Middleware(d.Store)(policy.Middleware(d.Store)(newGraphQL(d)))))
+	gql := chain(newGraphQL(d),
+		withBudget(newBudgets(), d.Config.RequestRate, d.Config.RequestBurst, d.Config.TrustedProxies),
+		withDeadline(d.Config.RequestTimeout),
+		withTurns(newInFlight(d.Config.RequestConcurrency)),
+		loaders.Middleware(d.Store),
+		policy.Middleware(d.Store),
+	)
 	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
 	r.Get("/playground", playground(d))
@@ -85,4 +91,12 @@ func New(d Deps) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 	})
 	return r
+}
+
+// chain wraps h in middleware, the first outermost.
+func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }

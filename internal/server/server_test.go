@@ -42,6 +42,7 @@ type env struct {
 	store   *storage.Store
 	auth    *auth.Service
 	metrics *metrics.Metrics
+	flight  *commandsInFlight
 	// token is a Bearer access token of a signed-in user, sent by graphql.
 	token string
 }
@@ -83,7 +84,8 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{Monitor: m.MongoMonitor()})
+	flight := &commandsInFlight{}
+	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		deps.Mirror = o.mirror
 	}
 	handler = server.New(deps)
-	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), engine: engine, store: store, auth: authSvc, metrics: m}
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), engine: engine, store: store, auth: authSvc, metrics: m, flight: flight}
 	e.token = e.signIn(t, "tester@example.com")
 	return e
 }
