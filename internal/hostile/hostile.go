@@ -31,19 +31,21 @@ func Attacks() []Attack {
 		return fmt.Sprintf(`query($s: String!) { %s(search: $s) { totalCount } }`, root), map[string]any{"s": big(n)}
 	}
 	users100, v100 := search("users", 100<<10)
+	users120, v120 := search("users", 120<<10)
 	users250, v250 := search("users", 250<<10)
 	users300, v300 := search("users", 300<<10)
 	users900, v900 := search("users", 900<<10)
 	return []Attack{
 		{Name: "5,000 duplicate fields", Method: http.MethodPost, Query: "{ me { " + rep("id ", 5000) + "} }", Anonymous: true, Status: 422},
 		{Name: "10,000 duplicate fields", Method: http.MethodPost, Query: "{ me { " + rep("id ", 10000) + "} }", Anonymous: true, Status: 422},
-		{Name: "50,000 duplicate fields", Method: http.MethodPost, Query: "{ me { " + rep("id ", 50000) + "} }", Anonymous: true, Status: 422},
+		{Name: "50,000 duplicate fields", Method: http.MethodPost, Query: "{ me { " + rep("id ", 50000) + "} }", Anonymous: true, Status: 413},
 		{Name: "GET of 60 KB", Method: http.MethodGet, Query: "{ me { " + rep("id ", 20000) + "} }", Anonymous: true, Status: 422},
 		{Name: "10,000 __typename", Method: http.MethodPost, Query: "{ " + rep("__typename ", 10000) + "}", Anonymous: true, Status: 422},
-		{Name: "5,000 aliases of taskSummary", Method: http.MethodPost, Query: "{ " + Aliases("taskSummary { overdue }", 5000) + "}", Status: 422},
+		{Name: "5,000 aliases of taskSummary", Method: http.MethodPost, Query: "{ " + Aliases("taskSummary { overdue }", 5000) + "}", Status: 413},
 		{Name: "users(search) of 100 KB", Method: http.MethodPost, Query: users100, Vars: v100, Status: 200},
-		{Name: "users(search) of 250 KB", Method: http.MethodPost, Query: users250, Vars: v250, Status: 200},
+		{Name: "users(search) of 120 KB", Method: http.MethodPost, Query: users120, Vars: v120, Status: 200},
 		// Over the body limit: 413 before any decoding.
+		{Name: "users(search) of 250 KB", Method: http.MethodPost, Query: users250, Vars: v250, Status: 413},
 		{Name: "users(search) of 300 KB", Method: http.MethodPost, Query: users300, Vars: v300, Status: 413},
 		{Name: "users(search) of 900 KB", Method: http.MethodPost, Query: users900, Vars: v900, Status: 413},
 		{Name: "labels(search) of 900 KB", Method: http.MethodPost, Query: `query($s: String) { labels(search: $s) { totalCount } }`,

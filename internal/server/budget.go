@@ -96,7 +96,7 @@ func withBudget(b *budgets, rate, userBurst int, trusted []netip.Prefix) func(ht
 				}
 				if ok, wait := b.take(key, perSecond, burst, time.Now()); !ok {
 					secs := max(int(math.Ceil(wait.Seconds())), 1)
-					rateLimited(w, secs, "too many requests: this client's budget is spent; retry after "+strconv.Itoa(secs)+" s")
+					rateLimited(w, r, secs, "too many requests: this client's budget is spent; retry after "+strconv.Itoa(secs)+" s")
 					return
 				}
 			}
@@ -120,12 +120,12 @@ func withTurns(f *inFlight) func(http.Handler) http.Handler {
 				return // the client hung up while it waited: nobody to answer
 			}
 			if errors.Is(err, errTooManyWaiting) {
-				rateLimited(w, 1, "too many requests at once from this client: "+strconv.Itoa(f.limit)+" run and "+
+				rateLimited(w, r, 1, "too many requests at once from this client: "+strconv.Itoa(f.limit)+" run and "+
 					strconv.Itoa(f.limit*maxWaitingTurns)+" wait already; retry after 1 s")
 				return
 			}
 			if err != nil {
-				rateLimited(w, 1, "too many requests at once from this client: it waited its whole deadline for a turn ("+
+				rateLimited(w, r, 1, "too many requests at once from this client: it waited its whole deadline for a turn ("+
 					strconv.Itoa(f.limit)+" run at once); retry after 1 s")
 				return
 			}
@@ -135,7 +135,14 @@ func withTurns(f *inFlight) func(http.Handler) http.Handler {
 	}
 }
 
-func rateLimited(w http.ResponseWriter, retryAfter int, msg string) {
+// rateLimited answers 429. A refused request's body is never read; a
+// large one would still be drained to keep the connection, so its
+// connection is closed instead: an over-budget client sending big bodies in
+// a loop then costs a reconnect, not its bytes.
+func rateLimited(w http.ResponseWriter, r *http.Request, retryAfter int, msg string) {
+	if r.ContentLength < 0 || r.ContentLength > drainLimit {
+		w.Header().Set("Connection", "close")
+	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
@@ -230,6 +237,9 @@ func addressKey(a netip.Addr) string {
 // with more queued than it could run before their deadlines is told so at
 // once (its queue is bounded even with REQUEST_RATE=0).
 const maxWaitingTurns = 4
+
+// drainLimit is the largest unread body a refusal keeps its connection for.
+const drainLimit = 16 << 10
 
 var errTooManyWaiting = errors.New("too many requests of this client waiting for a turn")
 

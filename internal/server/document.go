@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
@@ -20,7 +21,7 @@ import (
 // GraphiQL's introspection query about 100).
 const (
 	MaxDocumentBytes = 32 << 10 // the query text, POST or GET (variables may use the rest of the body)
-	MaxTokens        = 5000     // parser tokens
+	MaxTokens        = 2000     // lexer tokens: five times GraphiQL's introspection query
 	MaxFields        = 1000     // fields, fragments expanded
 	MaxAliases       = 50
 	MaxRootFields    = 20
@@ -52,6 +53,11 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 		if _, ok := d.cache.Get(ctx, p.Query); ok {
 			return nil
 		}
+	}
+	// Lexing is a tenth of what parsing costs (the parser builds a node per
+	// field): a document over the token limit is refused after lexing only.
+	if err := withinTokens(p.Query, MaxTokens); err != nil {
+		return err
 	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, MaxTokens)
 	if err != nil {
@@ -203,4 +209,19 @@ func limitError(format string, args ...any) *gqlerror.Error {
 	err := gqlerror.Errorf("%s", fmt.Sprintf(format, args...))
 	errcode.Set(err, errcode.ValidationFailed)
 	return err
+}
+
+// withinTokens refuses a document of more than limit tokens, reading no
+// further than that; a lexing error is left to the parser to report.
+func withinTokens(query string, limit int) *gqlerror.Error {
+	lex := lexer.New(&ast.Source{Input: query})
+	for n := 0; ; n++ {
+		tok, err := lex.ReadToken()
+		if err != nil || tok.Kind == lexer.EOF {
+			return nil
+		}
+		if n >= limit {
+			return limitError("the document has more than %d tokens, the token limit", limit)
+		}
+	}
 }

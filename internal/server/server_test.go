@@ -164,6 +164,8 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// closed: the server closes the connection after this answer.
+	closed bool
 }
 
 func (e *env) do(t *testing.T, method, path, contentType, body string, headers ...string) response {
@@ -187,7 +189,7 @@ func (e *env) do(t *testing.T, method, path, contentType, body string, headers .
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{resp.StatusCode, resp.Header, b}
+	return response{status: resp.StatusCode, header: resp.Header, body: b, closed: resp.Close}
 }
 
 type gqlError struct {
