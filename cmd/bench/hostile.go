@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,55 +87,92 @@ func measureHostile(ctx context.Context, srv *process, o benchOptions, budgets s
 			return nil, err
 		}
 	}
-	var out []result
 	runs := []struct {
 		label   string
 		attacks []hostile.Attack
 	}{{"alone", nil}, {"refused", hostile.Attacks()}, {"heavy", hostile.Heavy()}}
-	for _, run := range runs {
-		label := run.label + ", budgets " + budgets
-		attacked := run.attacks != nil
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		sent := 0
-		if attacked {
-			hc := &http.Client{Timeout: 30 * time.Second}
-			list := attacks(srv.base, attacker.token, run.attacks)
-			wg.Go(func() {
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
+	// The runs take turns in short slices, round after round: the data
+	// grows under createTask and FerretDB scans what it holds, so runs one
+	// after the other would give the later ones more to read.
+	const rounds = 5
+	slice := o.hostileDuration / rounds
+	merged := map[string]*result{}
+	var order []string
+	add := func(r result) {
+		if m := merged[r.op]; m != nil {
+			*m = mergeResults(*m, r)
+			return
+		}
+		merged[r.op] = &r
+		order = append(order, r.op)
+	}
+	for round := range rounds {
+		for _, run := range runs {
+			label := run.label + ", budgets " + budgets
+			attacked := run.attacks != nil
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			sent := 0
+			if attacked {
+				hc := &http.Client{Timeout: 30 * time.Second}
+				list := attacks(srv.base, attacker.token, run.attacks)
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						list[i%len(list)](hc)
+						sent++
 					}
-					list[i%len(list)](hc)
-					sent++
-				}
+				})
+			}
+			fmt.Fprintf(os.Stderr, "hostile (%s), round %d:\n", label, round+1)
+			var lr, cr result
+			var lw sync.WaitGroup
+			lw.Go(func() {
+				lr = load(ctx, "list ("+label+")", o.modes[0], 4, slice, srv.cpuTime, func(int, int) error {
+					return viewer.do(listQuery, nil, nil)
+				})
 			})
+			lw.Go(func() {
+				cr = load(ctx, "createTask ("+label+")", o.modes[0], 4, slice, srv.cpuTime, func(k, i int) error {
+					in := map[string]any{"title": fmt.Sprintf("hostile %s %d-%d-%d", label, round, k, i), "assignee": map[string]any{"userId": assignee}}
+					return creator.do(createQuery, map[string]any{"in": in}, nil)
+				})
+			})
+			lw.Wait()
+			close(stop)
+			wg.Wait()
+			if attacked {
+				fmt.Fprintf(os.Stderr, "  the attacker sent %d hostile requests\n", sent)
+			}
+			add(lr)
+			add(cr)
 		}
-		fmt.Fprintf(os.Stderr, "hostile (%s):\n", label)
-		var lr, cr result
-		var lw sync.WaitGroup
-		lw.Go(func() {
-			lr = load(ctx, "list ("+label+")", o.modes[0], 4, o.duration, srv.cpuTime, func(int, int) error {
-				return viewer.do(listQuery, nil, nil)
-			})
-		})
-		lw.Go(func() {
-			cr = load(ctx, "createTask ("+label+")", o.modes[0], 4, o.duration, srv.cpuTime, func(k, i int) error {
-				in := map[string]any{"title": fmt.Sprintf("hostile %s %d-%d", label, k, i), "assignee": map[string]any{"userId": assignee}}
-				return creator.do(createQuery, map[string]any{"in": in}, nil)
-			})
-		})
-		lw.Wait()
-		close(stop)
-		wg.Wait()
-		if attacked {
-			fmt.Fprintf(os.Stderr, "  the attacker sent %d hostile requests\n", sent)
-		}
-		// CPU per request is not the legitimate clients' alone here.
-		lr.cpu, cr.cpu = 0, 0
-		out = append(out, lr, cr)
+	}
+	var out []result
+	for _, op := range order {
+		r := *merged[op]
+		r.cpu = 0 // not the legitimate clients' alone here
+		fmt.Fprintf(os.Stderr, "  %-40s %5d requests  %5.1f req/s  p50 %v  p99 %v  errors %d\n",
+			r.op, r.n, r.rate, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.errors)
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+// mergeResults adds b's requests to a's: latencies, counts and time.
+func mergeResults(a, b result) result {
+	a.lat = append(append([]time.Duration(nil), a.lat...), b.lat...)
+	slices.Sort(a.lat)
+	a.n += b.n
+	a.errors += b.errors
+	a.wall += b.wall
+	a.rate = float64(a.n) / a.wall.Seconds()
+	if len(a.lat) > 0 {
+		a.p50, a.p99 = a.lat[len(a.lat)/2], a.lat[min(len(a.lat)-1, len(a.lat)*99/100)]
+	}
+	return a
 }
