@@ -56,8 +56,8 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 	}
 	// Lexing is a tenth of what parsing costs (the parser builds a node per
 	// field): a document over the token limit is refused after lexing only.
-	if err := withinTokens(p.Query, MaxTokens); err != nil {
-		return err
+	if overTokens(p.Query, MaxTokens) {
+		return limitError("the document has more than %d tokens, the token limit", MaxTokens)
 	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, MaxTokens)
 	if err != nil {
@@ -211,17 +211,16 @@ func limitError(format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// withinTokens refuses a document of more than limit tokens, reading no
-// further than that; a lexing error is left to the parser to report.
-func withinTokens(query string, limit int) *gqlerror.Error {
+// overTokens reports whether the document has more than limit tokens,
+// reading no further than that. A lexing error is left to the parser,
+// which reports it with its position.
+func overTokens(query string, limit int) bool {
 	lex := lexer.New(&ast.Source{Input: query})
-	for n := 0; ; n++ {
+	for n := 0; n <= limit; n++ {
 		tok, err := lex.ReadToken()
 		if err != nil || tok.Kind == lexer.EOF {
-			return nil
-		}
-		if n >= limit {
-			return limitError("the document has more than %d tokens, the token limit", limit)
+			return false
 		}
 	}
+	return true
 }
