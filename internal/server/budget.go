@@ -38,6 +38,45 @@ type budgets struct {
 type bucket struct {
 	lim  *rate.Limiter
 	seen time.Time
+	// held counts this client's refusals waiting to be sent (see hold);
+	// retryAt is when the last refusal told it to come back.
+	held    int
+	retryAt time.Time
+}
+
+// A client told to retry later that comes back sooner gets its next
+// refusal only after the wait it was told, up to maxHold: one that retries
+// at once in a loop is then held to about a request a second per
+// connection, instead of taking a core to be told no (a 429 costs little,
+// but a loop sends thousands a second). A first refusal, or one after the
+// client waited, is sent at once. At most maxHeld of one client's refusals
+// wait at once, so waiting costs a bounded number of goroutines; the rest
+// are sent at once.
+const (
+	maxHold = time.Second
+	maxHeld = 8
+)
+
+// hold reserves a waiting place for one of key's refusals, refused at now
+// with wait to go, when the client came back before it was told to.
+func (b *budgets) hold(key string, now time.Time, wait time.Duration) (release func(), ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.buckets[key]
+	if bk == nil {
+		return nil, false
+	}
+	early := now.Before(bk.retryAt)
+	bk.retryAt = now.Add(wait)
+	if !early || bk.held >= maxHeld {
+		return nil, false
+	}
+	bk.held++
+	return func() {
+		b.mu.Lock()
+		bk.held--
+		b.mu.Unlock()
+	}, true
 }
 
 func newBudgets() *budgets { return &budgets{buckets: map[string]*bucket{}} }
@@ -95,6 +134,15 @@ func withBudget(b *budgets, rate, userBurst int, trusted []netip.Prefix) func(ht
 					perSecond, burst = float64(rate), userBurst
 				}
 				if ok, wait := b.take(key, perSecond, burst, time.Now()); !ok {
+					if release, ok := b.hold(key, time.Now(), wait); ok {
+						t := time.NewTimer(min(wait, maxHold))
+						select {
+						case <-t.C:
+						case <-r.Context().Done():
+						}
+						t.Stop()
+						release()
+					}
 					secs := max(int(math.Ceil(wait.Seconds())), 1)
 					rateLimited(w, r, secs, "too many requests: this client's budget is spent; retry after "+strconv.Itoa(secs)+" s")
 					return
