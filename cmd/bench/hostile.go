@@ -59,19 +59,11 @@ func attacks(base, token string, list []hostile.Attack) []func(*http.Client) {
 // worst case; "on": the defaults, under which the legitimate clients stay
 // and the attacker does not), and goes into each result's label.
 func measureHostile(ctx context.Context, srv *process, o benchOptions, budgets string, seed bool) ([]result, error) {
-	viewer, err := login(srv.base, "viewer@bench.test")
+	viewer, creator, err := benchUsers(srv.base)
 	if err != nil {
 		return nil, err
 	}
-	creator, err := login(srv.base, "creator@bench.test")
-	if err != nil {
-		return nil, err
-	}
-	var other struct{ Me struct{ ID string } }
-	if err := creator.do("{ me { id } }", nil, &other); err != nil {
-		return nil, err
-	}
-	assignee := other.Me.ID
+	assignee := creator.id
 	// The attacker is a user of its own, with 100 tasks of its own for its
 	// heavy requests to read (it is in no team: the team attack finds none).
 	attacker, err := login(srv.base, "attacker@bench.test")

@@ -429,7 +429,9 @@ func freePort() (int, error) {
 // client talks GraphQL to a server with a Bearer token.
 type client struct {
 	base, token string
-	http        *http.Client
+	// id is the signed-in user's.
+	id   string
+	http *http.Client
 }
 
 func (c *client) do(query string, vars map[string]any, into any) error {
@@ -471,9 +473,21 @@ func login(base, email string) (*client, error) {
 		AccessToken string
 		User        struct{ ID string }
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || b.AccessToken == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || b.AccessToken == "" || b.User.ID == "" {
 		return nil, fmt.Errorf("dev login: HTTP %d: %w", resp.StatusCode, err)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	return &client{base: base, token: b.AccessToken, http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+	return &client{base: base, token: b.AccessToken, id: b.User.ID, http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+}
+
+// benchUsers signs in the bench's two users: the viewer, whose tasks the
+// list reads, and the creator, whose load writes tasks for another user.
+func benchUsers(base string) (viewer, creator *client, err error) {
+	if viewer, err = login(base, "viewer@bench.test"); err != nil {
+		return nil, nil, err
+	}
+	if creator, err = login(base, "creator@bench.test"); err != nil {
+		return nil, nil, err
+	}
+	return viewer, creator, nil
 }

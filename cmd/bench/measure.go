@@ -32,16 +32,8 @@ const updateQuery = `mutation($id: ID!, $t: String!) { updateTask(id: $id, input
 // baseline (when raw is set) right after them on the same data; the load's
 // new tasks go to another user, so every list reads the same tasks.
 func measureServer(ctx context.Context, srv *process, mode string, o benchOptions, raw func() ([]result, error)) ([]result, error) {
-	viewer, err := login(srv.base, "viewer@bench.test")
+	viewer, creator, err := benchUsers(srv.base)
 	if err != nil {
-		return nil, err
-	}
-	creator, err := login(srv.base, "creator@bench.test")
-	if err != nil {
-		return nil, err
-	}
-	var me struct{ Me struct{ ID string } }
-	if err := viewer.do("{ me { id } }", nil, &me); err != nil {
 		return nil, err
 	}
 	var labels struct {
@@ -58,7 +50,7 @@ func measureServer(ctx context.Context, srv *process, mode string, o benchOption
 	var ids []string
 	for i := range o.tasks {
 		var t struct{ CreateTask struct{ ID string } }
-		in := map[string]any{"title": fmt.Sprintf("seed %d", i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": me.Me.ID}}
+		in := map[string]any{"title": fmt.Sprintf("seed %d", i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": viewer.id}}
 		if err := creator.do(createQuery, map[string]any{"in": in}, &t); err != nil {
 			return nil, err
 		}
@@ -82,13 +74,9 @@ func measureServer(ctx context.Context, srv *process, mode string, o benchOption
 		}
 		out = append(out, rs...)
 	}
-	var other struct{ Me struct{ ID string } }
-	if err := creator.do("{ me { id } }", nil, &other); err != nil {
-		return nil, err
-	}
 	for _, c := range o.clients {
 		out = append(out, load(ctx, "createTask", mode, c, o.duration, srv.cpuTime, func(k, i int) error {
-			in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": other.Me.ID}}
+			in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": creator.id}}
 			return creator.do(createQuery, map[string]any{"in": in}, nil)
 		}))
 		out = append(out, load(ctx, "updateTask", mode, c, o.duration, srv.cpuTime, func(k, i int) error {
