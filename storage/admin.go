@@ -42,24 +42,31 @@ func (s *Store) GenerateCreationCode(ctx context.Context, actor, description str
 	return c, nil
 }
 
-// VerifyCreationCode tells whether a code is valid and unused. Wrong codes
-// count against the same limit as wrong join codes: it is a guessing oracle.
+// VerifyCreationCode tells whether a code is valid and unused. It is a
+// guessing oracle, so wrong codes spend the same budget as wrong codes in
+// CreateTeam.
 func (s *Store) VerifyCreationCode(ctx context.Context, actor, code string) (bool, error) {
-	key := "verify:" + actor
-	if err := s.limit(ctx, key); err != nil {
-		return false, err
+	_, ok, err := s.guessCreationCode(ctx, actor, code)
+	return ok, err
+}
+
+// guessCreationCode looks a team-creation code up as the guess it may be:
+// a wrong or used one spends one of actor's attempts (limit), a usable one
+// none; past the limit it is ErrRateLimited, unevaluated.
+func (s *Store) guessCreationCode(ctx context.Context, actor, code string) (_ models.TeamCreationInviteCode, usable bool, err error) {
+	giveBack, err := s.limit(ctx, creationCodeKey(actor))
+	if err != nil {
+		return models.TeamCreationInviteCode{}, false, err
 	}
 	c, err := s.mongo.CreationCode(ctx, code)
-	if err != nil && !errors.Is(err, mongo.ErrNotFound) {
-		return false, translate(err)
+	if errors.Is(err, mongo.ErrNotFound) || (err == nil && c.IsUsed) {
+		return c, false, nil
 	}
-	if err != nil || c.IsUsed {
-		if cerr := s.mongo.CountAttempt(ctx, key, s.now().Add(-JoinWindow), s.now()); cerr != nil {
-			return false, translate(cerr)
-		}
-		return false, nil
+	giveBack()
+	if err != nil {
+		return c, false, translate(err)
 	}
-	return true, nil
+	return c, true, nil
 }
 
 // CreateLabel adds a label; a taken name is a CONFLICT.

@@ -15,6 +15,11 @@ var (
 	// ErrTokenReused: a refresh token was presented after it had been used
 	// or revoked, the sign of a stolen token.
 	ErrTokenReused = errors.New("refresh token reused")
+	// ErrStale: a document changed between the read a change was decided on
+	// and the change's write, which therefore did not happen. The caller
+	// reads again and decides again (rules and permissions included); if it
+	// does not, the client sees a CONFLICT.
+	ErrStale = fmt.Errorf("%w: changed while this change was being made; try again", ErrConflict)
 )
 
 // FieldError is invalid input in one named argument or input field.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/todo-backend/todo/models"
@@ -27,7 +28,11 @@ func (s *Store) grant(ctx context.Context, op *mirror.Op, actor, teamID, userID 
 	now := s.now()
 	r := models.UserRole{ID: id, UserID: userID, RoleName: role, Scope: models.ScopeTeam, TeamID: teamID,
 		IsActive: true, CreatedAt: now, CreatedBy: actor, UpdatedAt: &now, UpdatedBy: actor, Version: 1}
-	if err := s.mongo.InsertUserRole(ctx, r); err != nil {
+	err = s.mongo.InsertUserRole(ctx, r)
+	if errors.Is(err, mongo.ErrDuplicate) {
+		return nil // a concurrent grant of the same role won: it is held
+	}
+	if err != nil {
 		return translate(err)
 	}
 	op.Wrote(r)

@@ -56,10 +56,14 @@ func New(m *mongo.Store, o Options) *Store {
 
 func (s *Store) begin() *mirror.Op { return s.engine.Begin() }
 
-// settle ends an operation; errp is the operation's error.
+// settle ends an operation; errp is the operation's error. A completed
+// operation is noted in the request's Track: its writes stay, so the
+// request must not run again under its Idempotency-Key.
 func (s *Store) settle(ctx context.Context, op *mirror.Op, errp *error) {
 	if *errp != nil {
 		op.Failed()
+	} else {
+		markWrote(ctx)
 	}
 	s.engine.Settle(ctx, op)
 }
@@ -75,6 +79,8 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, mongo.ErrTokenReused):
 		return fmt.Errorf("%w: %w", ErrTokenReused, err)
+	case errors.Is(err, mongo.ErrStale):
+		return fmt.Errorf("%w: %w", ErrStale, err)
 	case errors.Is(err, mongo.ErrDuplicate):
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	case errors.Is(err, mongo.ErrInvalidID):

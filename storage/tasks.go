@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,9 +42,12 @@ type NewAssignment struct {
 }
 
 // CreateTask stores t (its id, number, version and timestamps are set here)
-// and, when assign is given, its first assignment. The steps run in an order
-// that leaves data usable if one fails midway: a task whose assignment
-// failed is still its creator's, and can be assigned again.
+// and, when assign is given, its first assignment. It completes or leaves
+// nothing: when a step after the task's insert fails, what was written is
+// deleted again, so that a client that retries gets one task, not two
+// (FerretDB v1 has no transactions to roll back). If that undo fails too,
+// the request is marked dirty: its answer is final under its
+// Idempotency-Key.
 func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, assign *NewAssignment) (_ models.Task, err error) {
 	op := s.begin()
 	defer s.settle(ctx, op, &err)
@@ -59,30 +63,55 @@ func (s *Store) CreateTask(ctx context.Context, actor string, t models.Task, ass
 		return models.Task{}, translate(err)
 	}
 	now := s.now()
-	n, err := s.mongo.NextTaskNumber(ctx)
-	if err != nil {
-		return models.Task{}, translate(err)
-	}
 	if t.ID, err = op.Take(ctx, mongo.CollTasks); err != nil {
 		return models.Task{}, translate(err)
 	}
-	t.DisplayID, t.Version = "#"+strconv.FormatInt(n, 10), 1
+	t.Version = 1
 	t.CreatedAt, t.UpdatedAt, t.CreatedBy, t.UpdatedBy = now, &now, actor, actor
 	if t.Status == models.StatusInProgress && t.StartedAt == nil {
 		t.StartedAt = &now
 	}
-	if err := s.mongo.InsertTask(ctx, t); err != nil {
+	if err := s.insertNumbered(ctx, &t); err != nil {
+		// The insert may have landed all the same (a connection lost
+		// after it was sent): the task, if there, goes.
+		s.undo(ctx, op, createdTask(t.ID))
 		return models.Task{}, translate(err)
 	}
 	op.Wrote(t)
 	s.audit(ctx, op, models.AuditLog{Action: "task_created", TaskID: t.ID, PerformedBy: actor, TeamID: teamOf(assign)})
 	if assign != nil {
 		if _, err := s.assign(ctx, op, actor, t, nil, *assign); err != nil {
-			return t, err
+			s.undo(ctx, op, createdTask(t.ID))
+			return models.Task{}, err
 		}
 	}
 	return t, nil
 }
+
+// insertNumbered gives t the next display id and inserts it. Display ids
+// are unique by index (uniq_display_id), not by trust in the counter: a
+// number already taken (data written before the counter, or a counter set
+// back) is a duplicate, and the next number is tried.
+func (s *Store) insertNumbered(ctx context.Context, t *models.Task) error {
+	for attempt := 1; ; attempt++ {
+		n, err := s.mongo.NextTaskNumber(ctx)
+		if err != nil {
+			return err
+		}
+		t.DisplayID = "#" + strconv.FormatInt(n, 10)
+		err = s.mongo.InsertTask(ctx, *t)
+		if !errors.Is(err, mongo.ErrDuplicate) {
+			return err
+		}
+		if attempt == maxNumberAttempts {
+			return fmt.Errorf("%w: no free display id after %d tries; is the task counter far behind the data?", ErrConflict, attempt)
+		}
+		s.log.WarnContext(ctx, "display id taken; trying the next", "display_id", t.DisplayID)
+	}
+}
+
+// maxNumberAttempts bounds the display ids one create tries.
+const maxNumberAttempts = 20
 
 func teamOf(a *NewAssignment) string {
 	if a == nil {

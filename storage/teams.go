@@ -62,18 +62,19 @@ const JoinCodeLength = 10
 
 // CreateTeam uses up the creation code, then creates the team, its
 // memberships (creator, members, POC) and the creator's owner and admin
-// roles. Everything the caller sent is validated before the code is used;
-// if creating the team itself fails, the code is released again.
+// roles. Everything the caller sent is validated before the code is used.
+// It completes or leaves nothing: if a step after the code fails, what was
+// written is deleted and the code released again.
 func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (_ models.Team, err error) {
-	op := s.begin()
-	defer s.settle(ctx, op, &err)
-	code, err := s.mongo.CreationCode(ctx, in.CreationCode)
-	if errors.Is(err, mongo.ErrNotFound) || (err == nil && code.IsUsed) {
+	code, usable, err := s.guessCreationCode(ctx, actor, in.CreationCode)
+	if err != nil {
+		return models.Team{}, err
+	}
+	if !usable {
 		return models.Team{}, invalid("creationCode", "invalid or already used team creation code")
 	}
-	if err != nil {
-		return models.Team{}, translate(err)
-	}
+	op := s.begin()
+	defer s.settle(ctx, op, &err)
 	members := uniq(append(append([]string{actor}, in.MemberIDs...), in.POCID))
 	op.Plan(ref(mongo.CollTeamCreationCode, code.ID))
 	op.PlanNew(mongo.CollTeams, 1)
@@ -84,7 +85,7 @@ func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (_ mod
 		return models.Team{}, translate(err)
 	}
 	now := s.now()
-	code, err = s.mongo.ConsumeCreationCode(ctx, in.CreationCode, actor, now)
+	code, err = s.mongo.ConsumeCreationCode(ctx, code, actor, now)
 	if errors.Is(err, mongo.ErrNotFound) {
 		return models.Team{}, invalid("creationCode", "invalid or already used team creation code")
 	}
@@ -92,11 +93,37 @@ func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (_ mod
 		return models.Team{}, translate(err)
 	}
 	op.Wrote(code)
+	t, err := s.buildTeam(ctx, op, actor, in, members, now)
+	if err != nil {
+		// All or nothing: what was built goes, and the code is usable again,
+		// so a retry makes one team (FerretDB has no transaction to roll
+		// back). Should the undo fail, the request is marked dirty.
+		if t.ID != "" {
+			s.undo(ctx, op, createdTeam(t.ID))
+		}
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		defer cancel()
+		released, rerr := s.mongo.ReleaseCreationCode(uctx, code)
+		if rerr != nil {
+			MarkDirty(ctx)
+			s.log.ErrorContext(ctx, "releasing the creation code of a failed createTeam failed", "code", code.ID, "err", rerr)
+			return models.Team{}, err
+		}
+		op.Wrote(released)
+		return models.Team{}, err
+	}
+	return t, nil
+}
+
+// buildTeam writes a new team, its audit entries, memberships and the
+// creator's roles; t.ID is set once the team's insert was sent (it may
+// have landed even when it failed).
+func (s *Store) buildTeam(ctx context.Context, op *mirror.Op, actor string, in NewTeam, members []string, now time.Time) (t models.Team, err error) {
 	id, err := op.Take(ctx, mongo.CollTeams)
 	if err != nil {
-		return models.Team{}, translate(err)
+		return t, translate(err)
 	}
-	t := models.Team{ID: id, Name: in.Name, Description: in.Description, POCID: in.POCID,
+	t = models.Team{ID: id, Name: in.Name, Description: in.Description, POCID: in.POCID,
 		CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
 	for attempt := 0; ; attempt++ {
 		t.InviteCode = pick(JoinCodeLength)
@@ -106,10 +133,7 @@ func (s *Store) CreateTeam(ctx context.Context, actor string, in NewTeam) (_ mod
 		}
 	}
 	if err != nil {
-		if released, rerr := s.mongo.ReleaseCreationCode(context.WithoutCancel(ctx), code); rerr == nil {
-			op.Wrote(released)
-		}
-		return models.Team{}, translate(err)
+		return t, translate(err)
 	}
 	op.Wrote(t)
 	s.audit(ctx, op, models.AuditLog{Action: "team_created", TeamID: t.ID, PerformedBy: actor})
@@ -165,18 +189,17 @@ func (s *Store) addMember(ctx context.Context, op *mirror.Op, actor, teamID, use
 }
 
 // JoinTeam adds actor to the team whose join code this is. Wrong codes are
-// counted per user; after JoinAttempts of them in JoinWindow, RATE_LIMITED.
+// limited per user (see limit).
 func (s *Store) JoinTeam(ctx context.Context, actor, code string) (_ models.Team, err error) {
-	if err := s.limit(ctx, "join:"+actor); err != nil {
+	giveBack, err := s.limit(ctx, "join:"+actor)
+	if err != nil {
 		return models.Team{}, err
 	}
 	t, err := s.mongo.TeamByInviteCode(ctx, code)
 	if errors.Is(err, mongo.ErrNotFound) {
-		if cerr := s.mongo.CountAttempt(ctx, "join:"+actor, s.now().Add(-JoinWindow), s.now()); cerr != nil {
-			return models.Team{}, translate(cerr)
-		}
 		return models.Team{}, invalid("inviteCode", "no team has this join code")
 	}
+	giveBack()
 	if err != nil {
 		return models.Team{}, translate(err)
 	}
@@ -202,7 +225,8 @@ func (s *Store) JoinTeam(ctx context.Context, actor, code string) (_ models.Team
 	return t, nil
 }
 
-// Rate limits of code guessing.
+// Rate limits of code guessing: at most JoinAttempts wrong codes per user
+// in JoinWindow, for join codes and, separately, for creation codes.
 const (
 	JoinAttempts = 10
 	JoinWindow   = 15 * time.Minute
@@ -211,15 +235,33 @@ const (
 // ErrRateLimited: too many wrong attempts; wait and try again.
 var ErrRateLimited = errors.New("too many attempts")
 
-func (s *Store) limit(ctx context.Context, key string) error {
-	n, err := s.mongo.Attempts(ctx, key, s.now().Add(-JoinWindow))
+// creationCodeKey is the budget of a user's guesses at team-creation codes:
+// verifyTeamCreationInviteCode and createTeam test the same secret, so one
+// must not be a free oracle for the other.
+func creationCodeKey(actor string) string { return "creation-code:" + actor }
+
+// limit takes one attempt of key's budget before a code is evaluated, so
+// that however many requests arrive at once, on however many instances, at
+// most JoinAttempts get past it in a window. The caller calls giveBack
+// once the code proved right (or could not be looked up): only wrong codes
+// spend the budget.
+func (s *Store) limit(ctx context.Context, key string) (giveBack func(), err error) {
+	now := s.now()
+	ok, err := s.mongo.TakeAttempt(ctx, key, JoinAttempts, now.Add(-JoinWindow), now)
 	if err != nil {
-		return translate(err)
+		return nil, translate(err)
 	}
-	if n >= JoinAttempts {
-		return fmt.Errorf("%w: %d wrong codes in %v; try again later", ErrRateLimited, n, JoinWindow)
+	if !ok {
+		return nil, fmt.Errorf("%w: at most %d wrong codes per %d minutes; try again later",
+			ErrRateLimited, JoinAttempts, int(JoinWindow/time.Minute))
 	}
-	return nil
+	return func() {
+		// The answer is already decided; a lost give-back only costs the
+		// user one attempt, so it is logged, not returned.
+		if err := s.mongo.GiveBackAttempt(context.WithoutCancel(ctx), key); err != nil {
+			s.log.WarnContext(ctx, "storage: giving back a rate-limit attempt", "key", key, "err", err)
+		}
+	}, nil
 }
 
 // AddMembers adds users to a team; users already in it are left alone.
@@ -378,8 +420,8 @@ func (s *Store) RotateInviteCode(ctx context.Context, actor string, t models.Tea
 		if err == nil {
 			return saved, nil
 		}
-		if !errors.Is(err, ErrConflict) {
-			break
+		if !errors.Is(err, ErrConflict) || errors.Is(err, ErrStale) {
+			break // a taken code is drawn again; a changed team is read again by the caller
 		}
 	}
 	return models.Team{}, err

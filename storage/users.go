@@ -96,7 +96,11 @@ func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.
 	now := s.now()
 	r := models.UserRole{ID: id, UserID: userID, RoleName: name, Scope: models.ScopeGlobal, IsActive: true,
 		CreatedAt: now, CreatedBy: grantedBy, Version: 1}
-	if err := s.mongo.InsertUserRole(ctx, r); err != nil {
+	err = s.mongo.InsertUserRole(ctx, r)
+	if errors.Is(err, mongo.ErrDuplicate) {
+		return nil // a concurrent grant (two sign-ins at once) won: the role is held
+	}
+	if err != nil {
 		return translate(err)
 	}
 	op.Wrote(r)

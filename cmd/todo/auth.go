@@ -55,16 +55,24 @@ func logSignIn(cfg config.Config, log *slog.Logger, port int) {
 	}
 }
 
-// purgeRefreshTokens deletes long-expired refresh tokens every hour:
-// FerretDB has no TTL indexes to do it.
-func purgeRefreshTokens(ctx context.Context, store *storage.Store, log *slog.Logger) {
+// purgeExpired deletes long-expired refresh tokens and expired
+// idempotency keys every hour: FerretDB has no TTL indexes to do it.
+func purgeExpired(ctx context.Context, store *storage.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := store.PurgeExpiredRefreshTokens(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("purging expired refresh tokens failed", "err", err)
-		} else if n > 0 {
-			log.Info("purged expired refresh tokens", "count", n)
+		for _, p := range []struct {
+			what  string
+			purge func(context.Context) (int64, error)
+		}{
+			{"expired refresh tokens", store.PurgeExpiredRefreshTokens},
+			{"expired idempotency keys", store.PurgeExpiredIdempotencyKeys},
+		} {
+			if n, err := p.purge(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("purging "+p.what+" failed", "err", err)
+			} else if n > 0 {
+				log.Info("purged "+p.what, "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

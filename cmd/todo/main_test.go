@@ -370,7 +370,7 @@ func TestStartsAndWritesWithPostgresDown(t *testing.T) {
 		Errors []json.RawMessage
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil || len(g.Errors) > 0 || g.Data.CreateTask.ID == "" {
-		t.Fatalf("createTask with PostgreSQL down: HTTP %d, %v %s", resp.StatusCode, err, g.Errors)
+		t.Fatalf("createTask with PostgreSQL down: HTTP %d, %v %s\n%s", resp.StatusCode, err, g.Errors, s.log)
 	}
 	var health struct {
 		Components map[string]struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/todo-backend/todo/internal/server"
 	"github.com/todo-backend/todo/storage"
 	"github.com/todo-backend/todo/storage/mirror"
+	"github.com/todo-backend/todo/storage/mongo"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
@@ -23,7 +24,7 @@ const shutdownGrace = 15 * time.Second
 // serve runs the HTTP server until ctx ends (a signal), then drains it.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	m := metrics.New()
-	st, err := openStores(cfg, log, m)
+	st, err := openStores(cfg, log, m, true)
 	if err != nil {
 		return err
 	}
@@ -43,9 +44,39 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	mongoReady := make(chan struct{})
+	// A second writer on FerretDB, or a lease lost to one, ends the process.
+	fatal := make(chan error, 1)
+	stop := func(err error) {
+		select {
+		case fatal <- refuseSecondWriter(err):
+		default:
+		}
+	}
+	var lease *mongo.Lease
 	wg.Go(func() {
-		retryUntil(bg, log, "mongodb preparation", func(c context.Context) error { return prepareMongo(c, st.mongo, log) })
-		close(mongoReady)
+		claimed := false
+		retryUntil(bg, log, "mongodb preparation", func(c context.Context) error {
+			if !claimed {
+				l, err := claimWriter(c, bg, st.mongo, cfg.WriterLeaseTTL, log, stop)
+				if errors.Is(err, mongo.ErrLeaseHeld) {
+					stop(err)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				lease, claimed = l, true
+			}
+			// An index the existing data violates must not keep the service
+			// from starting: it is logged (and `todo migrate` fails on it).
+			if err := prepareMongo(c, st.mongo, log); err != nil && !errors.Is(err, mongo.ErrIndexes) {
+				return err
+			}
+			return nil
+		})
+		if claimed {
+			close(mongoReady)
+		}
 	})
 	wg.Go(func() {
 		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
@@ -60,14 +91,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		engine.SetReady()
 	})
 	wg.Go(func() { engine.Run(bg) })
-	defer func() { stopBG(); wg.Wait() }()
+	defer func() { stopBG(); wg.Wait(); released(lease) }()
 
 	store := storage.New(st.mongo, storage.Options{Engine: engine, Log: log})
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {
 		return err
 	}
-	wg.Go(func() { purgeRefreshTokens(bg, store, log) })
+	wg.Go(func() { purgeExpired(bg, store, log) })
 	handler := server.New(server.Deps{
 		Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc,
 		Mongo: st.mongo, Mirror: st.mirror, Sync: engine,
@@ -96,6 +127,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-fatal:
+		_ = srv.Close()
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", shutdownGrace.String())

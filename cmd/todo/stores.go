@@ -32,7 +32,9 @@ type stores struct {
 // openStores connects to both stores without waiting for either to be up:
 // the drivers connect lazily, so a store that is down shows in health and in
 // the bootstrap retries, not as a failed start.
-func openStores(cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*stores, error) {
+//
+// writer is set for `todo serve`: its MongoDB writes wait for claimWriter.
+func openStores(cfg config.Config, log *slog.Logger, m *metrics.Metrics, writer bool) (*stores, error) {
 	s := &stores{}
 	uri := cfg.MongoURI
 	if cfg.Embedded() {
@@ -46,7 +48,7 @@ func openStores(cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*store
 	} else {
 		s.mongoWhere = redactURI(uri)
 	}
-	ms, err := mongo.Connect(uri, cfg.DBName, mongo.Options{Monitor: m.MongoMonitor()})
+	ms, err := mongo.Connect(uri, cfg.DBName, mongo.Options{Monitor: m.MongoMonitor(), WriterLease: writer})
 	if err != nil {
 		s.close(context.Background())
 		return nil, err
@@ -82,16 +84,61 @@ func (s *stores) close(ctx context.Context) {
 	}
 }
 
+// claimWriter asks what the primary is. MongoDB makes every update atomic,
+// so any number of instances may write to it. FerretDB v1 does not (SPEC
+// §6.6): this instance then takes the single-writer lease, waiting up to
+// WRITER_LEASE_TTL for one whose holder stopped, and keeps it until keep
+// ends; lost is called if another process takes it over later. A lease
+// held by a live instance is mongo.ErrLeaseHeld.
+//
+// The lease (nil on MongoDB) is given up when keep ends; wait for its Done
+// before closing the store.
+func claimWriter(ctx, keep context.Context, st *mongo.Store, ttl time.Duration, log *slog.Logger, lost func(error)) (*mongo.Lease, error) {
+	srv, err := st.Identify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !srv.FerretDB {
+		log.InfoContext(ctx, "primary is MongoDB: updates are atomic, any number of instances may run", "version", srv.Version)
+		return nil, nil
+	}
+	lease := st.NewLease(mongo.This(mongo.NewID()), ttl)
+	if err := lease.Hold(keep, lost); err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "primary is FerretDB: this instance holds the single-writer lease (one instance only; use MongoDB for several)",
+		"ferretdb", srv.Version, "lease_ttl", ttl.String())
+	return lease, nil
+}
+
+// released waits (a little) for a held lease to be given up.
+func released(l *mongo.Lease) {
+	if l == nil {
+		return
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(3 * time.Second):
+	}
+}
+
+// refuseSecondWriter is the one line a second instance on FerretDB ends with.
+func refuseSecondWriter(err error) error {
+	return fmt.Errorf("%w. FerretDB v1 cannot make updates from several processes atomic, so only one todo serve "+
+		"may write to a FerretDB database: stop the other one, or run several instances on MongoDB (a replica set)", err)
+}
+
 // prepareMongo creates the indexes and the seeds. Both are idempotent.
+// An index the existing data violates is reported and returned; the others
+// and the seeds are still made.
 func prepareMongo(ctx context.Context, st *mongo.Store, log *slog.Logger) error {
 	if err := st.Ping(ctx); err != nil {
 		return err
 	}
 	idxErr := st.EnsureIndexes(ctx)
 	if idxErr != nil {
-		// An index the existing data violates must not keep the service
-		// down; it is reported, and `todo migrate` fails on it.
-		log.ErrorContext(ctx, "mongodb indexes incomplete", "err", idxErr)
+		log.ErrorContext(ctx, "mongodb indexes incomplete: run `todo migrate normalize`, which repairs repeated display ids and role grants, then `todo migrate`",
+			"err", idxErr)
 	}
 	res, err := st.Seed(ctx, time.Now().UTC())
 	if err != nil {
@@ -158,7 +205,7 @@ func redactURI(uri string) string {
 // migrate is `todo migrate`: both stores must be reachable, and any failure,
 // an unbuildable index included, is the command's failure.
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	st, err := openStores(cfg, log, metrics.New())
+	st, err := openStores(cfg, log, metrics.New(), false)
 	if err != nil {
 		return err
 	}

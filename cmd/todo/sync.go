@@ -110,7 +110,7 @@ func syncCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 // openEngine opens both stores, applies the mirror's migrations and builds
 // an engine for a command (no worker runs).
 func openEngine(ctx context.Context, cfg config.Config, log *slog.Logger) (*stores, *mirror.Engine, error) {
-	st, err := openStores(cfg, log, metrics.New())
+	st, err := openStores(cfg, log, metrics.New(), false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,7 +194,7 @@ func syncRetry(ctx context.Context, e *mirror.Engine, coll, id string, out io.Wr
 
 // normalize is `todo migrate normalize`.
 func normalize(ctx context.Context, cfg config.Config, log *slog.Logger, out, errOut io.Writer) error {
-	st, err := openStores(cfg, log, metrics.New())
+	st, err := openStores(cfg, log, metrics.New(), true)
 	if err != nil {
 		return err
 	}
@@ -202,6 +202,20 @@ func normalize(ctx context.Context, cfg config.Config, log *slog.Logger, out, er
 	if err := st.mongo.Ping(ctx); err != nil {
 		return err
 	}
+	// Normalizing rewrites documents: on FerretDB it must be the only
+	// writer, like todo serve (its lease ends with ctx).
+	// A lease lost midway (another process took it) stops the rewriting.
+	ctx, stop := context.WithCancelCause(ctx)
+	lease, err := claimWriter(ctx, ctx, st.mongo, cfg.WriterLeaseTTL, log, stop)
+	if errors.Is(err, mongo.ErrLeaseHeld) {
+		stop(err)
+		return refuseSecondWriter(err)
+	}
+	if err != nil {
+		stop(err)
+		return err
+	}
+	defer func() { stop(nil); released(lease) }()
 	colls := append([]string(nil), mongo.MirroredCollections...)
 	sort.Strings(colls)
 	failed := 0

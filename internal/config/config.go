@@ -59,6 +59,10 @@ type Config struct {
 	PublicKeyPEM  string
 
 	AccessLifetime time.Duration
+	// WriterLeaseTTL is how long the single-writer lease of a FerretDB
+	// primary outlives its holder (WRITER_LEASE_TTL): a second instance
+	// waits that long for it before it refuses to start.
+	WriterLeaseTTL time.Duration
 	// RequestTimeout bounds a GraphQL request's reads (REQUEST_TIMEOUT);
 	// a mutation, once begun, runs to its own bound of MutationTimeout.
 	RequestTimeout time.Duration
@@ -178,6 +182,10 @@ func Load(lookup Lookup) (Config, error) {
 	c.RequestTimeout = r.seconds("REQUEST_TIMEOUT", 10)
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
 		r.fail("REQUEST_TIMEOUT", "must be between 0 and 300 seconds")
+	}
+	c.WriterLeaseTTL = r.seconds("WRITER_LEASE_TTL", 10)
+	if c.WriterLeaseTTL < time.Second || c.WriterLeaseTTL > 5*time.Minute {
+		r.fail("WRITER_LEASE_TTL", "must be between 1 and 300 seconds")
 	}
 	c.RequestRate = r.intRange("REQUEST_RATE", 20, 0, 100000)
 	c.RequestBurst = r.intRange("REQUEST_BURST", 60, 1, 100000)

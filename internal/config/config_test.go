@@ -162,6 +162,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"TRUSTED_PROXIES": "::ffff:0:0/80"}, "TRUSTED_PROXIES"},
 		{map[string]string{"TRUSTED_PROXIES": "fe80::1%eth0"}, "TRUSTED_PROXIES"},
 		{map[string]string{"REQUEST_CONCURRENCY": "-1"}, "REQUEST_CONCURRENCY"},
+		{map[string]string{"WRITER_LEASE_TTL": "0.5"}, "WRITER_LEASE_TTL"},
+		{map[string]string{"WRITER_LEASE_TTL": "301"}, "WRITER_LEASE_TTL"},
 		{map[string]string{"REFRESH_LIFETIME": "10"}, "REFRESH_LIFETIME"},
 		{map[string]string{"REFRESH_TOKEN_COOKIE_NAME": "todo-access"}, "REFRESH_TOKEN_COOKIE_NAME"},
 		{map[string]string{"COOKIE_SAMESITE": "sometimes"}, "COOKIE_SAMESITE"},

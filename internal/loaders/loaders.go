@@ -96,6 +96,22 @@ func Middleware(store Store) func(http.Handler) http.Handler {
 	}
 }
 
+// Forget drops everything the loaders hold, so what is asked next is read
+// again: a mutation that found its document changed since it read it
+// decides again on fresh data (see retryStale in internal/server).
+func (l *Loaders) Forget() {
+	l.Users.ClearAll()
+	l.Teams.ClearAll()
+	l.Tasks.ClearAll()
+	l.Labels.ClearAll()
+	l.RolesByUser.ClearAll()
+	l.MembershipsByUser.ClearAll()
+	l.MembershipsByTeam.ClearAll()
+	l.AssignmentByTask.ClearAll()
+	l.AssignmentsByTeam.ClearAll()
+	l.WatchByTask.ClearAll()
+}
+
 // For returns the request's loaders. A context without them is a wiring
 // bug; For then builds none and panics, which gqlgen turns into an error.
 func For(ctx context.Context) *Loaders {

@@ -624,7 +624,7 @@ func TestConcurrentUpdatesTwoWorkers(t *testing.T) {
 			errs := make(chan error, writers*each)
 			for g := range writers {
 				wg.Go(func() {
-					for i := range each {
+					for i := 0; i < each; {
 						before, err := f.store.Task(ctx, task.ID)
 						if err != nil {
 							errs <- err
@@ -632,9 +632,14 @@ func TestConcurrentUpdatesTwoWorkers(t *testing.T) {
 						}
 						after := before
 						after.Title = fmt.Sprintf("writer %d, update %d", g, i)
-						if _, err := f.store.UpdateTask(ctx, owner.id, before, after, ""); err != nil {
+						_, err = f.store.UpdateTask(ctx, owner.id, before, after, "")
+						if errors.Is(err, storage.ErrStale) {
+							continue // another writer came first: read again, as a mutation does
+						}
+						if err != nil {
 							errs <- fmt.Errorf("writer %d update %d: %w", g, i, err)
 						}
+						i++
 					}
 				})
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/todo-backend/todo/graph"
 	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
+	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/internal/policy"
 	"github.com/todo-backend/todo/internal/requestid"
 	"github.com/todo-backend/todo/models"
@@ -142,6 +144,7 @@ func newGraphQL(d Deps) http.Handler {
 		defer release()
 		return next(ctx)
 	})
+	srv.AroundFields(retryStale)
 	// The read rules of SPEC §5.3, on every field that returns a guarded type.
 	fields, err := policy.Fields(schema.Schema())
 	if err != nil {
@@ -174,6 +177,45 @@ func newGraphQL(d Deps) http.Handler {
 		return errors.New("panic while resolving")
 	})
 	return srv
+}
+
+// MaxStaleAttempts bounds how often a mutation is decided again because a
+// document it rewrites changed between its read and its write.
+const MaxStaleAttempts = 8
+
+// retryStale runs a mutation's resolver again when its write found a
+// document changed since the resolver read it (storage.ErrStale: nothing
+// was written by that step). The request's loaders are emptied first, so
+// the resolver reads the documents afresh and checks its permissions and
+// rules on the version it will write over; steps the earlier attempt
+// completed are part of what it reads. After MaxStaleAttempts the client
+// gets CONFLICT. Only the resolver runs again: the answer is resolved once,
+// from the attempt that wrote. Attempts are spread by a random wait of up
+// to as many attempt lengths as attempts so far, so writers of one document
+// that keep colliding drift apart instead of colliding again.
+func retryStale(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Mutation" {
+		return next(ctx)
+	}
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res, err := next(ctx)
+		if !errors.Is(err, storage.ErrStale) {
+			return res, err
+		}
+		if attempt == MaxStaleAttempts {
+			return nil, fmt.Errorf("%w: what %s changes was changed by others %d times while it was being made; try again",
+				storage.ErrConflict, fc.Field.Name, attempt)
+		}
+		loaders.For(ctx).Forget()
+		wait := time.Duration(rand.Int64N(int64(attempt)*int64(time.Since(start)) + 1)) //nolint:gosec // G404: jitter
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // pageSize is the number of items a connection field may return, for cost.

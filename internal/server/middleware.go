@@ -99,8 +99,8 @@ func cors(origins []string) func(http.Handler) http.Handler {
 		AllowedOrigins:   origins,
 		AllowCredentials: true,
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-		AllowedHeaders:   []string{"Content-Type", "Authorization", "X-Request-Id"},
-		ExposedHeaders:   []string{"X-Request-Id"},
+		AllowedHeaders:   []string{"Content-Type", "Authorization", "X-Request-Id", idempotencyKeyHeader},
+		ExposedHeaders:   []string{"X-Request-Id", replayedHeader, "Retry-After"},
 		MaxAge:           600,
 	}).Handler
 }

@@ -66,6 +66,7 @@ func New(d Deps) http.Handler {
 		withBudget(newBudgets(), d.Config.RequestRate, d.Config.RequestBurst, d.Config.TrustedProxies),
 		withDeadline(d.Config.RequestTimeout),
 		withTurns(newInFlight(d.Config.RequestConcurrency)),
+		withIdempotency(d.Store, d.Log, d.Config.RequestTimeout, d.Config.TrustedProxies),
 		loaders.Middleware(d.Store),
 		policy.Middleware(d.Store),
 	)

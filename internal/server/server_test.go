@@ -54,6 +54,9 @@ type opts struct {
 	// PostgreSQL, for tests of the API's rules, which do not read the
 	// mirror (half the cost of every write).
 	unmirrored bool
+	// mongoVia, when set, rewrites the MongoDB URI the service connects
+	// to (through a fault proxy); the test's own checks use it too.
+	mongoVia func(uri string) string
 }
 
 // newEnv serves the real handler over HTTP, on seeded real stores.
@@ -85,7 +88,11 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	}
 	m := metrics.New()
 	flight := &commandsInFlight{}
-	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
+	uri := testenv.MongoURI(t)
+	if o.mongoVia != nil {
+		uri = o.mongoVia(uri)
+	}
+	ms, err := mongo.Connect(uri, testenv.MongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
 	if err != nil {
 		t.Fatal(err)
 	}

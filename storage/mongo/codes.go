@@ -77,14 +77,21 @@ func (s *Store) CreationCode(ctx context.Context, code string) (models.TeamCreat
 	return d.model(), nil
 }
 
-// ConsumeCreationCode marks an unused code used by userID, atomically: of
-// two concurrent uses one wins, the other gets ErrNotFound.
-func (s *Store) ConsumeCreationCode(ctx context.Context, code, userID string, now time.Time) (models.TeamCreationInviteCode, error) {
-	unlock := s.locks.lock(CollTeamCreationCode + ":code:" + code)
+// ConsumeCreationCode marks the unused code c used by userID, atomically:
+// of two concurrent uses one wins, the other gets ErrNotFound.
+func (s *Store) ConsumeCreationCode(ctx context.Context, c models.TeamCreationInviteCode, userID string, now time.Time) (models.TeamCreationInviteCode, error) {
+	id, err := objectID(c.ID)
+	if err != nil {
+		return models.TeamCreationInviteCode{}, err
+	}
+	unlock, err := s.serialize(CollTeamCreationCode + ":" + c.ID) // as patch locks it (ReleaseCreationCode)
+	if err != nil {
+		return models.TeamCreationInviteCode{}, err
+	}
 	defer unlock()
 	var d creationCodeDoc
-	err := s.coll(CollTeamCreationCode).FindOneAndUpdate(ctx,
-		bson.D{{Key: "code", Value: code}, {Key: "is_used", Value: false}},
+	err = s.coll(CollTeamCreationCode).FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "is_used", Value: false}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "is_used", Value: true}, {Key: "used_by", Value: ref(userID)},
 			{Key: "used_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)

@@ -215,6 +215,15 @@ type userRoleDoc struct {
 	UpdatedAt ts    `bson:"updated_at,omitempty"`
 	UpdatedBy ref   `bson:"updated_by,omitempty"`
 	Version   int64 `bson:"version"`
+	// ActiveKey is carried by active grants only (see roleKey): the sparse
+	// unique index on it allows one active grant of a role.
+	ActiveKey string `bson:"active_key,omitempty"`
+}
+
+// roleKey names an active grant: one user, one role, in one scope (and
+// team), as the mirror's unique index on active roles does.
+func roleKey(userID string, scope models.RoleScope, teamID string, role models.RoleName) string {
+	return userID + "/" + string(scope) + "/" + teamID + "/" + string(role)
 }
 
 func (d userRoleDoc) model() models.UserRole {

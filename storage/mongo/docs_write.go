@@ -52,9 +52,13 @@ func membershipDocOf(m models.TeamMembership) membershipDoc {
 }
 
 func userRoleDocOf(r models.UserRole) userRoleDoc {
-	return userRoleDoc{ID: oid(r.ID), UserID: ref(r.UserID), RoleName: string(r.RoleName), Scope: string(r.Scope),
+	d := userRoleDoc{ID: oid(r.ID), UserID: ref(r.UserID), RoleName: string(r.RoleName), Scope: string(r.Scope),
 		TeamID: ref(r.TeamID), IsActive: r.IsActive, CreatedAt: ts(r.CreatedAt), CreatedBy: ref(r.CreatedBy),
 		UpdatedAt: tsOf(r.UpdatedAt), UpdatedBy: ref(r.UpdatedBy), Version: r.Version}
+	if r.IsActive {
+		d.ActiveKey = roleKey(r.UserID, r.Scope, r.TeamID, r.RoleName)
+	}
+	return d
 }
 
 func watchlistDocOf(w models.WatchlistEntry) watchlistDoc {

@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -141,8 +142,8 @@ func TestEnsureIndexesReportsViolatedIndex(t *testing.T) {
 		teamDoc{ID: bson.NewObjectID(), Name: "A", InviteCode: "SAME01", CreatedAt: now},
 		teamDoc{ID: bson.NewObjectID(), Name: "B", InviteCode: "SAME01", CreatedAt: now})
 	err := s.EnsureIndexes(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "teams.uniq_invite_code") {
-		t.Fatalf("EnsureIndexes: got error %v, want one naming teams.uniq_invite_code", err)
+	if err == nil || !strings.Contains(err.Error(), "teams.uniq_invite_code") || !errors.Is(err, ErrIndexes) {
+		t.Fatalf("EnsureIndexes: got error %v, want ErrIndexes naming teams.uniq_invite_code", err)
 	}
 	if got := listIndexes(t, s, CollTeams); len(got) != 0 {
 		t.Errorf("indexes of teams: got %v, want none", sortedKeys(got))

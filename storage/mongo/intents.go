@@ -46,6 +46,9 @@ func (s *Store) InsertIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
+	if err := s.fence(); err != nil {
+		return err // the operation's first write: a process that may not write stops here
+	}
 	docs := make([]any, len(intents))
 	for i := range intents {
 		docs[i] = intents[i]

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,11 +28,44 @@ var ErrNotFound = errors.New("mongo: not found")
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
-	// locks serialise this process's updates of one document: FerretDB v1
-	// does not make a single-document update atomic, and loses concurrent
-	// ones (two $inc of one field can land as one). On MongoDB the lock is
-	// redundant and costs next to nothing.
-	locks stripes
+	// locks serialise this process's updates of one document on FerretDB
+	// (see serialize); atomicUpdates is set once Identify found MongoDB,
+	// whose updates are atomic on their own.
+	locks         stripes
+	atomicUpdates atomic.Bool
+	// needLease: writes wait for the single-writer lease on FerretDB
+	// (Options.WriterLease); leaseUntil is when the lease this process
+	// holds stops covering its writes, as time since born (0: none held).
+	needLease  bool
+	leaseUntil atomic.Int64
+	born       time.Time
+}
+
+// Server says what answers at the URI.
+type Server struct {
+	// FerretDB is set for FerretDB, which speaks MongoDB's protocol but
+	// makes no update atomic across connections (SPEC §6.6).
+	FerretDB bool
+	// Version is FerretDB's own version, or MongoDB's.
+	Version string
+}
+
+// Identify asks the server what it is (buildInfo) and sets how updates are
+// made safe: in-process locks on FerretDB, none on MongoDB.
+func (s *Store) Identify(ctx context.Context) (Server, error) {
+	var info struct {
+		Version         string `bson:"version"`
+		FerretDBVersion string `bson:"ferretdbVersion"`
+	}
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return Server{}, fmt.Errorf("mongo: buildInfo: %w", err)
+	}
+	srv := Server{FerretDB: info.FerretDBVersion != "", Version: info.Version}
+	if srv.FerretDB {
+		srv.Version = info.FerretDBVersion
+	}
+	s.atomicUpdates.Store(!srv.FerretDB)
+	return srv, nil
 }
 
 // Options tune the connection. Monitor sees every command the driver sends;
@@ -44,6 +78,10 @@ type Options struct {
 	// OperationTimeout bounds every operation that has no deadline of its
 	// own (the driver's client-side timeout); 0 means DefaultOperationTimeout.
 	OperationTimeout time.Duration
+	// WriterLease makes every write wait for Identify and, on FerretDB, for
+	// the single-writer lease (lease.go): what `todo serve` runs with. Tools
+	// and tests that own their database leave it off.
+	WriterLease bool
 }
 
 // DefaultOperationTimeout bounds one MongoDB operation: longer than any
@@ -77,7 +115,7 @@ func Connect(uri, dbName string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", err)
 	}
-	return &Store{client: client, db: client.Database(dbName)}, nil
+	return &Store{client: client, db: client.Database(dbName), needLease: o.WriterLease, born: time.Now()}, nil
 }
 
 // Close disconnects the client.

@@ -2,11 +2,17 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/todo-backend/todo/models"
 )
 
 // canonical re-encodes a raw document of each collection through its
@@ -46,9 +52,13 @@ type NormalizeResult struct {
 // with string references or ISO-string dates into native ObjectIds and
 // Dates, gives unversioned documents version 1 (so the mirror's guard lets
 // them replace rows of the original mirror), and keys active assignments
-// for the one-active-per-task index. Only fields that change are set, and
-// fields the service does not know are left alone, so a second run changes
-// nothing.
+// and active role grants for their one-active indexes. It also repairs what
+// the unique indexes would refuse: a display id used before (in _id order)
+// gets the next number, and an active grant that repeats an earlier one is
+// ended; both bump the version, as the value changes. Only fields that
+// change are set, and fields the service does not know are left alone, so a
+// second run changes nothing. Each rewrite applies only over the version it
+// was read at: a document the service changed meanwhile is read again.
 func (s *Store) Normalize(ctx context.Context, coll string, progress func(done, total int)) (NormalizeResult, error) {
 	var res NormalizeResult
 	enc, ok := canonical[coll]
@@ -64,16 +74,14 @@ func (s *Store) Normalize(ctx context.Context, coll string, progress func(done, 
 		return res, fmt.Errorf("mongo: normalize %s: %w", coll, err)
 	}
 	defer cur.Close(ctx)
+	seen := map[string]bool{} // display ids, or active grants' keys, met so far
 	for cur.Next(ctx) {
 		raw := append(bson.Raw(nil), cur.Current...)
 		res.Scanned++
 		id := raw.Lookup("_id")
-		set, err := normalizedFields(coll, raw, enc)
-		if err == nil && len(set) > 0 {
-			_, err = s.coll(coll).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
-			if err == nil {
-				res.Changed++
-			}
+		changed, err := s.normalizeOne(ctx, coll, raw, enc, seen)
+		if changed {
+			res.Changed++
 		}
 		if err != nil {
 			if !mongo.IsDuplicateKeyError(err) && ctx.Err() != nil {
@@ -86,6 +94,115 @@ func (s *Store) Normalize(ctx context.Context, coll string, progress func(done, 
 		}
 	}
 	return res, cur.Err()
+}
+
+// normalizeOne rewrites one document over the version it was read at; a
+// miss (the service wrote it meanwhile) reads it again and tries once more.
+func (s *Store) normalizeOne(ctx context.Context, coll string, raw bson.Raw, enc func(bson.Raw) ([]byte, error), seen map[string]bool) (bool, error) {
+	id := raw.Lookup("_id")
+	renumbered := ""
+	for attempt := 1; ; attempt++ {
+		set, err := normalizedFields(coll, raw, enc)
+		if err != nil {
+			return false, err
+		}
+		key, repair, err := s.uniqueRepair(ctx, coll, raw, enc, seen, &renumbered)
+		if err != nil {
+			return false, err
+		}
+		var version int64
+		if v, err := raw.LookupErr("version"); err == nil {
+			version, _ = v.AsInt64OK()
+		}
+		if len(repair) > 0 {
+			set = append(withoutKeys(set, repair), repair...)
+			if version > 0 {
+				set = append(set, bson.E{Key: "version", Value: version + 1})
+			}
+		}
+		update := bson.D{}
+		if len(set) > 0 {
+			update = append(update, bson.E{Key: "$set", Value: set})
+		}
+		if len(repair) > 0 && coll == CollUserRoles {
+			update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "active_key", Value: ""}}})
+		}
+		if len(update) == 0 {
+			if key != "" {
+				seen[key] = true
+			}
+			return false, nil
+		}
+		r, err := s.coll(coll).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, atVersion(version)}, update)
+		if err != nil {
+			return false, err
+		}
+		if r.MatchedCount == 1 {
+			if key != "" {
+				seen[key] = true
+			}
+			return true, nil
+		}
+		if attempt == 2 {
+			return false, errors.New("changed while being normalized; run normalize again")
+		}
+		if raw, err = s.coll(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw(); err != nil {
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				return false, nil // deleted meanwhile: nothing to normalize
+			}
+			return false, err
+		}
+	}
+}
+
+// uniqueRepair finds what the unique indexes would refuse in a document:
+// a display id met before (the fix: the next number, kept in *renumbered
+// across tries), or an active grant whose key was met before (the fix: it
+// ends). key is the value to remember once the document is written.
+func (s *Store) uniqueRepair(ctx context.Context, coll string, raw bson.Raw, enc func(bson.Raw) ([]byte, error), seen map[string]bool, renumbered *string) (key string, set bson.D, err error) {
+	switch coll {
+	case CollTasks:
+		key, _ = raw.Lookup("displayId").StringValueOK()
+		if key == "" || !seen[key] {
+			return key, nil, nil
+		}
+		if *renumbered == "" {
+			n, err := s.NextTaskNumber(ctx)
+			if err != nil {
+				return "", nil, err
+			}
+			*renumbered = "#" + strconv.FormatInt(n, 10)
+		}
+		return *renumbered, bson.D{{Key: "displayId", Value: *renumbered}}, nil
+	case CollUserRoles:
+		canon, err := enc(raw)
+		if err != nil {
+			return "", nil, err
+		}
+		var d userRoleDoc
+		if err := bson.Unmarshal(canon, &d); err != nil || !d.IsActive {
+			return "", nil, err
+		}
+		key = roleKey(string(d.UserID), models.RoleScope(d.Scope), string(d.TeamID), models.RoleName(d.RoleName))
+		if !seen[key] {
+			return key, nil, nil
+		}
+		return "", bson.D{{Key: "is_active", Value: false}, {Key: "updated_at", Value: time.Now().UTC()},
+			{Key: "updated_by", Value: "system"}}, nil
+	}
+	return "", nil, nil
+}
+
+// withoutKeys drops from set the fields repair sets, and the active key
+// (a repair that ends a grant unsets it).
+func withoutKeys(set, repair bson.D) bson.D {
+	var out bson.D
+	for _, e := range set {
+		if e.Key != "active_key" && !slices.ContainsFunc(repair, func(r bson.E) bool { return r.Key == e.Key }) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // normalizedFields lists the fields of raw whose canonical encoding differs.
@@ -115,6 +232,15 @@ func normalizedFields(coll string, raw bson.Raw, enc func(bson.Raw) ([]byte, err
 	}
 	if _, err := raw.LookupErr("version"); err != nil {
 		set = append(set, bson.E{Key: "version", Value: int64(1)})
+	}
+	if coll == CollUserRoles {
+		var d userRoleDoc
+		if err := bson.Unmarshal(canon, &d); err == nil && d.IsActive {
+			if _, err := raw.LookupErr("active_key"); err != nil {
+				set = append(set, bson.E{Key: "active_key", Value: roleKey(string(d.UserID), models.RoleScope(d.Scope),
+					string(d.TeamID), models.RoleName(d.RoleName))})
+			}
+		}
 	}
 	if coll == CollTaskDetails {
 		active, _ := raw.Lookup("is_active").BooleanOK()

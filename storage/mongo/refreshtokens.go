@@ -43,11 +43,14 @@ func (s *Store) SaveRefreshToken(ctx context.Context, t RefreshToken) error {
 // the first use of an unrevoked token succeeds; a second use (a replay, or a
 // race between two tabs) gets ErrTokenReused, and an unknown id ErrNotFound.
 func (s *Store) UseRefreshToken(ctx context.Context, id string, now time.Time) (RefreshToken, error) {
-	unlock := s.locks.lock(CollRefreshTokens + ":" + id)
+	unlock, err := s.serialize(CollRefreshTokens + ":" + id)
+	if err != nil {
+		return RefreshToken{}, err
+	}
 	defer unlock()
 	var t RefreshToken
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "used_at", Value: nil}, {Key: "revoked_at", Value: nil}}
-	err := s.coll(CollRefreshTokens).FindOneAndUpdate(ctx, filter,
+	err = s.coll(CollRefreshTokens).FindOneAndUpdate(ctx, filter,
 		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&t)
 	if err == nil {

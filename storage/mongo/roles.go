@@ -3,33 +3,12 @@ package mongo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/todo-backend/todo/models"
 )
-
-// GrantGlobalRole makes sure userID holds the active GLOBAL role name. It is
-// an upsert on the grant's natural key, so repeating it changes nothing.
-func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.RoleName, grantedBy string, now time.Time) (bool, error) {
-	uid, err := objectID(userID)
-	if err != nil {
-		return false, err
-	}
-	filter := bson.D{{Key: "user_id", Value: bson.D{{Key: "$in", Value: refIn([]string{userID})}}},
-		{Key: "role_name", Value: string(name)}, {Key: "scope", Value: string(models.ScopeGlobal)}, {Key: "is_active", Value: true}}
-	update := bson.D{{Key: "$setOnInsert", Value: bson.D{
-		{Key: "_id", Value: bson.NewObjectID()}, {Key: "user_id", Value: uid}, {Key: "created_at", Value: now},
-		{Key: "created_by", Value: ref(grantedBy)}, {Key: "version", Value: int64(1)},
-	}}}
-	r, err := s.coll(CollUserRoles).UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-	if err != nil {
-		return false, fmt.Errorf("mongo: grant role: %w", err)
-	}
-	return r.UpsertedCount > 0, nil
-}
 
 // ActiveRolesOfUsers returns the active role grants of the given users.
 func (s *Store) ActiveRolesOfUsers(ctx context.Context, userIDs []string) ([]models.UserRole, error) {

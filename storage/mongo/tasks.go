@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/todo-backend/todo/models"
@@ -15,14 +16,25 @@ import (
 // NextTaskNumber takes the next number of the global task sequence (#1,
 // #2, …) atomically; the counter document is created on first use.
 func (s *Store) NextTaskNumber(ctx context.Context) (int64, error) {
-	unlock := s.locks.lock(CollCounters + ":" + TaskCounterID)
+	unlock, err := s.serialize(CollCounters + ":" + TaskCounterID)
+	if err != nil {
+		return 0, err
+	}
 	defer unlock()
 	var out struct {
 		Seq int64 `bson:"seq"`
 	}
-	err := s.coll(CollCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: TaskCounterID}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&out)
+	// Two upserts that both find no counter both insert, and one meets the
+	// unique _id (the seed races the first create): the counter exists
+	// then, and the second try increments it.
+	for attempt := 1; ; attempt++ {
+		err = s.coll(CollCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: TaskCounterID}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&out)
+		if !mongo.IsDuplicateKeyError(err) || attempt == 2 {
+			break
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("mongo: next task number: %w", err)
 	}

@@ -102,6 +102,9 @@ func (s *Store) DeleteMembership(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.fence(); err != nil {
+		return err
+	}
 	if _, err := s.coll(CollUserTeamDetails).DeleteOne(ctx, bson.D{{Key: "_id", Value: o}}); err != nil {
 		return fmt.Errorf("mongo: delete membership: %w", err)
 	}

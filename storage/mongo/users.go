@@ -26,7 +26,7 @@ func (s *Store) UpsertUserByGoogleID(ctx context.Context, newID, googleID, email
 		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: oid(newID)}, {Key: "created_at", Value: now}}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 	}
-	return s.upsertUser(ctx, filter, update)
+	return s.upsertUser(ctx, "google:"+googleID, filter, update)
 }
 
 // UpsertUserByEmail signs in by email alone (development login): an existing
@@ -38,7 +38,7 @@ func (s *Store) UpsertUserByEmail(ctx context.Context, newID, email, name string
 			{Key: "picture", Value: ""}, {Key: "created_at", Value: now}, {Key: "updated_at", Value: nil},
 			{Key: "version", Value: int64(1)}}},
 	}
-	return s.upsertUser(ctx, filter, update)
+	return s.upsertUser(ctx, "email:"+email, filter, update)
 }
 
 // FindUser returns the user matching field = value (google_id or email_id),
@@ -55,10 +55,27 @@ func (s *Store) FindUser(ctx context.Context, field, value string) (models.User,
 	return d.model(), nil
 }
 
-func (s *Store) upsertUser(ctx context.Context, filter, update bson.D) (models.User, error) {
+// upsertUser runs one sign-in's upsert; key names the user by what the
+// filter matches. Two first sign-ins of one user in this process are
+// serialised on any server: email_id has no unique index (the original's
+// data may repeat an address), so two upserts by email could both insert.
+// Two by google_id that both insert meet its unique index; the second try
+// then finds the user.
+func (s *Store) upsertUser(ctx context.Context, key string, filter, update bson.D) (models.User, error) {
+	if err := s.fence(); err != nil {
+		return models.User{}, err
+	}
+	unlock := s.locks.lock(CollUsers + ":" + key)
+	defer unlock()
 	var d userDoc
-	err := s.coll(CollUsers).FindOneAndUpdate(ctx, filter, update,
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.coll(CollUsers).FindOneAndUpdate(ctx, filter, update,
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
+		if !mongo.IsDuplicateKeyError(err) || attempt == 2 {
+			break
+		}
+	}
 	if err != nil {
 		return models.User{}, fmt.Errorf("mongo: upsert user: %w", err)
 	}

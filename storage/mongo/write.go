@@ -16,8 +16,16 @@ import (
 // ErrDuplicate is returned when a write breaks a unique index.
 var ErrDuplicate = errors.New("mongo: duplicate")
 
+// ErrStale is returned when a document is no longer at the version a change
+// was made from: another write came between the read and this one, or the
+// document is gone. The caller reads again and decides again.
+var ErrStale = errors.New("mongo: changed since it was read")
+
 // insert writes a new document; its version must already be 1.
 func (s *Store) insert(ctx context.Context, coll string, doc any) error {
+	if err := s.fence(); err != nil {
+		return err
+	}
 	_, err := s.coll(coll).InsertOne(ctx, doc)
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("%w: %s: %w", ErrDuplicate, coll, err)
@@ -30,19 +38,24 @@ func (s *Store) insert(ctx context.Context, coll string, doc any) error {
 
 // patch writes the fields that differ between the documents before and
 // after a change, and bumps the version, in one atomic update; out receives
-// the document as stored afterwards. Writing only what changed keeps two
-// concurrent changes of different fields from undoing each other, and leaves
-// fields the service does not model untouched.
+// the document as stored afterwards. The update applies only while the
+// document is still at before's version (optimistic concurrency): a change
+// is decided on what was read, so it must not land on anything else, and
+// no two writes can leave the same version. A miss is ErrStale. Writing only
+// what changed leaves fields the service does not model untouched.
 func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before, after, out any) (changed bool, err error) {
-	unlock := s.locks.lock(coll + ":" + id.Hex())
-	defer unlock()
-	set, unset, err := diff(before, after)
+	set, unset, version, err := diff(before, after)
 	if err != nil {
 		return false, err
 	}
 	if len(set) == 0 && len(unset) == 0 {
 		return false, nil
 	}
+	unlock, err := s.serialize(coll + ":" + id.Hex())
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}}
 	if len(set) > 0 {
 		update = append(update, bson.E{Key: "$set", Value: set})
@@ -50,11 +63,11 @@ func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before
 	if len(unset) > 0 {
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
-	err = s.coll(coll).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+	err = s.coll(coll).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}, atVersion(version)}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(out)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
-		return false, fmt.Errorf("%w: %s %s", ErrNotFound, coll, id.Hex())
+		return false, fmt.Errorf("%w: %s %s at version %d", ErrStale, coll, id.Hex(), version)
 	case mongo.IsDuplicateKeyError(err):
 		return false, fmt.Errorf("%w: %s: %w", ErrDuplicate, coll, err)
 	case err != nil:
@@ -63,22 +76,34 @@ func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before
 	return true, nil
 }
 
+// atVersion matches a document at version v. Documents the original
+// service wrote have no version field: they are version 0.
+func atVersion(v int64) bson.E {
+	if v == 0 {
+		return bson.E{Key: "version", Value: bson.D{{Key: "$in", Value: bson.A{int64(0), nil}}}}
+	}
+	return bson.E{Key: "version", Value: v}
+}
+
 // diff lists the top-level fields of after whose encoding differs from
 // before's (to $set), and the fields after omits that before has (to
-// $unset: omitted fields are the sparse-index keys such as active_task_id).
-// _id and version are never part of it.
-func diff(before, after any) (set, unset bson.D, err error) {
+// $unset: omitted fields are the sparse-index keys such as active_task_id),
+// and before's version. _id and version are never part of the change.
+func diff(before, after any) (set, unset bson.D, version int64, err error) {
 	b, err := bson.Marshal(before)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mongo: encode: %w", err)
+		return nil, nil, 0, fmt.Errorf("mongo: encode: %w", err)
 	}
 	a, err := bson.Marshal(after)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mongo: encode: %w", err)
+		return nil, nil, 0, fmt.Errorf("mongo: encode: %w", err)
+	}
+	if v, err := bson.Raw(b).LookupErr("version"); err == nil {
+		version, _ = v.AsInt64OK()
 	}
 	bElems, err := bson.Raw(b).Elements()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	old := make(map[string]bson.RawValue, len(bElems))
 	for _, e := range bElems {
@@ -86,7 +111,7 @@ func diff(before, after any) (set, unset bson.D, err error) {
 	}
 	aElems, err := bson.Raw(a).Elements()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	seen := map[string]bool{}
 	for _, e := range aElems {
@@ -105,7 +130,32 @@ func diff(before, after any) (set, unset bson.D, err error) {
 			unset = append(unset, bson.E{Key: k, Value: ""})
 		}
 	}
-	return set, unset, nil
+	return set, unset, version, nil
+}
+
+// serialize holds this process's lock of one document (key is collection
+// and id) when the primary is FerretDB, which does not make an update
+// atomic: it reads the matching document, then writes it back by _id, so
+// two concurrent updates of one document can both match and one is lost.
+// Serialising them in-process makes each filter-then-write atomic for this
+// process, and the single-writer lease (lease.go) keeps every other
+// process away. On MongoDB an update is atomic and nothing is held; until
+// Identify has told which server this is, updates are serialised.
+//
+// It is also where updates are fenced: a process that needs the
+// single-writer lease and does not hold it writes nothing (ErrNoLease).
+// The fence is checked once the lock is held, right before the write, so
+// a write that waited its turn does not land after the lease ran out.
+func (s *Store) serialize(key string) (unlock func(), err error) {
+	if s.atomicUpdates.Load() {
+		return func() {}, nil
+	}
+	unlock = s.locks.lock(key)
+	if err := s.fence(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // stripes is a fixed set of mutexes picked by key hash: enough to keep
