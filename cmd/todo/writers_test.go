@@ -170,7 +170,7 @@ func TestSecondWriterOnFerretDB(t *testing.T) {
 	}
 	env := []string{"PRIVATE_KEY=" + pair["PRIVATE_KEY"], "PUBLIC_KEY=" + pair["PUBLIC_KEY"], "ENV=development", "AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DATA_DIR=" + t.TempDir(),
 		"MONGODB_URI=" + testenv.MongoURI(t), "DB_NAME=" + db, "POSTGRES_DSN=" + dsn, "POSTGRES_HOST=",
-		"REQUEST_RATE=0", "REQUEST_CONCURRENCY=0", "WRITER_LEASE_TTL=2"}
+		"REQUEST_RATE=0", "REQUEST_CONCURRENCY=0", "WRITER_LEASE_TTL=2", "DUAL_WRITE_RETRY_DELAY=1"}
 	a := startProcess(t, env)
 	a.waitFor(t, "this instance holds the single-writer lease")
 	a.waitFor(t, `"msg":"mirror ready"`)
@@ -371,6 +371,21 @@ func TestSecondWriterOnFerretDB(t *testing.T) {
 	t.Logf("drill: %d acknowledged updates of %d tasks (lost %d, %d answered CONFLICT), %d writes tried through the second instance (acknowledged %d), %d tasks created, %d duplicate display ids",
 		total, tasks, lost, conflicts, viaB, ackedViaB, len(docs), dups)
 
+	// Writes made before the mirror was ready (the sign-in) wait for the
+	// worker's usual delay: verify once none is pending.
+	intents := client.Database(db).Collection("mirror_intents")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		n, err := intents.CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mirror intents still pending after 20 s", n)
+		}
+	}
 	isolateEnv(t, map[string]string{"MONGODB_URI": testenv.MongoURI(t), "DB_NAME": db, "POSTGRES_DSN": dsn, "DATA_DIR": t.TempDir()})
 	var out, errOut syncBuffer
 	if code := run(ctx, []string{"sync", "verify"}, &out, &errOut); code != 0 {

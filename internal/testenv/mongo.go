@@ -1,11 +1,17 @@
 package testenv
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -81,35 +87,28 @@ func sqliteURL(dir string) string {
 	return "file:" + dir + "/"
 }
 
-// ferret is an embedded FerretDB serving in a goroutine of the test process.
+// ferret is the FerretDB of the tests: a process of its own (cmd ferretd,
+// built without -race), or, where that cannot be built, a goroutine of the
+// test process.
 type ferret struct {
 	uri        string
 	pgDatabase string // PostgreSQL database holding its data, if any
-	cancel     context.CancelFunc
-	done       chan struct{}
+	stop       func(ctx context.Context) error
 }
 
 // startFerret starts FerretDB with cfg's backend on a free loopback port and returns once it accepts
-// connections.
+// connections. It runs in a process of its own: under -race, instrumenting FerretDB too made it most of
+// a test's CPU, and several times slower.
 func startFerret(ctx context.Context, cfg *ferretdb.Config) (*ferret, error) {
-	cfg.Listener = ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
-	// At Warn it logs several lines per client disconnect, which buries test output.
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	fdb, err := ferretdb.New(cfg)
+	bin, err := ferretdBinary(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("creating FerretDB (%s handler): %w", cfg.Handler, err)
+		fmt.Fprintf(os.Stderr, "testenv: running FerretDB in the test process (%v)\n", err)
+		return startFerretInProcess(ctx, cfg)
 	}
-
-	// Not derived from ctx: the server outlives the call that starts it.
-	runCtx, cancel := context.WithCancel(context.Background())
-	f := &ferret{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(f.done)
-		_ = fdb.Run(runCtx) // it returns only when runCtx ends
-	}()
-	// Only valid once Run has started listening; it blocks until then.
-	f.uri = fdb.MongoDBURI()
-
+	f, err := startFerretProcess(ctx, bin, cfg)
+	if err != nil {
+		return nil, err
+	}
 	client, err := connectMongo(ctx, f.uri)
 	if err != nil {
 		_ = f.stop(ctx)
@@ -119,16 +118,116 @@ func startFerret(ctx context.Context, cfg *ferretdb.Config) (*ferret, error) {
 	return f, nil
 }
 
-// stop shuts FerretDB down and waits for it, so that its backing database has no more users and can
-// be dropped.
-func (f *ferret) stop(ctx context.Context) error {
-	f.cancel()
-	select {
-	case <-f.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for FerretDB to stop: %w", ctx.Err())
+// ferretdBinary builds cmd ferretd, without -race, where every test binary of the run finds it; the
+// go build cache makes all but the first build a no-op, and a lock keeps concurrent test binaries
+// from writing it at once.
+func ferretdBinary(ctx context.Context) (string, error) {
+	dir := filepath.Join(os.TempDir(), "todo-testenv-"+strconv.Itoa(os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
 	}
+	lock, err := os.OpenFile(filepath.Join(dir, "build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing the file unlocks it too
+	bin := filepath.Join(dir, "ferretd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/todo-backend/todo/internal/testenv/ferretd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ferretd: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+// startFerretProcess runs bin for cfg and reads the URI it serves from its first line. Its standard
+// input is a pipe held by this process: when the test binary ends, however it ends, FerretDB does too.
+func startFerretProcess(ctx context.Context, bin string, cfg *ferretdb.Config) (*ferret, error) {
+	cmd := exec.Command(bin, "-handler", cfg.Handler, "-postgresql-url", cfg.PostgreSQLURL, "-sqlite-url", cfg.SQLiteURL) //nolint:gosec // G204: our own binary, arguments of our own
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting ferretd: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	f := &ferret{stop: func(ctx context.Context) error {
+		_ = stdin.Close()
+		select {
+		case <-exited:
+			return nil
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("waiting for FerretDB to stop: %w", ctx.Err())
+		}
+	}}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		close(line)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case uri, ok := <-line:
+		if !ok {
+			_ = f.stop(ctx)
+			return nil, fmt.Errorf("ferretd (%s handler) ended before it listened", cfg.Handler)
+		}
+		f.uri = uri
+		return f, nil
+	case <-ctx.Done():
+		_ = f.stop(ctx)
+		return nil, fmt.Errorf("ferretd (%s handler) did not listen: %w", cfg.Handler, ctx.Err())
+	}
+}
+
+// startFerretInProcess serves FerretDB from a goroutine of the test process.
+func startFerretInProcess(ctx context.Context, cfg *ferretdb.Config) (*ferret, error) {
+	cfg.Listener = ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
+	// At Warn it logs several lines per client disconnect, which buries test output.
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	fdb, err := ferretdb.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating FerretDB (%s handler): %w", cfg.Handler, err)
+	}
+	// Not derived from ctx: the server outlives the call that starts it.
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fdb.Run(runCtx) // it returns only when runCtx ends
+	}()
+	f := &ferret{stop: func(ctx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for FerretDB to stop: %w", ctx.Err())
+		}
+	}}
+	// Only valid once Run has started listening; it blocks until then.
+	f.uri = fdb.MongoDBURI()
+	client, err := connectMongo(ctx, f.uri)
+	if err != nil {
+		_ = f.stop(ctx)
+		return nil, fmt.Errorf("FerretDB (%s handler) does not answer: %w", cfg.Handler, err)
+	}
+	_ = client.Disconnect(ctx)
+	return f, nil
 }
 
 // connectMongo returns a client that has answered a ping; the driver connects lazily, so without the
