@@ -199,21 +199,15 @@ func (s *Store) AssignTask(ctx context.Context, actor string, t models.Task, cur
 
 func (s *Store) assign(ctx context.Context, op *mirror.Op, actor string, t models.Task, current *models.TaskAssignment, next NewAssignment) (models.TaskAssignment, error) {
 	now := s.now()
-	if current != nil {
-		if err := s.deactivate(ctx, op, actor, *current, now); err != nil {
-			return models.TaskAssignment{}, err
-		}
-	}
 	id, err := op.Take(ctx, mongo.CollTaskDetails)
 	if err != nil {
 		return models.TaskAssignment{}, translate(err)
 	}
 	a := models.TaskAssignment{ID: id, TaskID: t.ID, AssigneeID: next.AssigneeID, AssigneeType: next.Type,
 		TeamID: next.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
-	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
-		return models.TaskAssignment{}, translate(err)
+	if err := s.replaceAssignment(ctx, op, actor, current, a, now); err != nil {
+		return models.TaskAssignment{}, err
 	}
-	op.Wrote(a)
 	log := models.AuditLog{TaskID: t.ID, TeamID: a.TeamID, PerformedBy: actor, AssigneeTo: a.AssigneeID}
 	if current != nil {
 		log.AssigneeFrom = current.AssigneeID
@@ -234,18 +228,55 @@ func (s *Store) assign(ctx context.Context, op *mirror.Op, actor string, t model
 	return a, nil
 }
 
-func (s *Store) deactivate(ctx context.Context, op *mirror.Op, actor string, a models.TaskAssignment, now time.Time) error {
-	if err := op.Need(ctx, ref(mongo.CollTaskDetails, a.ID)); err != nil {
+// replaceAssignment makes a the task's active assignment in place of
+// current (if any): current is deactivated first (the unique index on the
+// active assignment allows one), then a inserted. If the insert fails, the
+// step before is undone, so the task keeps the assignment it had and a
+// retry starts over from it; an insert refused because another assignment
+// took the place meanwhile is ErrStale, for the caller to decide again.
+func (s *Store) replaceAssignment(ctx context.Context, op *mirror.Op, actor string, current *models.TaskAssignment, a models.TaskAssignment, now time.Time) error {
+	var ended models.TaskAssignment
+	if current != nil {
+		var err error
+		if ended, err = s.deactivate(ctx, op, actor, *current, now); err != nil {
+			return err
+		}
+	}
+	err := s.mongo.InsertAssignment(ctx, a)
+	if errors.Is(err, mongo.ErrDuplicate) {
+		return fmt.Errorf("%w: another assignment of task %s came first", ErrStale, a.TaskID)
+	}
+	if err != nil {
+		if current != nil {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+			defer cancel()
+			back := ended
+			back.IsActive, back.UpdatedAt, back.UpdatedBy = true, current.UpdatedAt, current.UpdatedBy
+			if saved, uerr := s.mongo.UpdateAssignment(uctx, ended, back); uerr != nil {
+				MarkDirty(ctx)
+				s.log.ErrorContext(ctx, "undoing an assignment's end failed: the task is left unassigned", "task", a.TaskID, "err", uerr)
+			} else {
+				op.Wrote(saved)
+			}
+		}
 		return translate(err)
+	}
+	op.Wrote(a)
+	return nil
+}
+
+func (s *Store) deactivate(ctx context.Context, op *mirror.Op, actor string, a models.TaskAssignment, now time.Time) (models.TaskAssignment, error) {
+	if err := op.Need(ctx, ref(mongo.CollTaskDetails, a.ID)); err != nil {
+		return models.TaskAssignment{}, translate(err)
 	}
 	after := a
 	after.IsActive, after.UpdatedAt, after.UpdatedBy = false, &now, actor
 	saved, err := s.mongo.UpdateAssignment(ctx, a, after)
 	if err != nil {
-		return translate(err)
+		return models.TaskAssignment{}, translate(err)
 	}
 	op.Wrote(saved)
-	return nil
+	return saved, nil
 }
 
 // UnassignTask deactivates the task's assignment.
@@ -257,7 +288,7 @@ func (s *Store) UnassignTask(ctx context.Context, actor string, current models.T
 	if err := op.Record(ctx); err != nil {
 		return translate(err)
 	}
-	if err := s.deactivate(ctx, op, actor, current, s.now()); err != nil {
+	if _, err := s.deactivate(ctx, op, actor, current, s.now()); err != nil {
 		return err
 	}
 	s.audit(ctx, op, models.AuditLog{Action: "unassigned", TaskID: current.TaskID, TeamID: current.TeamID, PerformedBy: actor,
@@ -277,19 +308,15 @@ func (s *Store) HandToMember(ctx context.Context, actor string, t models.Task, c
 		return models.TaskAssignment{}, translate(err)
 	}
 	now := s.now()
-	if err := s.deactivate(ctx, op, actor, current, now); err != nil {
-		return models.TaskAssignment{}, err
-	}
 	id, err := op.Take(ctx, mongo.CollTaskDetails)
 	if err != nil {
 		return models.TaskAssignment{}, translate(err)
 	}
 	a := models.TaskAssignment{ID: id, TaskID: t.ID, AssigneeID: userID, AssigneeType: models.AssigneeUser,
 		TeamID: current.TeamID, IsActive: true, CreatedBy: actor, UpdatedBy: actor, CreatedAt: now, UpdatedAt: &now, Version: 1}
-	if err := s.mongo.InsertAssignment(ctx, a); err != nil {
-		return models.TaskAssignment{}, translate(err)
+	if err := s.replaceAssignment(ctx, op, actor, &current, a, now); err != nil {
+		return models.TaskAssignment{}, err
 	}
-	op.Wrote(a)
 	prev := ""
 	if current.AssigneeType == models.AssigneeUser {
 		prev = current.AssigneeID

@@ -667,3 +667,41 @@ func TestIdempotentCreateTeamRetry(t *testing.T) {
 		t.Errorf("the creation code is unused after the team was made with it")
 	}
 }
+
+// An assignTask whose new assignment cannot be inserted (the connection is
+// cut under it) puts the old one back: the task keeps its assignee, and
+// the retry replaces it as if the first attempt had not happened.
+func TestFailedReassignmentKeepsTheAssignee(t *testing.T) {
+	proxy := newWireProxy(t)
+	e := newEnv(t, opts{mongoVia: proxy.via})
+	owner, first, second := e.person(t, "re-owner@example.com"), e.person(t, "re-first@example.com"), e.person(t, "re-second@example.com")
+	_, g := e.mustPostKeyed(t, owner, "", createBody("Reassigned", first.id))
+	var d struct{ CreateTask struct{ ID string } }
+	if err := json.Unmarshal(g.Data, &d); err != nil || d.CreateTask.ID == "" {
+		t.Fatalf("createTask: %s %v", g.Data, g.Errors)
+	}
+	task := mustOID(t, d.CreateTask.ID)
+	b, _ := json.Marshal(map[string]any{"query": `mutation($t: ID!, $u: ID!) { assignTask(taskId: $t, assignee: {userId: $u}) { id } }`,
+		"variables": map[string]any{"t": d.CreateTask.ID, "u": second.id}})
+	active := func(who person) int64 {
+		return e.countDocs(t, mongo.CollTaskDetails, bson.D{{Key: "task_id", Value: task}, {Key: "is_active", Value: true},
+			{Key: "assignee_id", Value: mustOID(t, who.id)}})
+	}
+
+	hits, stop := proxy.cut("insert", mongo.CollTaskDetails)
+	r1, g1 := e.mustPostKeyed(t, owner, "reassign-1", string(b))
+	stop()
+	if hits() == 0 || errorCode(g1) != "INTERNAL" {
+		t.Fatalf("first attempt: %d inserts cut, HTTP %d %s; want the insert cut and INTERNAL", hits(), r1.status, r1.body)
+	}
+	if a, b := active(first), active(second); a != 1 || b != 0 {
+		t.Fatalf("after the failed reassignment: %d active for the first assignee, %d for the second; want 1, 0", a, b)
+	}
+	_, g2 := e.mustPostKeyed(t, owner, "reassign-1", string(b))
+	if len(g2.Errors) > 0 {
+		t.Fatalf("retry: %+v", g2.Errors)
+	}
+	if a, b := active(first), active(second); a != 0 || b != 1 {
+		t.Fatalf("after the retry: %d active for the first assignee, %d for the second; want 0, 1", a, b)
+	}
+}
