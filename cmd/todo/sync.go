@@ -199,12 +199,10 @@ func normalize(ctx context.Context, cfg config.Config, log *slog.Logger, out, er
 		return err
 	}
 	defer st.close(context.Background())
-	if err := st.mongo.Ping(ctx); err != nil {
-		return err
-	}
 	// Normalizing rewrites documents: on FerretDB it must be the only
-	// writer, like todo serve (its lease ends with ctx).
-	// A lease lost midway (another process took it) stops the rewriting.
+	// writer, like todo serve (its lease ends with ctx). A lease lost
+	// midway (another process took it) stops the rewriting. Asking what
+	// the server is tells whether it answers, too.
 	ctx, stop := context.WithCancelCause(ctx)
 	lease, err := claimWriter(ctx, ctx, st.mongo, cfg.WriterLeaseTTL, log, stop)
 	if errors.Is(err, mongo.ErrLeaseHeld) {

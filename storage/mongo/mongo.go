@@ -123,12 +123,14 @@ func (s *Store) Close(ctx context.Context) error {
 	return s.client.Disconnect(ctx)
 }
 
-// Ping checks that the primary answers.
+// Ping checks that the primary answers and that this process may write to
+// it: an instance that waits for the single-writer lease, or lost it, is
+// not one to send requests to (health says DOWN).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
 		return fmt.Errorf("mongo: ping: %w", err)
 	}
-	return nil
+	return s.fence()
 }
 
 // Database exposes the database for tests and tools that inspect raw documents.
