@@ -80,15 +80,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	wg.Go(func() {
 		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
-		// The seeds are written at start-up without the facade: copy them
-		// (a guarded, idempotent upsert) before the worker starts.
+		// The worker starts once MongoDB is prepared (on FerretDB, once this
+		// instance holds the lease). The seeds are written at start-up
+		// without the facade, so they are copied too (a guarded, idempotent
+		// upsert), beside the worker: one that cannot be copied must not
+		// hold up every other write's.
 		select {
 		case <-mongoReady:
 		case <-bg.Done():
 			return
 		}
-		retryUntil(bg, log, "mirroring the seeds", func(c context.Context) error { return mirrorSeeds(c, engine) })
 		engine.SetReady()
+		retryUntil(bg, log, "mirroring the seeds", func(c context.Context) error { return mirrorSeeds(c, engine) })
 	})
 	wg.Go(func() { engine.Run(bg) })
 	defer func() { stopBG(); wg.Wait(); released(lease) }()

@@ -76,6 +76,9 @@ func (s *Store) ClearIntents(ctx context.Context, token string, now time.Time) e
 // updated, so two workers never hold the same intent; one that dies loses its
 // lease when it expires, and the intent is claimed again.
 func (s *Store) ClaimIntents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Intent, error) {
+	if err := s.fence(); err != nil {
+		return nil, err // a process that may not write claims nothing
+	}
 	free := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
 	due := append(bson.D{{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}, free...)
 	cur, err := s.coll(CollMirrorIntents).Find(ctx, due, options.Find().
