@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/todo-backend/todo/internal/requestid"
+	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
 
@@ -155,6 +156,10 @@ func (s *Service) DevLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Name) > 100 {
 		writeError(w, http.StatusBadRequest, "bad_request", "name: at most 100 characters")
+		return
+	}
+	if models.HasControl(req.Name) {
+		writeError(w, http.StatusBadRequest, "bad_request", "name: must not contain control characters")
 		return
 	}
 	u, err := s.store.SignInByEmail(ctx, addr.Address, req.Name)

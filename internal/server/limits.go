@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/todo-backend/todo/models"
 )
 
 // depthLimit rejects operations nested deeper than max before any resolver
@@ -175,14 +178,10 @@ func checkValue(path, name string, v any) *gqlerror.Error {
 		if name == "search" {
 			limit = MaxSearch
 		}
-		n := 0
-		for _, r := range x {
-			n++
-			if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
-				return inputError(path, "must not contain control characters")
-			}
+		if models.HasControl(x) {
+			return inputError(path, "must not contain control characters")
 		}
-		if n > limit {
+		if n := utf8.RuneCountInString(x); n > limit {
 			return inputError(path, fmt.Sprintf("at most %d characters, got %d", limit, n))
 		}
 	case map[string]any:
