@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/todo-backend/todo/storage/mongo"
 )
 
 // Metrics are the mirror's Prometheus collectors (todo_mirror_*).
@@ -109,19 +108,13 @@ func sum(m map[string]int) int {
 // Counts counts the intents by state and collection. The intent collection
 // only ever holds unfinished work, so reading it whole is cheap.
 func (e *Engine) Counts(ctx context.Context) (IntentCounts, error) {
-	all, err := e.mongo.Intents(ctx, mongo.IntentFilter{}, 0)
+	t, err := e.mongo.TallyIntents(ctx)
 	if err != nil {
 		return IntentCounts{}, err
 	}
-	c := IntentCounts{Pending: map[string]int{}, Failed: map[string]int{}}
-	now := e.now()
-	for _, in := range all {
-		if in.State == mongo.IntentFailed {
-			c.Failed[in.Coll]++
-			continue
-		}
-		c.Pending[in.Coll]++
-		c.OldestPending = max(c.OldestPending, now.Sub(in.CreatedAt))
+	c := IntentCounts{Pending: t.Pending, Failed: t.Failed}
+	if !t.OldestPending.IsZero() {
+		c.OldestPending = max(0, e.now().Sub(t.OldestPending))
 	}
 	return c, nil
 }

@@ -342,3 +342,34 @@ func TestNormalizeRepairsWhatTheUniqueKeysRefuse(t *testing.T) {
 		t.Fatalf("second normalize: %+v, %v; want nothing to change", res, err)
 	}
 }
+
+// The intent counts health and the metrics ask for come from a grouping
+// query and one lookup of the oldest pending intent.
+func TestTallyIntents(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	intent := func(coll, state string, created time.Time) Intent {
+		return Intent{ID: bson.NewObjectID(), Token: "t", Coll: coll, DocID: NewID(), State: state, CreatedAt: created,
+			NextAttemptAt: created}
+	}
+	if err := s.InsertIntents(ctx, []Intent{
+		intent(CollTasks, IntentPending, time.Now().UTC()), intent(CollTasks, IntentPending, old),
+		intent(CollTasks, IntentFailed, old.Add(-time.Hour)), intent(CollLabels, IntentFailed, time.Now().UTC()),
+		intent(CollUsers, IntentPending, time.Now().UTC()),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TallyIntents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pending[CollTasks] != 2 || got.Pending[CollUsers] != 1 || got.Failed[CollTasks] != 1 || got.Failed[CollLabels] != 1 ||
+		len(got.Pending) != 2 || len(got.Failed) != 2 || !got.OldestPending.Equal(old) {
+		t.Fatalf("tally %+v; want tasks 2 and users 1 pending, tasks and labels 1 failed each, oldest pending %v", got, old)
+	}
+	empty, err := newStore(t).TallyIntents(ctx)
+	if err != nil || len(empty.Pending)+len(empty.Failed) != 0 || !empty.OldestPending.IsZero() {
+		t.Fatalf("tally of no intents: %+v, %v", empty, err)
+	}
+}

@@ -2,10 +2,12 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -215,4 +217,58 @@ func (s *Store) RescheduleIntents(ctx context.Context, token string, due time.Ti
 		return 0, fmt.Errorf("mongo: reschedule intents: %w", err)
 	}
 	return r.MatchedCount, nil
+}
+
+// IntentTally counts intents per collection and state, and dates the
+// oldest pending one (zero when none), by querying: health, the metrics
+// scrape and syncMetrics ask it often, and the collection is largest
+// exactly when they are needed (an outage), so it is never read whole.
+type IntentTally struct {
+	Pending, Failed map[string]int
+	OldestPending   time.Time
+}
+
+// TallyIntents runs two queries: a group by collection and state, and the
+// oldest pending intent.
+func (s *Store) TallyIntents(ctx context.Context) (IntentTally, error) {
+	t := IntentTally{Pending: map[string]int{}, Failed: map[string]int{}}
+	cur, err := s.coll(CollMirrorIntents).Aggregate(ctx, bson.A{
+		bson.D{{Key: "$group", Value: bson.D{
+			{Key: "_id", Value: bson.D{{Key: "coll", Value: "$coll"}, {Key: "state", Value: "$state"}}},
+			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
+		}}},
+	})
+	if err != nil {
+		return t, fmt.Errorf("mongo: count intents: %w", err)
+	}
+	var groups []struct {
+		ID struct {
+			Coll  string `bson:"coll"`
+			State string `bson:"state"`
+		} `bson:"_id"`
+		N int `bson:"n"`
+	}
+	if err := cur.All(ctx, &groups); err != nil {
+		return t, fmt.Errorf("mongo: count intents: %w", err)
+	}
+	for _, g := range groups {
+		if g.ID.State == IntentFailed {
+			t.Failed[g.ID.Coll] += g.N
+		} else {
+			t.Pending[g.ID.Coll] += g.N
+		}
+	}
+	var oldest struct {
+		CreatedAt time.Time `bson:"created_at"`
+	}
+	err = s.coll(CollMirrorIntents).FindOne(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$ne", Value: IntentFailed}}}},
+		options.FindOne().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetProjection(bson.D{{Key: "created_at", Value: 1}})).Decode(&oldest)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+	case err != nil:
+		return t, fmt.Errorf("mongo: oldest intent: %w", err)
+	default:
+		t.OldestPending = oldest.CreatedAt
+	}
+	return t, nil
 }
