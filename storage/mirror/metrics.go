@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 )
 
 // Metrics are the mirror's Prometheus collectors (todo_mirror_*).
