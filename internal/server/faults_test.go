@@ -7,6 +7,7 @@ package server_test
 // PostgreSQL is reached through a TCP proxy the test stops and starts.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +53,40 @@ type faultProxy struct {
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 	closed bool
+	// hole: bytes are read and dropped, in both directions (Blackhole).
+	hole atomic.Bool
+}
+
+// Blackhole makes PostgreSQL a black hole: connections open, and whatever
+// is sent is swallowed with no answer, as when packets are dropped.
+func (p *faultProxy) Blackhole() { p.hole.Store(true) }
+
+// Unhole ends the black hole; the connections it swallowed from are cut
+// (they lost bytes mid-protocol), new ones work.
+func (p *faultProxy) Unhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hole.Store(false)
+	for c := range p.conns {
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// copy forwards src to dst, dropping what comes while the hole is open.
+func (p *faultProxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.hole.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // newFaultProxy starts a proxy in front of the PostgreSQL server of dsn and
@@ -154,11 +190,11 @@ func (p *faultProxy) pipe(ln net.Listener, client net.Conn) {
 	}
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(up, client)
+		p.copy(up, client)
 		p.untrack(client, up)
 		close(done)
 	}()
-	_, _ = io.Copy(client, up)
+	p.copy(client, up)
 	p.untrack(client, up)
 	<-done
 }
@@ -1046,4 +1082,48 @@ func (f *faultEnv) health(t *testing.T, want string) response {
 		}
 	}
 	return r
+}
+
+// syncLog collects what a logger writes, for tests that look for a line.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// A blackholed PostgreSQL (connections open, nothing answers): a write's
+// apply runs out of its time, and handing its intents to the worker then
+// runs on a bound of its own, not on the apply's expired one (issue 11
+// saw "calculated server-side timeout (0 ms)" 137 times). Once PostgreSQL
+// answers again, the worker brings the row in.
+func TestBlackholedMirrorHandsWritesOver(t *testing.T) {
+	logs := &syncLog{}
+	f := newFaultEnv(t, faultOpts{engine: mirror.EngineOptions{
+		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}})
+	owner := f.person(t, "blackhole@example.com")
+	f.proxy.Blackhole()
+	task := f.newTask(t, owner.id, "Written into the black hole", nil)
+	if !strings.Contains(logs.String(), "mirror write failed") {
+		t.Fatalf("the apply did not fail in the black hole: %s", logs)
+	}
+	if strings.Contains(logs.String(), "handing mirror writes to the worker failed") {
+		t.Fatalf("handing over failed:\n%s", logs)
+	}
+	f.proxy.Unhole()
+	runWorker(t, f.engine)
+	waitDrained(t, f.engine, 10*time.Second, false)
+	if _, err := f.mirror.Row(context.Background(), mirror.Tasks, task.ID); err != nil {
+		t.Fatalf("the task's row after the black hole: %v", err)
+	}
 }

@@ -305,9 +305,10 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		return
 	}
 	// Detached from the request: a client that hangs up must not cancel the
-	// copy of a write that already happened.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout)
-	defer cancel()
+	// copy of a write that already happened. Each step has a bound of its
+	// own: handing over after an apply that ran out of time must not run
+	// on that apply's expired context.
+	ctx = context.WithoutCancel(ctx)
 	if !e.o.Enabled || !e.Ready() || e.o.Async || failed {
 		// The worker applies them: now in async mode, after the usual delay
 		// otherwise (a failed write may still be landing).
@@ -319,7 +320,10 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		return
 	}
 	start := time.Now()
-	if err := e.mirror.ApplyAll(ctx, changes); err != nil {
+	actx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	err := e.mirror.ApplyAll(actx, changes)
+	cancel()
+	if err != nil {
 		e.o.Metrics.failure(changes)
 		e.o.Log.WarnContext(ctx, "mirror write failed; the worker will retry", "changes", len(changes), "err", err)
 		e.handOver(ctx, op, changes, recorded, e.now().Add(e.o.Delay))
@@ -327,7 +331,9 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 	}
 	e.lat.add(time.Since(start))
 	e.o.Metrics.applied(changes, time.Since(start))
-	if err := e.mongo.ClearIntents(ctx, op.token, e.now()); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	if err := e.mongo.ClearIntents(cctx, op.token, e.now()); err != nil {
 		// The rows are written; the worker will find them up to date.
 		e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "err", err)
 	}
@@ -338,6 +344,8 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 // writes landed (a write slower than the grace period), they are recorded
 // again, so no write goes without an intent.
 func (e *Engine) handOver(ctx context.Context, op *Op, changes []Change, recorded int, due time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
 	n, err := e.mongo.RescheduleIntents(ctx, op.token, due)
 	if err == nil && int(n) < recorded {
 		refs := make([]Ref, len(changes))
