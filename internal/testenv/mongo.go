@@ -109,13 +109,22 @@ func startFerret(ctx context.Context, cfg *ferretdb.Config) (*ferret, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.answers(ctx, cfg.Handler); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// answers checks that the started FerretDB takes connections, and stops it
+// if not.
+func (f *ferret) answers(ctx context.Context, handler string) error {
 	client, err := connectMongo(ctx, f.uri)
 	if err != nil {
 		_ = f.stop(ctx)
-		return nil, fmt.Errorf("FerretDB (%s handler) does not answer: %w", cfg.Handler, err)
+		return fmt.Errorf("FerretDB (%s handler) does not answer: %w", handler, err)
 	}
 	_ = client.Disconnect(ctx)
-	return f, nil
+	return nil
 }
 
 // ferretdBinary builds cmd ferretd, without -race, where every test binary of the run finds it; the
@@ -221,12 +230,9 @@ func startFerretInProcess(ctx context.Context, cfg *ferretdb.Config) (*ferret, e
 	}}
 	// Only valid once Run has started listening; it blocks until then.
 	f.uri = fdb.MongoDBURI()
-	client, err := connectMongo(ctx, f.uri)
-	if err != nil {
-		_ = f.stop(ctx)
-		return nil, fmt.Errorf("FerretDB (%s handler) does not answer: %w", cfg.Handler, err)
+	if err := f.answers(ctx, cfg.Handler); err != nil {
+		return nil, err
 	}
-	_ = client.Disconnect(ctx)
 	return f, nil
 }
 
