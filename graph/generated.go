@@ -179,6 +179,7 @@ type ComplexityRoot struct {
 		LastFailedAt  func(childComplexity int) int
 		NextAttemptAt func(childComplexity int) int
 		Op            func(childComplexity int) int
+		Permanent     func(childComplexity int) int
 		State         func(childComplexity int) int
 		Version       func(childComplexity int) int
 	}
@@ -206,15 +207,19 @@ type ComplexityRoot struct {
 		OldestPendingSeconds func(childComplexity int) int
 		Pending              func(childComplexity int) int
 		Retries              func(childComplexity int) int
+		Unavailable          func(childComplexity int) int
+		Unreachable          func(childComplexity int) int
 	}
 
 	SyncStatus struct {
 		Collection      func(childComplexity int) int
+		Differences     func(childComplexity int) int
 		DocumentVersion func(childComplexity int) int
 		Error           func(childComplexity int) int
 		ID              func(childComplexity int) int
 		RowVersion      func(childComplexity int) int
 		State           func(childComplexity int) int
+		Unavailable     func(childComplexity int) int
 	}
 
 	Task struct {
@@ -1253,6 +1258,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncFailure.Op(childComplexity), true
+	case "SyncFailure.permanent":
+		if e.ComplexityRoot.SyncFailure.Permanent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncFailure.Permanent(childComplexity), true
 	case "SyncFailure.state":
 		if e.ComplexityRoot.SyncFailure.State == nil {
 			break
@@ -1364,6 +1375,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncMetrics.Retries(childComplexity), true
+	case "SyncMetrics.unavailable":
+		if e.ComplexityRoot.SyncMetrics.Unavailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Unavailable(childComplexity), true
+	case "SyncMetrics.unreachable":
+		if e.ComplexityRoot.SyncMetrics.Unreachable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncMetrics.Unreachable(childComplexity), true
 
 	case "SyncStatus.collection":
 		if e.ComplexityRoot.SyncStatus.Collection == nil {
@@ -1371,6 +1394,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncStatus.Collection(childComplexity), true
+	case "SyncStatus.differences":
+		if e.ComplexityRoot.SyncStatus.Differences == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.Differences(childComplexity), true
 	case "SyncStatus.documentVersion":
 		if e.ComplexityRoot.SyncStatus.DocumentVersion == nil {
 			break
@@ -1401,6 +1430,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncStatus.State(childComplexity), true
+	case "SyncStatus.unavailable":
+		if e.ComplexityRoot.SyncStatus.Unavailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncStatus.Unavailable(childComplexity), true
 
 	case "Task.activity":
 		if e.ComplexityRoot.Task.Activity == nil {
@@ -2277,7 +2312,7 @@ extend type Mutation {
   retrySync(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
   "Retries every FAILED mirror write (of one collection when given) and returns how many. Admins only."
   retryAllFailedSyncs(collection: String): Int! @hasRole(role: ADMIN)
-  "Copies one document into the mirror now, overwriting its row whatever its version. Admins only."
+  "Copies one document into the mirror now, read afresh, overwriting its row when it holds the same or an older version (never a newer one). Admins only. UNAVAILABLE when a store does not answer in time."
   resyncDocument(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
 }
 
@@ -2293,6 +2328,10 @@ enum SyncState {
   FAILED
   "The row is missing, extra or older than the document, with nothing pending: run ` + "`" + `todo sync verify --repair` + "`" + ` or resyncDocument."
   MISSING
+  "The row holds the document's version but other values (drift): resyncDocument or ` + "`" + `todo sync verify --repair` + "`" + ` repairs it."
+  DIFFERENT
+  "A store did not answer in time; ` + "`" + `unavailable` + "`" + ` names it."
+  UNKNOWN
 }
 
 """
@@ -2317,8 +2356,12 @@ type SyncMetrics {
   applyLatencyP99Ms: Float!
   "Failed attempts of the writes still pending or failed."
   retries: Int!
-  "The last ` + "`" + `todo sync verify` + "`" + `, if any ran."
+  "The last verification (` + "`" + `todo sync verify` + "`" + ` or the background verifier), if any ran."
   lastVerify: VerifyResult
+  "True while PostgreSQL does not answer: the circuit breaker is open, requests hand their writes to the worker, which probes until it answers."
+  unreachable: Boolean!
+  "Stores that did not answer in time (mongodb, postgres); their figures are left out of this answer."
+  unavailable: [String!]!
 }
 
 """
@@ -2385,6 +2428,8 @@ type SyncFailure {
   nextAttemptAt: Time
   "PENDING (being retried) or FAILED."
   state: SyncState!
+  "True when the mirror cannot store the document as it is (a value PostgreSQL rejects): it is not retried until the document is written again or an admin retries it. Otherwise a FAILED write is still retried with backoff."
+  permanent: Boolean!
 }
 
 """
@@ -2427,6 +2472,10 @@ type SyncStatus {
   rowVersion: Int
   "The last error of a pending or failed write."
   error: String
+  "The fields a DIFFERENT row holds otherwise."
+  differences: [String!]!
+  "The store that did not answer in time (mongodb or postgres), if any; the state is then what the other could tell."
+  unavailable: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/tasks.graphqls", Input: `extend type Query {
@@ -3224,6 +3273,8 @@ func (ec *executionContext) childFields_SyncFailure(ctx context.Context, field g
 		return ec.fieldContext_SyncFailure_nextAttemptAt(ctx, field)
 	case "state":
 		return ec.fieldContext_SyncFailure_state(ctx, field)
+	case "permanent":
+		return ec.fieldContext_SyncFailure_permanent(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncFailure", field.Name)
 }
@@ -3274,6 +3325,10 @@ func (ec *executionContext) childFields_SyncMetrics(ctx context.Context, field g
 		return ec.fieldContext_SyncMetrics_retries(ctx, field)
 	case "lastVerify":
 		return ec.fieldContext_SyncMetrics_lastVerify(ctx, field)
+	case "unreachable":
+		return ec.fieldContext_SyncMetrics_unreachable(ctx, field)
+	case "unavailable":
+		return ec.fieldContext_SyncMetrics_unavailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncMetrics", field.Name)
 }
@@ -3292,6 +3347,10 @@ func (ec *executionContext) childFields_SyncStatus(ctx context.Context, field gr
 		return ec.fieldContext_SyncStatus_rowVersion(ctx, field)
 	case "error":
 		return ec.fieldContext_SyncStatus_error(ctx, field)
+	case "differences":
+		return ec.fieldContext_SyncStatus_differences(ctx, field)
+	case "unavailable":
+		return ec.fieldContext_SyncStatus_unavailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncStatus", field.Name)
 }
@@ -8128,6 +8187,29 @@ func (ec *executionContext) fieldContext_SyncFailure_state(_ context.Context, fi
 	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "SyncState")
 }
 
+func (ec *executionContext) _SyncFailure_permanent(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncFailure_permanent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permanent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncFailure_permanent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncFailure", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _SyncFailureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.SyncFailureConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8550,6 +8632,52 @@ func (ec *executionContext) fieldContext_SyncMetrics_lastVerify(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _SyncMetrics_unreachable(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_unreachable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unreachable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_unreachable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncMetrics_unavailable(ctx context.Context, field graphql.CollectedField, obj *models.SyncMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncMetrics_unavailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unavailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncMetrics_unavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncMetrics", field, false, false, "String")
+}
+
 func (ec *executionContext) _SyncStatus_collection(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8685,6 +8813,52 @@ func (ec *executionContext) _SyncStatus_error(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_SyncStatus_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncStatus_differences(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_differences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Differences, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_differences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SyncStatus_unavailable(ctx context.Context, field graphql.CollectedField, obj *models.SyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncStatus_unavailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unavailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncStatus_unavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncStatus", field, false, false, "String")
 }
 
@@ -13925,6 +14099,11 @@ func (ec *executionContext) _SyncFailure(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "permanent":
+			out.Values[i] = ec._SyncFailure_permanent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14090,6 +14269,16 @@ func (ec *executionContext) _SyncMetrics(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "unreachable":
+			out.Values[i] = ec._SyncMetrics_unreachable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unavailable":
+			out.Values[i] = ec._SyncMetrics_unavailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14145,6 +14334,16 @@ func (ec *executionContext) _SyncStatus(ctx context.Context, sel ast.SelectionSe
 			}
 		case "error":
 			out.Values[i] = ec._SyncStatus_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "differences":
+			out.Values[i] = ec._SyncStatus_differences(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unavailable":
+			out.Values[i] = ec._SyncStatus_unavailable(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15828,6 +16027,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNSyncFailure2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐSyncFailure(ctx context.Context, sel ast.SelectionSet, v models.SyncFailure) graphql.Marshaler {

@@ -146,8 +146,12 @@ type SyncMetrics struct {
 	ApplyLatencyP99Ms float64 `json:"applyLatencyP99Ms"`
 	// Failed attempts of the writes still pending or failed.
 	Retries int `json:"retries"`
-	// The last `todo sync verify`, if any ran.
+	// The last verification (`todo sync verify` or the background verifier), if any ran.
 	LastVerify *VerifyResult `json:"lastVerify,omitempty"`
+	// True while PostgreSQL does not answer: the circuit breaker is open, requests hand their writes to the worker, which probes until it answers.
+	Unreachable bool `json:"unreachable"`
+	// Stores that did not answer in time (mongodb, postgres); their figures are left out of this answer.
+	Unavailable []string `json:"unavailable"`
 }
 
 // Which tasks to list.
@@ -366,6 +370,10 @@ const (
 	SyncStateFailed SyncState = "FAILED"
 	// The row is missing, extra or older than the document, with nothing pending: run `todo sync verify --repair` or resyncDocument.
 	SyncStateMissing SyncState = "MISSING"
+	// The row holds the document's version but other values (drift): resyncDocument or `todo sync verify --repair` repairs it.
+	SyncStateDifferent SyncState = "DIFFERENT"
+	// A store did not answer in time; `unavailable` names it.
+	SyncStateUnknown SyncState = "UNKNOWN"
 )
 
 var AllSyncState = []SyncState{
@@ -373,11 +381,13 @@ var AllSyncState = []SyncState{
 	SyncStatePending,
 	SyncStateFailed,
 	SyncStateMissing,
+	SyncStateDifferent,
+	SyncStateUnknown,
 }
 
 func (e SyncState) IsValid() bool {
 	switch e {
-	case SyncStateSynced, SyncStatePending, SyncStateFailed, SyncStateMissing:
+	case SyncStateSynced, SyncStatePending, SyncStateFailed, SyncStateMissing, SyncStateDifferent, SyncStateUnknown:
 		return true
 	}
 	return false

@@ -14,6 +14,7 @@ type SyncFailure struct {
 	LastFailedAt  *time.Time
 	NextAttemptAt *time.Time
 	State         SyncState
+	Permanent     bool
 }
 
 // SyncStatus is where one document stands in the mirror.
@@ -24,4 +25,6 @@ type SyncStatus struct {
 	DocumentVersion *int
 	RowVersion      *int
 	Error           *string
+	Differences     []string
+	Unavailable     *string
 }

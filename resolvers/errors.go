@@ -26,7 +26,10 @@ const (
 	CodeConflict        = "CONFLICT"
 	CodeUnprocessable   = "UNPROCESSABLE"
 	CodeRateLimited     = "RATE_LIMITED"
-	CodeInternal        = "INTERNAL"
+	// CodeUnavailable: a store did not answer in time (an admin command
+	// during a partition); the message names it.
+	CodeUnavailable = "UNAVAILABLE"
+	CodeInternal    = "INTERNAL"
 )
 
 // ErrUnprocessable: the request is well-formed but breaks a business rule
@@ -71,6 +74,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = CodeUnprocessable
 		case errors.Is(err, storage.ErrRateLimited):
 			gerr.Extensions["code"] = CodeRateLimited
+		case errors.Is(err, storage.ErrUnavailable):
+			gerr.Message = shorten(err.Error(), 300)
+			gerr.Extensions["code"] = CodeUnavailable
 		case strings.HasPrefix(gerr.Message, undecodable):
 			// gqlgen quotes the whole body after the decoder's error; the
 			// client sent it and needs only the reason, and nothing of it

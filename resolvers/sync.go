@@ -21,9 +21,15 @@ func intp(v *int64) *int {
 
 func syncStatus(st mirror.Status) *models.SyncStatus {
 	out := &models.SyncStatus{Collection: st.Collection, ID: st.ID, State: models.SyncState(st.State),
-		DocumentVersion: intp(st.DocVersion), RowVersion: intp(st.RowVersion)}
+		DocumentVersion: intp(st.DocVersion), RowVersion: intp(st.RowVersion), Differences: st.Differences}
+	if out.Differences == nil {
+		out.Differences = []string{}
+	}
 	if st.Error != "" {
 		out.Error = &st.Error
+	}
+	if st.Unavailable != "" {
+		out.Unavailable = &st.Unavailable
 	}
 	return out
 }
@@ -38,7 +44,10 @@ func timep(t time.Time) *time.Time {
 func syncFailure(f storage.SyncFailure) models.SyncFailure {
 	out := models.SyncFailure{Collection: f.Coll, ID: f.DocID, Version: intp(f.Version), Op: "UPSERT",
 		Attempts: f.Attempts, FirstFailedAt: timep(f.FirstFailedAt), LastFailedAt: timep(f.LastFailedAt),
-		NextAttemptAt: timep(f.NextAttemptAt), State: models.SyncStatePending}
+		NextAttemptAt: timep(f.NextAttemptAt), State: models.SyncStatePending, Permanent: f.Permanent}
+	if f.Permanent {
+		out.NextAttemptAt = nil // it waits for a write or an admin, not for a time
+	}
 	if f.Version == nil {
 		out.Op = "DELETE"
 	}

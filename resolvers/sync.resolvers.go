@@ -43,7 +43,10 @@ func (r *queryResolver) SyncMetrics(ctx context.Context) (*models.SyncMetrics, e
 	}
 	out := &models.SyncMetrics{Enabled: m.Enabled, Mode: "sync", Pending: m.Counts.TotalPending(), Failed: m.Counts.TotalFailed(),
 		OldestPendingSeconds: m.Counts.OldestPending.Seconds(), ApplyLatencyP50Ms: ms(m.P50), ApplyLatencyP99Ms: ms(m.P99),
-		Retries: m.Retries}
+		Retries: m.Retries, Unreachable: m.Unreachable, Unavailable: m.Unavailable}
+	if out.Unavailable == nil {
+		out.Unavailable = []string{}
+	}
 	if m.Async {
 		out.Mode = "async"
 	}

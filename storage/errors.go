@@ -20,6 +20,9 @@ var (
 	// reads again and decides again (rules and permissions included); if it
 	// does not, the client sees a CONFLICT.
 	ErrStale = fmt.Errorf("%w: changed while this change was being made; try again", ErrConflict)
+	// ErrUnavailable: a store did not answer in time (an admin command
+	// during a partition); the message names it.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError is invalid input in one named argument or input field.

@@ -3,8 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
-
+	"fmt"
+	"sync"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage/mirror"
@@ -22,8 +25,13 @@ func (s *Store) syncEngine() (*mirror.Engine, error) {
 }
 
 func syncErr(err error) error {
-	if errors.Is(err, mirror.ErrNotMirrored) {
+	switch {
+	case errors.Is(err, mirror.ErrNotMirrored):
 		return invalid("collection", "%s", err.Error())
+	case errors.Is(err, mirror.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: a store did not answer within %s: %w", ErrUnavailable, mirror.AdminBound, err)
 	}
 	return translate(err)
 }
@@ -50,11 +58,20 @@ func (s *Store) RetrySync(ctx context.Context, coll, id string) (mirror.Status, 
 	if !models.ValidID(id) {
 		return mirror.Status{}, invalid("id", "not a valid id")
 	}
-	if err := e.Retry(ctx, coll, id); err != nil {
+	mctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+	defer cancel()
+	if err := e.Retry(mctx, coll, id); err != nil {
 		return mirror.Status{}, syncErr(err)
 	}
-	if _, err := e.RunOnce(ctx); err != nil {
-		s.log.WarnContext(ctx, "retry pass failed", "err", err)
+	// One pass now, so the answer shows the outcome; it is bounded, and
+	// the worker does the rest if it runs out of time (or the breaker is
+	// open: the mirror does not answer).
+	if !e.Unreachable() {
+		pctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		if _, err := e.RunOnce(pctx); err != nil {
+			s.log.WarnContext(ctx, "retry pass failed", "err", err)
+		}
 	}
 	return s.SyncStatus(ctx, coll, id)
 }
@@ -65,7 +82,9 @@ func (s *Store) RetryAllFailedSyncs(ctx context.Context, coll string) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	n, err := e.RetryAllFailed(ctx, coll)
+	mctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+	defer cancel()
+	n, err := e.RetryAllFailed(mctx, coll)
 	return n, syncErr(err)
 }
 
@@ -92,7 +111,8 @@ type SyncFailure struct {
 	Version *int64
 }
 
-// SyncFailures lists mirror writes that failed at least once, oldest first.
+// SyncFailures lists mirror writes that failed at least once, oldest
+// first, a page at a time from MongoDB.
 func (s *Store) SyncFailures(ctx context.Context, coll, state string, args PageArgs) (Page[SyncFailure], func(context.Context) (int, error), error) {
 	var page Page[SyncFailure]
 	e, err := s.syncEngine()
@@ -103,26 +123,28 @@ func (s *Store) SyncFailures(ctx context.Context, coll, state string, args PageA
 	if err != nil {
 		return page, nil, err
 	}
-	all, err := e.Failures(ctx, coll, state)
-	if err != nil {
-		return page, nil, syncErr(err)
-	}
-	count := func(context.Context) (int, error) { return len(all), nil }
-	start := 0
+	var after bson.ObjectID
 	if args.After != nil {
 		c, err := decodeCursor(*args.After, 0)
 		if err != nil {
 			return page, nil, err
 		}
-		start = len(all)
-		for i, f := range all {
-			if f.ID.Hex() == c.ID {
-				start = i + 1
-				break
-			}
+		if after, err = bson.ObjectIDFromHex(c.ID); err != nil {
+			return page, nil, invalid("after", "not a cursor of this list")
 		}
 	}
-	rest := all[start:]
+	mctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+	defer cancel()
+	rest, err := e.Failures(mctx, coll, state, after, limit+1)
+	if err != nil {
+		return page, nil, syncErr(err)
+	}
+	count := func(ctx context.Context) (int, error) {
+		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		n, err := e.CountFailures(ctx, coll, state)
+		return n, syncErr(err)
+	}
 	rest, page.HasNextPage = trim(rest, limit)
 	byColl := map[string][]string{}
 	for _, f := range rest {
@@ -130,9 +152,9 @@ func (s *Store) SyncFailures(ctx context.Context, coll, state string, args PageA
 	}
 	versions := map[mirror.Ref]int64{}
 	for c, ids := range byColl {
-		docs, err := s.mongo.DocsByIDs(ctx, c, ids)
+		docs, err := s.mongo.DocsByIDs(mctx, c, ids)
 		if err != nil {
-			return page, nil, translate(err)
+			return page, nil, syncErr(err)
 		}
 		for id, d := range docs {
 			if rec, err := mirror.Map(d); err == nil {
@@ -153,40 +175,63 @@ func (s *Store) SyncFailures(ctx context.Context, coll, state string, args PageA
 // SyncMetrics are the figures of syncMetrics.
 type SyncMetrics struct {
 	Enabled, Async bool
-	Tables         map[string]mirror.TableStats
-	Counts         mirror.IntentCounts
-	P50, P99       time.Duration
-	Retries        int
-	LastVerify     *mirror.VerifyResult
+	// Unreachable: the breaker is open (PostgreSQL stopped answering).
+	Unreachable bool
+	// Unavailable names the stores that did not answer in time; their
+	// figures are left out.
+	Unavailable []string
+	Tables      map[string]mirror.TableStats
+	Counts      mirror.IntentCounts
+	P50, P99    time.Duration
+	Retries     int
+	LastVerify  *mirror.VerifyResult
 }
 
-// SyncMetrics gathers the mirror's state.
+// SyncMetrics gathers the mirror's state. Each store is asked within
+// mirror.AdminBound, the two at once: one that does not answer is named in
+// Unavailable and its figures are left out, so the answer comes within the
+// bound during a partition.
 func (s *Store) SyncMetrics(ctx context.Context) (SyncMetrics, error) {
 	e, err := s.syncEngine()
 	if err != nil {
 		return SyncMetrics{}, err
 	}
-	m := SyncMetrics{Enabled: e.Enabled(), Async: e.Async()}
-	if m.Counts, err = e.Counts(ctx); err != nil {
-		return m, translate(err)
-	}
-	if m.Tables, err = e.Stats(ctx); err != nil {
-		// PostgreSQL down: the MongoDB-side figures still help.
-		s.log.WarnContext(ctx, "mirror stats unavailable", "err", err)
-		m.Tables = map[string]mirror.TableStats{}
-	}
+	m := SyncMetrics{Enabled: e.Enabled(), Async: e.Async(), Unreachable: e.Unreachable(),
+		Tables: map[string]mirror.TableStats{}}
 	m.P50, m.P99 = e.ApplyLatency()
-	failures, err := e.Failures(ctx, "", "")
-	if err != nil {
-		return m, translate(err)
+	var mongoErr, pgErr error
+	var tables map[string]mirror.TableStats
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		tables, pgErr = e.Stats(ctx)
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		if m.Counts, mongoErr = e.Counts(ctx); mongoErr != nil {
+			return
+		}
+		if m.Retries, mongoErr = e.Retries(ctx); mongoErr != nil {
+			return
+		}
+		var v mirror.VerifyResult
+		var ok bool
+		if v, ok, mongoErr = e.LastVerify(ctx); ok {
+			m.LastVerify = &v
+		}
+	})
+	wg.Wait()
+	if mongoErr != nil {
+		s.log.WarnContext(ctx, "mirror figures of MongoDB unavailable", "err", mongoErr)
+		m.Unavailable = append(m.Unavailable, mirror.StoreMongoDB)
 	}
-	for _, f := range failures {
-		m.Retries += f.Attempts
-	}
-	if v, ok, err := e.LastVerify(ctx); err != nil {
-		return m, translate(err)
-	} else if ok {
-		m.LastVerify = &v
+	if pgErr != nil {
+		s.log.WarnContext(ctx, "mirror stats unavailable", "err", pgErr)
+		m.Unavailable = append(m.Unavailable, mirror.StorePostgres)
+	} else {
+		m.Tables = tables
 	}
 	return m, nil
 }

@@ -21,6 +21,11 @@ import (
 // shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
 const shutdownGrace = 15 * time.Second
 
+// writeProbeEvery is how often the write probe writes (and how long one
+// write may take): health sees failing writes within about that, plus its
+// one-second cache.
+const writeProbeEvery = 2 * time.Second
+
 // serve runs the HTTP server until ctx ends (a signal), then drains it.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	m := metrics.New()
@@ -33,8 +38,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	engine := mirror.NewEngine(st.mongo, mirror.New(st.mirror), mirror.EngineOptions{
 		Enabled: cfg.DualWriteEnabled, Async: cfg.DualWriteSyncMode == config.SyncModeAsync,
-		Attempts: cfg.DualWriteRetryAttempts, Delay: cfg.DualWriteRetryDelay, Log: log,
-		Metrics: mirror.NewMetrics(m.Registry),
+		Attempts: cfg.DualWriteRetryAttempts, Delay: cfg.DualWriteRetryDelay, MaxBackoff: cfg.DualWriteMaxBackoff,
+		VerifyInterval: cfg.DualWriteVerifyInterval, VerifyRate: cfg.DualWriteVerifyRate, VerifyRepair: cfg.DualWriteVerifyRepair,
+		Log: log, Metrics: mirror.NewMetrics(m.Registry),
 	})
 	m.Registry.MustRegister(engine.Gauges())
 
@@ -90,10 +96,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-bg.Done():
 			return
 		}
+		if !cfg.DualWriteEnabled {
+			// Nothing is recorded while off: the note makes the instance
+			// that turns it on again catch up.
+			retryUntil(bg, log, "noting that mirroring is off", engine.MarkOff)
+			return
+		}
 		engine.SetReady()
 		retryUntil(bg, log, "mirroring the seeds", func(c context.Context) error { return mirrorSeeds(c, engine) })
+		// Resumable from its checkpoint, so each attempt runs as long as it
+		// needs rather than retryUntil's bound.
+		retryUntil(bg, log, "catching up the mirror", func(context.Context) error { return engine.CatchUp(bg, 500) })
 	})
 	wg.Go(func() { engine.Run(bg) })
+	wg.Go(func() { engine.RunVerifier(bg) })
 	defer func() { stopBG(); wg.Wait(); released(lease) }()
 
 	store := storage.New(st.mongo, storage.Options{Engine: engine, Log: log})
@@ -102,9 +118,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	wg.Go(func() { purgeExpired(bg, store, log) })
+	// The write probe stands for MongoDB in health: a server that answers
+	// pings but refuses writes (a full disk) shows there too.
+	probe := st.mongo.NewWriteProbe(mongo.NewID())
+	wg.Go(func() {
+		probe.Run(bg, writeProbeEvery, func(err error) {
+			if err != nil {
+				log.Error("mongodb writes failing", "err", err)
+			} else {
+				log.Info("mongodb writes work again")
+			}
+		})
+	})
 	handler := server.New(server.Deps{
 		Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc,
-		Mongo: st.mongo, Mirror: st.mirror, Sync: engine,
+		Mongo: probe, Mirror: st.mirror, Sync: engine,
 	})
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 
 // errDifferences makes `todo sync verify` exit 1 without a stack of words.
 var errDifferences = errors.New("the mirror differs from MongoDB")
+
+// errUnavailable: a store did not answer in time.
+var errUnavailable = errors.New("unavailable")
 
 // syncCmd runs `todo sync status|retry|backfill|verify`.
 func syncCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out, errOut io.Writer) error {
@@ -52,7 +56,9 @@ func syncCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		}
 		colls = []string{*coll}
 	}
-	st, engine, err := openEngine(ctx, cfg, log)
+	// status reads; it neither migrates nor waits for a store that does
+	// not answer (each is asked within mirror.AdminBound).
+	st, engine, err := openEngine(ctx, cfg, log, sub != "status")
 	if err != nil {
 		return err
 	}
@@ -107,22 +113,24 @@ func syncCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 	}
 }
 
-// openEngine opens both stores, applies the mirror's migrations and builds
-// an engine for a command (no worker runs).
-func openEngine(ctx context.Context, cfg config.Config, log *slog.Logger) (*stores, *mirror.Engine, error) {
+// openEngine opens both stores, applies the mirror's migrations when
+// migrate is set, and builds an engine for a command (no worker runs).
+func openEngine(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*stores, *mirror.Engine, error) {
 	st, err := openStores(cfg, log, metrics.New(), false)
 	if err != nil {
 		return nil, nil, err
 	}
-	mctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := st.mongo.Ping(mctx); err != nil {
-		st.close(context.Background())
-		return nil, nil, err
-	}
-	if _, err := st.mirror.Migrate(mctx); err != nil {
-		st.close(context.Background())
-		return nil, nil, err
+	if migrate {
+		mctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := st.mongo.Ping(mctx); err != nil {
+			st.close(context.Background())
+			return nil, nil, err
+		}
+		if _, err := st.mirror.Migrate(mctx); err != nil {
+			st.close(context.Background())
+			return nil, nil, err
+		}
 	}
 	e := mirror.NewEngine(st.mongo, mirror.New(st.mirror), mirror.EngineOptions{Enabled: true,
 		Attempts: cfg.DualWriteRetryAttempts, Delay: cfg.DualWriteRetryDelay, Log: log})
@@ -130,14 +138,31 @@ func openEngine(ctx context.Context, cfg config.Config, log *slog.Logger) (*stor
 	return st, e, nil
 }
 
+// syncStatus prints the mirror's state. Each store is asked within
+// mirror.AdminBound, both at once: during a partition the command answers
+// with what it could read and names the store that did not answer (and
+// fails, so scripts notice).
 func syncStatus(ctx context.Context, e *mirror.Engine, out io.Writer) error {
-	c, err := e.Counts(ctx)
-	if err != nil {
-		return err
+	var c mirror.IntentCounts
+	var stats map[string]mirror.TableStats
+	var mongoErr, pgErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		c, mongoErr = e.Counts(ctx)
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+		defer cancel()
+		stats, pgErr = e.Stats(ctx)
+	})
+	wg.Wait()
+	if mongoErr != nil {
+		return fmt.Errorf("mongodb unavailable: %w", mongoErr)
 	}
-	stats, err := e.Stats(ctx)
-	if err != nil {
-		return err
+	if pgErr != nil {
+		fmt.Fprintf(out, "postgres: unavailable within %s (%v); rows and last sync unknown\n", mirror.AdminBound, pgErr)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "collection\trows\tpending\tfailed\tlast sync")
@@ -150,8 +175,13 @@ func syncStatus(ctx context.Context, e *mirror.Engine, out io.Writer) error {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "pending %d, failed %d, oldest pending %s\n", c.TotalPending(), c.TotalFailed(), c.OldestPending.Round(time.Second))
-	if v, ok, err := e.LastVerify(ctx); err == nil && ok {
+	vctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
+	defer cancel()
+	if v, ok, err := e.LastVerify(vctx); err == nil && ok {
 		fmt.Fprintf(out, "last verify %s: %d missing, %d extra, %d different\n", v.At.Format(time.RFC3339), v.Missing, v.Extra, v.Different)
+	}
+	if pgErr != nil {
+		return fmt.Errorf("%w: postgres did not answer", errUnavailable)
 	}
 	return nil
 }
@@ -216,7 +246,7 @@ func normalize(ctx context.Context, cfg config.Config, log *slog.Logger, out, er
 	defer func() { stop(nil); released(lease) }()
 	colls := append([]string(nil), mongo.MirroredCollections...)
 	sort.Strings(colls)
-	failed := 0
+	failed, unmirrorable := 0, 0
 	for _, coll := range colls {
 		p := newProgress(errOut, "normalize")
 		res, err := st.mongo.Normalize(ctx, coll, func(done, total int) { p.update(coll, done, total) })
@@ -228,7 +258,24 @@ func normalize(ctx context.Context, cfg config.Config, log *slog.Logger, out, er
 		for _, f := range res.Failed {
 			fmt.Fprintln(out, "  failed:", f)
 		}
+		for _, u := range res.Unmirrorable {
+			fmt.Fprintf(out, "  unmirrorable: %s %s: %s\n", u.Coll, u.ID, strings.Join(u.Fields, ", "))
+		}
+		if more := res.UnmirrorableCount - len(res.Unmirrorable); more > 0 {
+			fmt.Fprintf(out, "  unmirrorable: %d more in %s\n", more, coll)
+		}
 		failed += len(res.Failed)
+		unmirrorable += res.UnmirrorableCount
+	}
+	// Reported, not rewritten: the text is the user's. Normalize still
+	// succeeds, so a migration goes on to backfill, which mirrors
+	// everything it can and parks what PostgreSQL refuses.
+	if unmirrorable > 0 {
+		fmt.Fprintf(out, "%d documents hold control characters the API refuses in the fields listed above; normalize\n"+
+			"leaves them as they are, as the text is the user's. PostgreSQL cannot store a NUL at all: the mirror marks\n"+
+			"such a document FAILED (permanent, with the reason) and keeps mirroring the rest. Fix the fields through the\n"+
+			"API, or by hand with the version bumped (db.<collection>.updateOne({_id: ...}, {$set: {<field>: ...},\n"+
+			"$inc: {version: 1}})), then run `todo sync retry --collection <collection> --id <id>`.\n", unmirrorable)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d documents could not be normalized (listed above)", failed)

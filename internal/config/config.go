@@ -47,6 +47,16 @@ type Config struct {
 	DualWriteSyncMode      string
 	DualWriteRetryAttempts int
 	DualWriteRetryDelay    time.Duration
+	// DualWriteMaxBackoff caps the wait between retries of a mirror write
+	// that fails transiently (DUAL_WRITE_MAX_BACKOFF).
+	DualWriteMaxBackoff time.Duration
+	// DualWriteVerifyInterval is the time between background verification
+	// passes (DUAL_WRITE_VERIFY_INTERVAL; 0 off), DualWriteVerifyRate the
+	// documents a pass compares per second at most, DualWriteVerifyRepair
+	// whether it repairs the drift it finds.
+	DualWriteVerifyInterval time.Duration
+	DualWriteVerifyRate     int
+	DualWriteVerifyRepair   bool
 
 	GoogleClientID     string
 	GoogleClientSecret string
@@ -164,6 +174,13 @@ func Load(lookup Lookup) (Config, error) {
 	c.DualWriteSyncMode = r.oneOf("DUAL_WRITE_SYNC_MODE", SyncModeSync, SyncModeSync, SyncModeAsync)
 	c.DualWriteRetryAttempts = r.intRange("DUAL_WRITE_RETRY_ATTEMPTS", 3, 1, 100)
 	c.DualWriteRetryDelay = r.seconds("DUAL_WRITE_RETRY_DELAY", 5)
+	c.DualWriteMaxBackoff = r.seconds("DUAL_WRITE_MAX_BACKOFF", 300)
+	if c.DualWriteMaxBackoff < time.Second {
+		r.fail("DUAL_WRITE_MAX_BACKOFF", "must be at least 1 second")
+	}
+	c.DualWriteVerifyInterval = r.seconds("DUAL_WRITE_VERIFY_INTERVAL", 900)
+	c.DualWriteVerifyRate = r.intRange("DUAL_WRITE_VERIFY_RATE", 50, 1, 100000)
+	c.DualWriteVerifyRepair = r.boolean("DUAL_WRITE_VERIFY_REPAIR", false)
 
 	c.GoogleClientID = r.str("GOOGLE_OAUTH_CLIENT_ID", "")
 	c.GoogleClientSecret = r.str("GOOGLE_OAUTH_CLIENT_SECRET", "")

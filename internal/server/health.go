@@ -14,16 +14,46 @@ import (
 const healthTimeout = 2 * time.Second
 
 type component struct {
-	Status  string `json:"status"`
+	Status string `json:"status"`
+	// Error says in a few words why the component is not UP (so far: the
+	// db's failing writes). /v1/health is public: no addresses, no secrets.
+	Error   string `json:"error,omitempty"`
 	Pending *int   `json:"pending,omitempty"`
 	Failed  *int   `json:"failed,omitempty"`
+	// CatchUp is a running catch-up's progress (sync, after mirroring was
+	// off).
+	CatchUp *catchUpBody `json:"catchUp,omitempty"`
+	// Drift is what the last verification found not matching (sync).
+	Drift *int `json:"drift,omitempty"`
 }
 
-// SyncCounter reports the mirror's pending and failed writes.
+type catchUpBody struct {
+	Since time.Time `json:"since"`
+	Done  int       `json:"done"`
+	Total int       `json:"total"`
+}
+
+// SyncCounter reports the mirror's state: its pending and failed writes,
+// whether PostgreSQL stopped answering (the breaker is open), a running
+// catch-up, and the last verification.
 type SyncCounter interface {
 	Counts(ctx context.Context) (mirror.IntentCounts, error)
 	Enabled() bool
+	Unreachable() bool
+	CatchingUp() (mirror.CatchUpProgress, bool)
+	LastVerify(ctx context.Context) (mirror.VerifyResult, bool, error)
 }
+
+// WriteChecker is a MongoDB Pinger that also knows whether writes go
+// through (mongo.WriteProbe, which writes in the background: a health check
+// writes nothing). WriteFailure is why they fail, in words safe to show
+// anyone; "" while they work.
+type WriteChecker interface {
+	WriteFailure() string
+}
+
+// maxFailure bounds a reason shown in a component.
+const maxFailure = 160
 
 type healthBody struct {
 	Status     string               `json:"status"`
@@ -45,8 +75,9 @@ type healthCache struct {
 }
 
 // health reports each store. Only MongoDB, the system of record, decides the
-// overall status: with PostgreSQL down writes still work (the mirror catches
-// up), so that is reported in its component, not as DOWN.
+// overall status, by its ping and, when mongo is a WriteChecker, by whether
+// its writes go through: with PostgreSQL down writes still work (the mirror
+// catches up), so that is reported in its component, not as DOWN.
 func health(mongo, pg Pinger, syncs SyncCounter) http.HandlerFunc {
 	var c healthCache
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -85,24 +116,62 @@ func checkHealth(ctx context.Context, mongo, pg Pinger, syncs SyncCounter) (int,
 	}
 	wg.Wait()
 
+	db := dbComponent(dbErr, mongo)
 	body := healthBody{Status: "UP", Components: map[string]component{
-		"db":       {Status: upDown(dbErr)},
+		"db":       db,
 		"postgres": {Status: upDown(pgErr)},
 	}}
 	if syncs != nil {
 		body.Components["sync"] = sc
 	}
 	status := http.StatusOK
-	if dbErr != nil {
+	switch {
+	case dbErr != nil:
 		body.Status = "DOWN"
 		status = http.StatusServiceUnavailable
+	case db.Status == "DEGRADED":
+		body.Status = "DEGRADED"
 	}
 	return status, body
 }
 
-// syncComponent: UP while nothing FAILED, DEGRADED when writes failed for
-// good (the data is safe in MongoDB; an admin should retry them), DISABLED
-// when mirroring is off, UNKNOWN when MongoDB cannot be asked.
+// dbComponent: DOWN when MongoDB fails its ping, DEGRADED when it answers
+// but refuses writes, with the reason. DEGRADED answers 200, not 503: reads
+// still work, so a load balancer should keep sending them (when every
+// instance shares the failing primary, 503 would take the reads down too),
+// while whoever reads the status sees it is not UP, and why. An instance
+// that must take no traffic at all (on FerretDB, one whose lease lapsed,
+// which a full disk brings about within a lease's time) fails its ping:
+// DOWN and 503, still with the writes' reason.
+func dbComponent(pingErr error, mongo Pinger) component {
+	c := component{Status: upDown(pingErr)}
+	w, ok := mongo.(WriteChecker)
+	if !ok {
+		return c
+	}
+	if why := w.WriteFailure(); why != "" {
+		c.Error = clip("writes failing: "+why, maxFailure)
+		if pingErr == nil {
+			c.Status = "DEGRADED"
+		}
+	}
+	return c
+}
+
+// clip cuts s to at most n runes.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// syncComponent: UP while the mirror keeps up; DISABLED when mirroring is
+// off; CATCHING_UP while it copies what changed while it was off, with the
+// progress; DEGRADED, with the reason, while PostgreSQL does not answer
+// (writes wait for the worker), when writes are FAILED (the data is safe in
+// MongoDB; see syncFailures) or when the last verification found drift;
+// UNKNOWN when MongoDB cannot be asked.
 func syncComponent(ctx context.Context, s SyncCounter) component {
 	c, err := s.Counts(ctx)
 	if err != nil {
@@ -110,11 +179,25 @@ func syncComponent(ctx context.Context, s SyncCounter) component {
 	}
 	pending, failed := c.TotalPending(), c.TotalFailed()
 	out := component{Status: "UP", Pending: &pending, Failed: &failed}
-	switch {
-	case !s.Enabled():
+	if !s.Enabled() {
 		out.Status = "DISABLED"
+		return out
+	}
+	if v, ok, err := s.LastVerify(ctx); err == nil && ok {
+		drift := v.Missing + v.Extra + v.Different - v.Repaired
+		out.Drift = &drift
+	}
+	p, catching := s.CatchingUp()
+	switch {
+	case s.Unreachable():
+		out.Status, out.Error = "DEGRADED", "postgres not answering: writes wait for the worker"
 	case failed > 0:
-		out.Status = "DEGRADED"
+		out.Status, out.Error = "DEGRADED", "mirror writes FAILED: see syncFailures"
+	case catching:
+		out.Status = "CATCHING_UP"
+		out.CatchUp = &catchUpBody{Since: p.Since, Done: p.Done, Total: p.Total}
+	case out.Drift != nil && *out.Drift > 0:
+		out.Status, out.Error = "DEGRADED", "the last verification found rows that differ from MongoDB"
 	}
 	return out
 }

@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
@@ -264,4 +265,29 @@ func uniqueName(prefix string) string {
 	b := make([]byte, 5)
 	_, _ = rand.Read(b) // never fails: crypto/rand panics instead of returning errors
 	return prefix + "_" + pkg + "_" + hex.EncodeToString(b)
+}
+
+// SQLiteMongoURI starts a FerretDB of the test's own on SQLite in a
+// temporary directory, stopped when the test ends, and returns its URI. It
+// is for data the PostgreSQL-backed server cannot hold (FerretDB keeps
+// documents there as jsonb, which refuses a NUL) but a legacy MongoDB can:
+// the embedded default stores it.
+func SQLiteMongoURI(t testing.TB) string {
+	t.Helper()
+	h.requireMain(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	f, err := startFerret(ctx, &ferretdb.Config{Handler: "sqlite", SQLiteURL: sqliteURL(dir)})
+	if err != nil {
+		unavailable(t, "no SQLite FerretDB: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		defer cancel()
+		if err := f.stop(ctx); err != nil {
+			t.Errorf("testenv: stopping the SQLite FerretDB: %v", err)
+		}
+	})
+	return f.uri
 }

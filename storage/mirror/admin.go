@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/todo-backend/todo/storage/mongo"
 )
 
@@ -15,6 +17,22 @@ const (
 	StatePending = "PENDING"
 	StateFailed  = "FAILED"
 	StateMissing = "MISSING"
+	// StateDifferent: the row holds the document's version but other
+	// values (drift a version check cannot see).
+	StateDifferent = "DIFFERENT"
+	// StateUnknown: a store could not be read in time (Status.Unavailable).
+	StateUnknown = "UNKNOWN"
+)
+
+// AdminBound bounds each store's part of an admin answer: during a
+// partition syncStatus, syncMetrics and the CLI answer with what they could
+// read, and say which store did not answer.
+const AdminBound = 1500 * time.Millisecond
+
+// Store names, for Status.Unavailable and the like.
+const (
+	StoreMongoDB  = "mongodb"
+	StorePostgres = "postgres"
 )
 
 // ErrNotMirrored is returned for a collection the mirror does not copy.
@@ -37,21 +55,31 @@ type Status struct {
 	DocVersion *int64
 	RowVersion *int64
 	Error      string
+	// Differences lists the fields a DIFFERENT row holds otherwise.
+	Differences []string
+	// Unavailable names the store that did not answer in time, if any.
+	Unavailable string
 }
 
 // Status compares a document with its row and looks for its intents:
 // FAILED or PENDING while an intent waits; otherwise SYNCED when the row
-// holds the document's version (or both are gone), MISSING when not.
+// holds the document (or both are gone), DIFFERENT when it holds its
+// version with other values, MISSING when not. Each store is asked within
+// AdminBound; one that does not answer makes the state UNKNOWN (or what
+// the intents tell) with Unavailable naming it.
 func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 	st := Status{Collection: coll, ID: id}
 	if err := checkCollection(coll); err != nil {
 		return st, err
 	}
-	docs, err := e.mongo.DocsByIDs(ctx, coll, []string{id})
+	mctx, cancel := context.WithTimeout(ctx, AdminBound)
+	defer cancel()
+	docs, err := e.mongo.DocsByIDs(mctx, coll, []string{id})
 	if err != nil {
 		return st, err
 	}
-	if doc, ok := docs[id]; ok {
+	doc, exists := docs[id]
+	if exists {
 		rec, err := Map(doc)
 		if err != nil {
 			return st, err
@@ -60,7 +88,7 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 		st.DocVersion = &v
 	}
 	// Intents first: while PostgreSQL is down they are all there is to say.
-	intents, err := e.mongo.Intents(ctx, mongo.IntentFilter{Coll: coll, DocID: id}, 0)
+	intents, err := e.mongo.Intents(mctx, mongo.IntentFilter{Coll: coll, DocID: id}, 0)
 	if err != nil {
 		return st, err
 	}
@@ -71,13 +99,18 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 		}
 		st.State, st.Error = StatePending, in.LastError
 	}
-	row, err := e.mirror.Row(ctx, coll, id)
+	pctx, cancel := context.WithTimeout(ctx, AdminBound)
+	defer cancel()
+	row, err := e.mirror.Row(pctx, coll, id)
 	switch {
 	case errors.Is(err, ErrNoRow):
-	case err != nil && st.State != "":
-		return st, nil // the row is unreadable, but the intent tells the state
 	case err != nil:
-		return st, err
+		// The row is unreadable; an intent still tells the state.
+		st.Unavailable = StorePostgres
+		if st.State == "" {
+			st.State, st.Error = StateUnknown, err.Error()
+		}
+		return st, nil
 	default:
 		if v, ok := row["version"].(int64); ok {
 			st.RowVersion = &v
@@ -87,9 +120,17 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 		return st, nil
 	}
 	switch {
-	case st.DocVersion == nil && st.RowVersion == nil,
-		st.DocVersion != nil && st.RowVersion != nil && *st.DocVersion == *st.RowVersion:
+	case st.DocVersion == nil && st.RowVersion == nil:
 		st.State = StateSynced
+	case st.DocVersion != nil && st.RowVersion != nil && *st.DocVersion == *st.RowVersion:
+		diffs, err := Diff(doc, row)
+		if err != nil {
+			return st, err
+		}
+		st.State, st.Differences = StateSynced, diffs
+		if len(diffs) > 0 {
+			st.State = StateDifferent
+		}
 	default:
 		st.State = StateMissing
 	}
@@ -128,44 +169,58 @@ func (e *Engine) RetryAllFailed(ctx context.Context, coll string) (int, error) {
 	return int(n), err
 }
 
-// Resync copies one document into the mirror now, overwriting its row
-// whatever its version (an admin's repair), and clears its intents.
+// ErrUnavailable wraps a store's error when an admin command could not
+// reach it in time.
+var ErrUnavailable = errors.New("mirror: store unavailable")
+
+// Resync copies one document into the mirror now (an admin's repair): it
+// records an intent of its own first (a crash midway leaves the repair to
+// the worker), reads the document, and writes it with the repair guard
+// (also over a row of the same version, never over a newer one); then it
+// clears its own intent, and permanent failures of the document older than
+// its read (which that read supersedes). Other operations' intents stay.
 func (e *Engine) Resync(ctx context.Context, coll, id string) error {
 	if err := checkCollection(coll); err != nil {
 		return err
 	}
-	token := "resync:" + id
-	if err := e.record(ctx, token, []Ref{{coll, id}}, e.now().Add(max(e.o.Delay, 2*e.o.Timeout))); err != nil {
-		return err
+	token := "resync:" + bson.NewObjectID().Hex()
+	began := e.now()
+	mctx, cancel := context.WithTimeout(ctx, AdminBound)
+	defer cancel()
+	if err := e.record(mctx, token, []Ref{{coll, id}}, began.Add(e.grace())); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, StoreMongoDB, err)
 	}
-	docs, err := e.mongo.DocsByIDs(ctx, coll, []string{id})
+	docs, err := e.mongo.DocsByIDs(mctx, coll, []string{id})
 	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, StoreMongoDB, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, AdminBound)
+	defer cancel()
+	if err := e.mirror.Replace(pctx, Change{Collection: coll, ID: id, Doc: docs[id]}); err != nil {
+		if classify(err) == unreachable {
+			return fmt.Errorf("%w: %s: %w (the worker will apply it)", ErrUnavailable, StorePostgres, err)
+		}
 		return err
 	}
-	change := Change{Collection: coll, ID: id, Doc: docs[id]}
-	if err := e.mirror.Replace(ctx, change); err != nil {
-		return err
-	}
-	return e.mongo.ClearIntentsOf(ctx, coll, id)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AdminBound)
+	defer cancel()
+	return e.mongo.ClearIntents(cctx, token, e.now(), []mongo.DocRef{{Coll: coll, DocID: id}}, began)
 }
 
 // Failure is an intent that has failed at least once, for syncFailures.
 type Failure = mongo.Intent
 
-// Failures lists intents that failed at least once (PENDING retries and
-// FAILED ones), oldest first.
-func (e *Engine) Failures(ctx context.Context, coll, state string) ([]Failure, error) {
-	all, err := e.mongo.Intents(ctx, mongo.IntentFilter{Coll: coll, State: state}, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, in := range all {
-		if in.Attempts > 0 || in.State == mongo.IntentFailed {
-			out = append(out, in)
-		}
-	}
-	return out, nil
+// Failures lists up to limit intents that failed at least once (PENDING
+// retries and FAILED ones) after the intent after (zero: from the start),
+// oldest first, paged in MongoDB.
+func (e *Engine) Failures(ctx context.Context, coll, state string, after bson.ObjectID, limit int) ([]Failure, error) {
+	return e.mongo.Intents(ctx, mongo.IntentFilter{Coll: coll, State: state, Failures: true, After: after}, limit)
+}
+
+// CountFailures counts what Failures lists.
+func (e *Engine) CountFailures(ctx context.Context, coll, state string) (int, error) {
+	n, err := e.mongo.CountIntents(ctx, mongo.IntentFilter{Coll: coll, State: state, Failures: true})
+	return int(n), err
 }
 
 // TableStats are a mirror table's row count and latest sync.

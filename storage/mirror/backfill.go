@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/todo-backend/todo/storage/mongo"
 )
 
 // Progress reports a long run's advance: done of total documents of coll.
@@ -27,6 +31,11 @@ type backfillCheckpoint struct {
 // chunk the position is saved in MongoDB, so a run stopped midway (Ctrl-C,
 // a crash) resumes there, on any instance; a finished run removes it.
 func (e *Engine) Backfill(ctx context.Context, colls []string, chunk int, progress Progress) (BackfillResult, error) {
+	return e.backfill(ctx, "backfill:", colls, chunk, progress)
+}
+
+// backfill is Backfill with its checkpoints under prefix.
+func (e *Engine) backfill(ctx context.Context, prefix string, colls []string, chunk int, progress Progress) (BackfillResult, error) {
 	res := BackfillResult{Scanned: map[string]int{}, Written: map[string]int{}}
 	for _, coll := range colls {
 		if err := checkCollection(coll); err != nil {
@@ -34,7 +43,7 @@ func (e *Engine) Backfill(ctx context.Context, colls []string, chunk int, progre
 		}
 	}
 	for _, coll := range colls {
-		key := "backfill:" + coll
+		key := prefix + coll
 		var cp backfillCheckpoint
 		if _, err := e.mongo.LoadState(ctx, key, &cp); err != nil {
 			return res, err
@@ -61,6 +70,11 @@ func (e *Engine) Backfill(ctx context.Context, colls []string, chunk int, progre
 			}
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			written, err := e.mirror.ApplyCount(actx, changes)
+			if err != nil && classify(err) == permanent {
+				// A document the mirror cannot store: the others go
+				// alone, and it is parked FAILED with its reason.
+				written, err = e.applyEach(actx, changes)
+			}
 			if err == nil {
 				err = e.dropDeleted(actx, coll, ids)
 			}
@@ -100,4 +114,48 @@ func (e *Engine) dropDeleted(ctx context.Context, coll string, ids []string) err
 		}
 	}
 	return e.mirror.ApplyAll(ctx, gone)
+}
+
+// applyEach applies changes one by one: those the mirror cannot store are
+// parked as FAILED intents with the reason (see park), the rest are
+// written. It fails only on an error that is not the document's.
+func (e *Engine) applyEach(ctx context.Context, changes []Change) (int, error) {
+	written := 0
+	for _, c := range changes {
+		n, err := e.mirror.ApplyCount(ctx, []Change{c})
+		switch {
+		case err == nil:
+			written += n
+		case classify(err) == permanent:
+			if err := e.park(ctx, c, err); err != nil {
+				return written, err
+			}
+		default:
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// park records a permanently FAILED intent for a document the mirror
+// cannot store, unless it has one: syncFailures and health show it, and a
+// later write of the document (or an admin's retry) clears it.
+func (e *Engine) park(ctx context.Context, c Change, cause error) error {
+	had, err := e.mongo.Intents(ctx, mongo.IntentFilter{Coll: c.Collection, DocID: c.ID, State: mongo.IntentFailed}, 1)
+	if err != nil {
+		return err
+	}
+	if len(had) > 0 && had[0].Permanent {
+		return nil
+	}
+	now := e.now()
+	msg := cause.Error()
+	if len(msg) > maxErrorLen {
+		msg = msg[:maxErrorLen] + "…"
+	}
+	e.o.Log.ErrorContext(ctx, "mirror cannot store this document: FAILED until it is written again or an admin retries it",
+		"collection", c.Collection, "id", c.ID, "err", msg)
+	return e.mongo.InsertIntents(ctx, []mongo.Intent{{ID: bson.NewObjectID(), Coll: c.Collection, DocID: c.ID,
+		Token: "parked:" + bson.NewObjectID().Hex(), State: mongo.IntentFailed, CreatedAt: now, NextAttemptAt: now,
+		Attempts: 1, LastError: msg, FirstFailedAt: now, LastFailedAt: now, Permanent: true}})
 }

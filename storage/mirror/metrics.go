@@ -15,6 +15,11 @@ type Metrics struct {
 	Failures *prometheus.CounterVec
 	Retries  *prometheus.CounterVec
 	Latency  prometheus.Histogram
+	// Drift counts the differences the background verifier confirmed.
+	Drift *prometheus.CounterVec
+	// Breaker is 1 while the circuit breaker is open (the mirror stopped
+	// answering; requests hand their writes to the worker).
+	Breaker prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: none,
@@ -30,9 +35,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "todo_mirror_apply_seconds",
 			Help:    "Time to apply one operation's documents to the mirror.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+		Drift: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "todo_mirror_drift_total",
+			Help: "Rows the background verifier found not holding their document (missing, extra or different), by collection."},
+			[]string{"collection"}),
+		Breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "todo_mirror_unreachable",
+			Help: "1 while the mirror's circuit breaker is open: PostgreSQL stopped answering and writes wait for the worker."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Failures, m.Retries, m.Latency)
+		reg.MustRegister(m.Applied, m.Failures, m.Retries, m.Latency, m.Drift, m.Breaker)
 	}
 	return m
 }
@@ -51,6 +61,8 @@ func (m *Metrics) failure(changes []Change) {
 }
 
 func (m *Metrics) retry(collection string) { m.Retries.WithLabelValues(collection).Inc() }
+
+func (m *Metrics) drift(collection string) { m.Drift.WithLabelValues(collection).Inc() }
 
 // Gauges reports pending and failed intents per collection, counted in
 // MongoDB at each scrape: every instance reports the same shared figures.
@@ -104,8 +116,7 @@ func sum(m map[string]int) int {
 	return n
 }
 
-// Counts counts the intents by state and collection. The intent collection
-// only ever holds unfinished work, so reading it whole is cheap.
+// Counts counts the intents by state and collection, in MongoDB.
 func (e *Engine) Counts(ctx context.Context) (IntentCounts, error) {
 	t, err := e.mongo.TallyIntents(ctx)
 	if err != nil {
@@ -148,3 +159,7 @@ func (l *latencies) quantiles() (p50, p99 time.Duration) {
 
 // ApplyLatency is the p50 and p99 of this instance's recent applies.
 func (e *Engine) ApplyLatency() (p50, p99 time.Duration) { return e.lat.quantiles() }
+
+// Retries adds up the failed attempts of the writes still pending or
+// failed.
+func (e *Engine) Retries(ctx context.Context) (int, error) { return e.mongo.SumAttempts(ctx) }

@@ -143,7 +143,7 @@ func (m *Mirror) Upsert(ctx context.Context, doc any) (applied bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	if rec.Collection != Tasks {
+	if rec.Collection != Tasks && rec.Collection != TaskDetails {
 		applied, err = m.upsertIn(ctx, m.db, rec)
 	} else {
 		err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
@@ -160,16 +160,22 @@ func (m *Mirror) Upsert(ctx context.Context, doc any) (applied bool, err error) 
 // upsertIn writes a mapped document, and a task's children when its row
 // was written, with db (a transaction for tasks).
 func (m *Mirror) upsertIn(ctx context.Context, db bun.IDB, rec Record) (bool, error) {
-	return m.writeIn(ctx, db, rec, true)
+	return m.writeIn(ctx, db, rec, false)
 }
 
-func (m *Mirror) writeIn(ctx context.Context, db bun.IDB, rec Record, guard bool) (bool, error) {
+func (m *Mirror) writeIn(ctx context.Context, db bun.IDB, rec Record, repair bool) (bool, error) {
 	now := at(m.now())
 	sc := rec.sync()
 	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
-	id, applied, err := upsertRow(ctx, db, rec.Row, guard)
-	if err != nil || !applied || rec.Collection != Tasks {
+	id, applied, err := upsertRow(ctx, db, rec.Row, repair)
+	if err != nil || !applied {
 		return applied, err
+	}
+	if a, ok := rec.Row.(*postgres.TaskAssignmentRow); ok {
+		return true, supersede(ctx, db, a)
+	}
+	if rec.Collection != Tasks {
+		return true, nil
 	}
 	if err := syncLabels(ctx, db, id, rec.Labels, now); err != nil {
 		return false, err
@@ -185,9 +191,11 @@ type Change struct {
 	Doc        any
 }
 
-// Replace writes a document's row whatever the row's version (or deletes
-// it when the document is gone): the repair of verify --repair and of an
-// admin's resyncDocument, for rows a guarded upsert would not touch.
+// Replace writes a document's row also when the row holds the same version
+// (or deletes it when the document is gone): the repair of verify --repair
+// and of an admin's resyncDocument, for a row with the right version and
+// wrong values. It never writes over a newer version, so the caller reads
+// the document just before: a repair cannot move a row backwards.
 func (m *Mirror) Replace(ctx context.Context, c Change) error {
 	err := m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
 		if c.Doc == nil {
@@ -195,9 +203,12 @@ func (m *Mirror) Replace(ctx context.Context, c Change) error {
 		}
 		rec, err := Map(c.Doc)
 		if err != nil {
+			return fmt.Errorf("%w: %w", errUnmappable, err)
+		}
+		if err := storable(rec); err != nil {
 			return err
 		}
-		_, err = m.writeIn(ctx, tx, rec, false)
+		_, err = m.writeIn(ctx, tx, rec, true)
 		return err
 	})
 	if err != nil {
@@ -214,6 +225,10 @@ func (m *Mirror) Stats(ctx context.Context) (map[string]TableStats, error) {
 		var last any // a time on PostgreSQL, text on SQLite
 		err := m.db.NewSelect().Model(reflect.New(rowTypes[coll]).Interface()).
 			ColumnExpr("COUNT(*), MAX(last_sync_at)").Scan(ctx, &n, &last)
+		if noTable(err) {
+			out[coll] = TableStats{} // not migrated yet: an empty mirror
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("mirror: stats of %s: %w", coll, err)
 		}
@@ -251,6 +266,9 @@ func (m *Mirror) ApplyCount(ctx context.Context, changes []Change) (int, error) 
 			}
 			rec, err := Map(c.Doc)
 			if err != nil {
+				return fmt.Errorf("%w: %w", errUnmappable, err)
+			}
+			if err := storable(rec); err != nil {
 				return err
 			}
 			applied, err := m.upsertIn(ctx, tx, rec)
@@ -390,3 +408,6 @@ func asTime(v any) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// Ping checks that the mirror database answers.
+func (m *Mirror) Ping(ctx context.Context) error { return m.db.PingContext(ctx) }

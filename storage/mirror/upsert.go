@@ -15,11 +15,13 @@ import (
 
 var errNoRows = sql.ErrNoRows
 
-// upsertRow inserts row (a pointer to a row struct with SyncColumns), or,
-// with guard, overwrites the row with its mongo_id only if that one holds a
-// lower version; without guard it overwrites unconditionally (an admin's
-// repair of a row with the right version and wrong values). It returns the
-// row's id when it wrote, and applied=false when the guard kept the row.
+// upsertRow inserts row (a pointer to a row struct with SyncColumns), or
+// overwrites the row with its mongo_id only if that one holds a lower
+// version; with repair also one holding the same version (an admin's repair
+// of a row with the right version and wrong values), never a newer one, so
+// a repair that read a document before a later write cannot move its row
+// back. It returns the row's id when it wrote, and applied=false when the
+// guard kept the row.
 //
 // The guard is strict: an equal version is not rewritten. Versions are
 // bumped by every MongoDB write, so an equal version means the same content
@@ -30,7 +32,7 @@ var errNoRows = sql.ErrNoRows
 // of an unversioned document overwrite each other in either order. A version-0
 // document is still inserted where no row exists; to overwrite a version-0
 // row, `todo migrate normalize` gives the document version 1.
-func upsertRow(ctx context.Context, db bun.IDB, row any, guard bool) (id int64, applied bool, err error) {
+func upsertRow(ctx context.Context, db bun.IDB, row any, repair bool) (id int64, applied bool, err error) {
 	table := db.Dialect().Tables().Get(reflect.TypeOf(row).Elem())
 	q := db.NewInsert().Model(row)
 	cols := make([]string, 0, len(table.Fields))
@@ -45,7 +47,9 @@ func upsertRow(ctx context.Context, db bun.IDB, row any, guard bool) (id int64, 
 	}
 	q = literalValues(q, table, reflect.ValueOf(row).Elem())
 	q = q.Column(cols...).On("CONFLICT (mongo_id) DO UPDATE")
-	if guard {
+	if repair {
+		q = q.Where("?TableAlias.version <= EXCLUDED.version")
+	} else {
 		q = q.Where("?TableAlias.version < EXCLUDED.version")
 	}
 	err = q.Returning("id").Scan(ctx, &id)
@@ -119,5 +123,25 @@ func syncDeferral(ctx context.Context, tx bun.IDB, taskID int64, d *postgres.Def
 		q = q.Set("? = EXCLUDED.?", bun.Ident(c), bun.Ident(c))
 	}
 	_, err := literalValues(q, tx.Dialect().Tables().Get(reflect.TypeOf(row)), reflect.ValueOf(&row).Elem()).Exec(ctx)
+	return err
+}
+
+// supersede ends, in the mirror, the task's assignments that an active
+// assignment replaced. MongoDB never holds two active assignments of a task
+// (an assignment is created active, after the one it replaces was ended,
+// and never made active again), so every assignment of the task created
+// before an active one is ended there. The mirror applies operations one
+// at a time, and not always in their order (one is retried while a later
+// one lands, a request applies its own ahead of a worker's backlog): without
+// this, the row of an ended assignment whose ending is still on its way
+// would show two active ones, a state MongoDB never had. The ended rows
+// keep their version, so the ending's own write still lands on them.
+func supersede(ctx context.Context, db bun.IDB, a *postgres.TaskAssignmentRow) error {
+	if !a.IsActive {
+		return nil
+	}
+	_, err := db.NewUpdate().Model((*postgres.TaskAssignmentRow)(nil)).Set("is_active = ?", false).
+		Where("task_mongo_id = ?", a.TaskMongoID).Where("is_active").Where("mongo_id <> ?", a.MongoID).
+		Where("created_at <= ?", a.CreatedAt).Exec(ctx)
 	return err
 }

@@ -22,7 +22,7 @@ type Difference struct {
 // version) and deletes extra rows. The result is saved for syncMetrics;
 // report is called for each difference.
 func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk int, progress Progress, report func(Difference)) (VerifyResult, error) {
-	res := VerifyResult{Collections: map[string]CollectionVerify{}}
+	res := VerifyResult{Collections: map[string]CollectionVerify{}, Source: "verify"}
 	for _, coll := range colls {
 		if err := checkCollection(coll); err != nil {
 			return res, err
@@ -51,6 +51,7 @@ func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk 
 			if len(ids) == 0 {
 				break
 			}
+			var differ []string
 			for _, id := range ids {
 				cv.Documents++
 				d, err := e.compare(ctx, coll, id, docs[id])
@@ -66,11 +67,13 @@ func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk 
 					cv.Different++
 				}
 				found(*d)
-				if repair {
-					if err := e.mirror.Replace(ctx, Change{Collection: coll, ID: id, Doc: docs[id]}); err != nil {
-						return res, err
-					}
-					res.Repaired++
+				differ = append(differ, id)
+			}
+			if repair && len(differ) > 0 {
+				n, err := e.repair(ctx, coll, differ)
+				res.Repaired += n
+				if err != nil {
+					return res, err
 				}
 			}
 			after = ids[len(ids)-1]
@@ -118,6 +121,24 @@ func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk 
 		return res, err
 	}
 	return res, nil
+}
+
+// repair rewrites the rows of ids from their documents read now, not when
+// the chunk was read: with the repair guard (never over a newer version) a
+// repair cannot move a row back past a write that landed meanwhile.
+func (e *Engine) repair(ctx context.Context, coll string, ids []string) (int, error) {
+	fresh, err := e.mongo.DocsByIDs(ctx, coll, ids)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if err := e.mirror.Replace(ctx, Change{Collection: coll, ID: id, Doc: fresh[id]}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // compare returns the difference between a document and its row, or nil.

@@ -13,6 +13,9 @@ type VerifyResult struct {
 	Different   int                         `bson:"different"`
 	Repaired    int                         `bson:"repaired"`
 	Collections map[string]CollectionVerify `bson:"collections"`
+	// Source is "verify" (todo sync verify) or "background" (the
+	// background verifier).
+	Source string `bson:"source"`
 }
 
 // CollectionVerify is one collection's share of a verify result.

@@ -350,8 +350,12 @@ func TestTallyIntents(t *testing.T) {
 	ctx := t.Context()
 	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	intent := func(coll, state string, created time.Time) Intent {
-		return Intent{ID: bson.NewObjectID(), Token: "t", Coll: coll, DocID: NewID(), State: state, CreatedAt: created,
+		in := Intent{ID: bson.NewObjectID(), Token: "t", Coll: coll, DocID: NewID(), State: state, CreatedAt: created,
 			NextAttemptAt: created}
+		if state == IntentFailed {
+			in.Attempts = 3
+		}
+		return in
 	}
 	if err := s.InsertIntents(ctx, []Intent{
 		intent(CollTasks, IntentPending, time.Now().UTC()), intent(CollTasks, IntentPending, old),
@@ -367,6 +371,9 @@ func TestTallyIntents(t *testing.T) {
 	if got.Pending[CollTasks] != 2 || got.Pending[CollUsers] != 1 || got.Failed[CollTasks] != 1 || got.Failed[CollLabels] != 1 ||
 		len(got.Pending) != 2 || len(got.Failed) != 2 || !got.OldestPending.Equal(old) {
 		t.Fatalf("tally %+v; want tasks 2 and users 1 pending, tasks and labels 1 failed each, oldest pending %v", got, old)
+	}
+	if n, err := s.SumAttempts(ctx); err != nil || n != 6 {
+		t.Fatalf("SumAttempts: got %d, %v; want 6 (two FAILED intents of 3 attempts)", n, err)
 	}
 	empty, err := newStore(t).TallyIntents(ctx)
 	if err != nil || len(empty.Pending)+len(empty.Failed) != 0 || !empty.OldestPending.IsZero() {

@@ -41,6 +41,27 @@ type Intent struct {
 	LastFailedAt  time.Time `bson:"last_failed_at,omitempty"`
 	LeaseOwner    string    `bson:"lease_owner,omitempty"`
 	LeaseUntil    time.Time `bson:"lease_until"`
+	// Permanent: the last attempt failed in a way retrying cannot fix (the
+	// mirror cannot store a value). The worker leaves it until an admin
+	// retries it or a later write of the document is applied.
+	Permanent bool `bson:"permanent,omitempty"`
+}
+
+// DocRef names a document an intent is about.
+type DocRef struct {
+	Coll, DocID string
+}
+
+// retired matches the permanently FAILED intents of docs that failed
+// before since: a later apply of the same document (read after they
+// failed) supersedes them.
+func retired(docs []DocRef, since time.Time) bson.D {
+	or := make(bson.A, len(docs))
+	for i, d := range docs {
+		or[i] = bson.D{{Key: "coll", Value: d.Coll}, {Key: "doc_id", Value: d.DocID}}
+	}
+	return bson.D{{Key: "permanent", Value: true}, {Key: "last_failed_at", Value: bson.D{{Key: "$lt", Value: since}}},
+		{Key: "$or", Value: or}}
 }
 
 // InsertIntents records intents in one round trip.
@@ -61,11 +82,17 @@ func (s *Store) InsertIntents(ctx context.Context, intents []Intent) error {
 	return nil
 }
 
-// ClearIntents deletes the intents of token that nobody has leased since:
-// a worker holding one keeps it until it is done.
-func (s *Store) ClearIntents(ctx context.Context, token string, now time.Time) error {
-	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "token", Value: token},
-		{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}})
+// ClearIntents deletes the intents of token that nobody has leased since
+// (a worker holding one keeps it until it is done), and, in the same round
+// trip, the permanently FAILED intents of docs that failed before since:
+// the operation applied those documents after they failed.
+func (s *Store) ClearIntents(ctx context.Context, token string, now time.Time, docs []DocRef, since time.Time) error {
+	own := bson.D{{Key: "token", Value: token}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
+	filter := own
+	if len(docs) > 0 {
+		filter = bson.D{{Key: "$or", Value: bson.A{own, retired(docs, since)}}}
+	}
+	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("mongo: clear mirror intents: %w", err)
 	}
@@ -81,66 +108,125 @@ func (s *Store) ClaimIntents(ctx context.Context, owner string, now, leaseUntil 
 	if err := s.fence(); err != nil {
 		return nil, err // a process that may not write claims nothing
 	}
-	free := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
-	due := append(bson.D{{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}, free...)
+	free := bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}},
+		{Key: "permanent", Value: bson.D{{Key: "$ne", Value: true}}}}
+	// FAILED ones too: the state is for visibility; a transient failure is
+	// retried for as long as it lasts.
+	due := append(bson.D{{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}, free...)
 	cur, err := s.coll(CollMirrorIntents).Find(ctx, due, options.Find().
 		SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetLimit(int64(limit)).
-		SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		SetProjection(bson.D{{Key: "token", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: due intents: %w", err)
 	}
-	var ids []struct {
-		ID bson.ObjectID `bson:"_id"`
+	var found []struct {
+		Token string `bson:"token"`
 	}
-	if err := cur.All(ctx, &ids); err != nil {
+	if err := cur.All(ctx, &found); err != nil {
 		return nil, fmt.Errorf("mongo: due intents: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(found) == 0 {
 		return nil, nil
 	}
-	in := make(bson.A, len(ids))
-	for i, id := range ids {
-		in[i] = id.ID
+	// Whole operations: every unleased intent of each due intent's token,
+	// so the worker applies an operation's documents together.
+	seen := map[string]bool{}
+	tokens := bson.A{}
+	for _, f := range found {
+		if !seen[f.Token] {
+			seen[f.Token] = true
+			tokens = append(tokens, f.Token)
+		}
 	}
 	if _, err := s.coll(CollMirrorIntents).UpdateMany(ctx,
-		append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}, free...),
+		append(bson.D{{Key: "token", Value: bson.D{{Key: "$in", Value: tokens}}}}, free...),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: leaseUntil}}}}); err != nil {
 		return nil, fmt.Errorf("mongo: claim intents: %w", err)
 	}
 	return s.Intents(ctx, IntentFilter{LeaseOwner: owner}, 0)
 }
 
-// FinishIntents deletes the intents the owner applied, in one round trip.
-func (s *Store) FinishIntents(ctx context.Context, ids []bson.ObjectID, owner string) error {
+// FinishIntents deletes the intents the owner applied, and the
+// permanently FAILED intents of the applied docs that failed before since
+// (their documents were read and applied after they failed), in one round
+// trip.
+func (s *Store) FinishIntents(ctx context.Context, ids []bson.ObjectID, owner string, docs []DocRef, since time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
-		{Key: "lease_owner", Value: owner}})
-	if err != nil {
+	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "lease_owner", Value: owner}}
+	if len(docs) > 0 {
+		filter = bson.D{{Key: "$or", Value: bson.A{filter, retired(docs, since)}}}
+	}
+	if _, err := s.coll(CollMirrorIntents).DeleteMany(ctx, filter); err != nil {
 		return fmt.Errorf("mongo: finish intents: %w", err)
 	}
 	return nil
 }
 
-// FailIntent records a failed attempt: the intent waits until next, or is
-// FAILED when failed is set, and its lease ends.
-func (s *Store) FailIntent(ctx context.Context, in Intent, owner, msg string, now, next time.Time, failed bool) error {
+// Failure is what FailIntents records about a failed attempt.
+type Failure struct {
+	Msg       string
+	Now, Next time.Time
+	// Failed flags the intents FAILED, for visibility: transient ones are
+	// still retried at Next. Permanent parks them until an admin retries or
+	// a later write of the document is applied.
+	Failed, Permanent bool
+}
+
+// FailIntents records a failed attempt of the owner's intents ids in one
+// round trip: each waits until f.Next, its attempts go up by one, its lease
+// ends.
+func (s *Store) FailIntents(ctx context.Context, ids []bson.ObjectID, owner string, f Failure) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	state := IntentPending
-	if failed {
+	if f.Failed || f.Permanent {
 		state = IntentFailed
 	}
-	set := bson.D{{Key: "state", Value: state}, {Key: "last_error", Value: msg}, {Key: "last_failed_at", Value: now},
-		{Key: "next_attempt_at", Value: next}, {Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
-	if in.FirstFailedAt.IsZero() {
-		set = append(set, bson.E{Key: "first_failed_at", Value: now})
-	}
-	_, err := s.coll(CollMirrorIntents).UpdateOne(ctx, bson.D{{Key: "_id", Value: in.ID}, {Key: "lease_owner", Value: owner}},
-		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+	set := bson.D{{Key: "state", Value: state}, {Key: "last_error", Value: f.Msg}, {Key: "last_failed_at", Value: f.Now},
+		{Key: "next_attempt_at", Value: f.Next}, {Key: "permanent", Value: f.Permanent},
+		{Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
+	_, err := s.coll(CollMirrorIntents).UpdateMany(ctx,
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "lease_owner", Value: owner}},
+		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
+			{Key: "$min", Value: bson.D{{Key: "first_failed_at", Value: f.Now}}}})
 	if err != nil {
-		return fmt.Errorf("mongo: fail intent: %w", err)
+		return fmt.Errorf("mongo: fail intents: %w", err)
 	}
 	return nil
+}
+
+// ReleaseIntents gives the owner's leased intents back untried, due at
+// next, their attempts unchanged: the worker found the mirror unreachable
+// before it got to them.
+func (s *Store) ReleaseIntents(ctx context.Context, ids []bson.ObjectID, owner string, next time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.coll(CollMirrorIntents).UpdateMany(ctx,
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "lease_owner", Value: owner}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: next},
+			{Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}}})
+	if err != nil {
+		return fmt.Errorf("mongo: release intents: %w", err)
+	}
+	return nil
+}
+
+// WakeRetrying makes every intent waiting out a transient failure's
+// backoff due now (the mirror is reachable again), and reports how many.
+func (s *Store) WakeRetrying(ctx context.Context, now time.Time) (int64, error) {
+	r, err := s.coll(CollMirrorIntents).UpdateMany(ctx, bson.D{
+		{Key: "attempts", Value: bson.D{{Key: "$gt", Value: 0}}},
+		{Key: "permanent", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "next_attempt_at", Value: bson.D{{Key: "$gt", Value: now}}},
+	}, bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: now}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: wake intents: %w", err)
+	}
+	return r.ModifiedCount, nil
 }
 
 // IntentFilter selects intents for the admin surface.
@@ -149,6 +235,10 @@ type IntentFilter struct {
 	DocID      string
 	State      string
 	LeaseOwner string
+	// Failures keeps intents that failed at least once; After starts after
+	// that intent (keyset paging in _id order).
+	Failures bool
+	After    bson.ObjectID
 }
 
 func (f IntentFilter) bson() bson.D {
@@ -165,12 +255,32 @@ func (f IntentFilter) bson() bson.D {
 	if f.LeaseOwner != "" {
 		d = append(d, bson.E{Key: "lease_owner", Value: f.LeaseOwner})
 	}
+	if f.Failures {
+		d = append(d, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "attempts", Value: bson.D{{Key: "$gt", Value: 0}}}},
+			bson.D{{Key: "state", Value: IntentFailed}},
+		}})
+	}
+	if !f.After.IsZero() {
+		d = append(d, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
+	}
 	return d
 }
 
-// Intents lists intents, oldest first.
+// CountIntents counts the intents f selects (After ignored).
+func (s *Store) CountIntents(ctx context.Context, f IntentFilter) (int64, error) {
+	f.After = bson.ObjectID{}
+	n, err := s.coll(CollMirrorIntents).CountDocuments(ctx, f.bson())
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count intents: %w", err)
+	}
+	return n, nil
+}
+
+// Intents lists up to limit intents (0: all), oldest first: in _id order,
+// which is creation order and the keyset of f.After.
 func (s *Store) Intents(ctx context.Context, f IntentFilter, limit int) ([]Intent, error) {
-	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}})
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
 	}
@@ -189,22 +299,12 @@ func (s *Store) Intents(ctx context.Context, f IntentFilter, limit int) ([]Inten
 // fresh attempt budget, and returns how many it changed.
 func (s *Store) RetryIntents(ctx context.Context, f IntentFilter, now time.Time) (int64, error) {
 	r, err := s.coll(CollMirrorIntents).UpdateMany(ctx, f.bson(), bson.D{{Key: "$set", Value: bson.D{
-		{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: now}, {Key: "attempts", Value: 0}}}})
+		{Key: "state", Value: IntentPending}, {Key: "next_attempt_at", Value: now}, {Key: "attempts", Value: 0},
+		{Key: "permanent", Value: false}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongo: retry intents: %w", err)
 	}
 	return r.ModifiedCount, nil
-}
-
-// ClearIntentsOf deletes every unleased intent of one document (after an
-// admin's resync wrote it whole).
-func (s *Store) ClearIntentsOf(ctx context.Context, coll, docID string) error {
-	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, bson.D{{Key: "coll", Value: coll}, {Key: "doc_id", Value: docID},
-		{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: time.Now()}}}})
-	if err != nil {
-		return fmt.Errorf("mongo: clear intents: %w", err)
-	}
-	return nil
 }
 
 // RescheduleIntents makes the unleased intents of token due at due and
@@ -271,4 +371,24 @@ func (s *Store) TallyIntents(ctx context.Context) (IntentTally, error) {
 		t.OldestPending = oldest.CreatedAt
 	}
 	return t, nil
+}
+
+// SumAttempts adds up the failed attempts of the intents still there. It
+// is a query of its own: FerretDB v1 computes only the first accumulator
+// of a $group.
+func (s *Store) SumAttempts(ctx context.Context) (int, error) {
+	cur, err := s.coll(CollMirrorIntents).Aggregate(ctx, bson.A{
+		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil},
+			{Key: "attempts", Value: bson.D{{Key: "$sum", Value: "$attempts"}}}}}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: sum attempts: %w", err)
+	}
+	var out []struct {
+		Attempts int `bson:"attempts"`
+	}
+	if err := cur.All(ctx, &out); err != nil || len(out) == 0 {
+		return 0, err
+	}
+	return out[0].Attempts, nil
 }

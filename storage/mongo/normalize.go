@@ -46,7 +46,27 @@ type NormalizeResult struct {
 	// Failed lists documents that could not be rewritten, with why (a
 	// duplicate the unique indexes refuse, an undecodable value).
 	Failed []string
+	// Unmirrorable lists the first maxListedUnmirrorable documents that
+	// hold text the mirror cannot store; UnmirrorableCount counts them all.
+	Unmirrorable      []Unmirrorable
+	UnmirrorableCount int
 }
+
+// Unmirrorable is a document with strings holding characters
+// models.HasControl refuses (a NUL above all, which PostgreSQL cannot
+// store): the API refuses such text now, but the original service did
+// not. Normalize reports them and leaves them alone, as the value is the
+// user's; the mirror marks each FAILED and mirrors the rest.
+type Unmirrorable struct {
+	Coll, ID string
+	// Fields are dotted paths, array elements by index ("labels.2"), as a
+	// $set that fixes them would name them.
+	Fields []string
+}
+
+// maxListedUnmirrorable caps Unmirrorable per collection, so a collection
+// full of them does not fill memory or the terminal; the count goes on.
+const maxListedUnmirrorable = 50
 
 // Normalize rewrites the documents of coll that the original service wrote
 // with string references or ISO-string dates into native ObjectIds and
@@ -79,6 +99,12 @@ func (s *Store) Normalize(ctx context.Context, coll string, progress func(done, 
 		raw := append(bson.Raw(nil), cur.Current...)
 		res.Scanned++
 		id := raw.Lookup("_id")
+		if fields := controlFields(raw, ""); len(fields) > 0 {
+			res.UnmirrorableCount++
+			if len(res.Unmirrorable) < maxListedUnmirrorable {
+				res.Unmirrorable = append(res.Unmirrorable, Unmirrorable{Coll: coll, ID: idText(id), Fields: fields})
+			}
+		}
 		changed, err := s.normalizeOne(ctx, coll, raw, enc, seen)
 		if changed {
 			res.Changed++
@@ -251,4 +277,48 @@ func normalizedFields(coll string, raw bson.Raw, enc func(bson.Raw) ([]byte, err
 		}
 	}
 	return set, nil
+}
+
+// controlFields lists the paths, under prefix, of the strings in doc (a
+// document or an array) that models.HasControl refuses. Every field counts,
+// those the service does not model too: the check is for the operator to
+// read, and a stray field's NUL is as much the user's as a title's.
+func controlFields(doc bson.Raw, prefix string) []string {
+	elems, err := doc.Elements()
+	if err != nil {
+		return nil // undecodable: normalizing it fails and says so
+	}
+	var paths []string
+	for _, e := range elems {
+		path, v := prefix+e.Key(), e.Value()
+		switch v.Type {
+		case bson.TypeString, bson.TypeSymbol:
+			str, ok := v.StringValueOK()
+			if !ok {
+				str, _ = v.SymbolOK()
+			}
+			if models.HasControl(str) {
+				paths = append(paths, path)
+			}
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			paths = append(paths, controlFields(bson.Raw(v.Value), path+".")...)
+		}
+	}
+	return paths
+}
+
+// idText shows a document id as an operator would type it back: an
+// ObjectId as its hex, a string as it is (quoted if it holds control
+// characters itself), anything else as extended JSON.
+func idText(id bson.RawValue) string {
+	if oid, ok := id.ObjectIDOK(); ok {
+		return oid.Hex()
+	}
+	if s, ok := id.StringValueOK(); ok {
+		if models.HasControl(s) {
+			return strconv.Quote(s)
+		}
+		return s
+	}
+	return id.String()
 }

@@ -1,0 +1,210 @@
+package mirror
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// fault is what a failed apply says about retrying it.
+type fault int
+
+const (
+	// transient: retrying later may pass (a row another, not yet mirrored,
+	// write still holds a unique value of; a serialization failure).
+	transient fault = iota
+	// unreachable: the mirror did not answer (refused, reset, timed out).
+	// It opens the circuit breaker.
+	unreachable
+	// permanent: the mirror cannot store the document as it is (a value
+	// PostgreSQL rejects); retrying the same document fails the same way.
+	permanent
+)
+
+func (f fault) String() string {
+	switch f {
+	case unreachable:
+		return "unreachable"
+	case permanent:
+		return "permanent"
+	}
+	return "transient"
+}
+
+// errUnmappable marks a document the mapping cannot turn into a row.
+var errUnmappable = errors.New("mirror: cannot map document")
+
+// classify sorts an apply's error.
+func classify(err error) fault {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch {
+		// Class 22, data exception: a string too long (22001), a byte
+		// sequence the encoding rejects (22021, NUL among them), a
+		// character it cannot translate (22P05), a number or date out of
+		// range.
+		case strings.HasPrefix(pg.Code, "22"),
+			pg.Code == "23502", // not null
+			pg.Code == "23514": // check
+			return permanent
+		case strings.HasPrefix(pg.Code, "08"), // connection exception
+			pg.Code == "57P01", pg.Code == "57P02", pg.Code == "57P03": // shutdown, cannot connect now
+			return unreachable
+		}
+		return transient
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH:
+			return permanent
+		case sqlite3.SQLITE_CONSTRAINT:
+			if lite.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL || lite.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK {
+				return permanent
+			}
+		}
+		return transient
+	}
+	if errors.Is(err, errUnmappable) {
+		return permanent
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err),
+		errors.As(err, &ce), errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return unreachable
+	}
+	return transient
+}
+
+// breakerThreshold is how many applies in a row must fail to reach the
+// mirror before requests stop waiting for it.
+const breakerThreshold = 3
+
+// breaker is the circuit breaker on the request path. Closed, a sync-mode
+// request applies its writes itself; after breakerThreshold unreachable
+// applies in a row it opens, and requests hand their writes to the worker
+// at once instead of each waiting out the apply timeout. The worker probes
+// the mirror while it is open and closes it on the first answer; any apply
+// that passes closes it too.
+type breaker struct {
+	mu       sync.Mutex
+	fails    int
+	open     bool
+	openedAt time.Time
+}
+
+// isOpen reports whether requests should skip the mirror.
+func (b *breaker) isOpen() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open
+}
+
+// failed notes an unreachable mirror and reports whether that opened the
+// breaker.
+func (b *breaker) failed(now time.Time) (opened bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fails++
+	if !b.open && b.fails >= breakerThreshold {
+		b.open, b.openedAt = true, now
+		return true
+	}
+	return false
+}
+
+// reached notes an answer from the mirror and reports whether that closed
+// the breaker, with how long it was open.
+func (b *breaker) reached(now time.Time) (closed bool, was time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fails = 0
+	if !b.open {
+		return false, 0
+	}
+	b.open = false
+	return true, now.Sub(b.openedAt)
+}
+
+// storable refuses a record holding a NUL, which PostgreSQL cannot store
+// in text at all (and which bun cannot even quote into a statement): the
+// document fails permanently, with a reason that names the column, before
+// any SQL is sent. The API refuses NUL in every argument, so only legacy
+// data carries one; the SQLite mirror is held to the same rule, so both
+// mirrors hold the same.
+func storable(rec Record) error {
+	if col := nulColumn(reflect.ValueOf(rec.Row)); col != "" {
+		return fmt.Errorf("%w: %s %s: column %s holds a NUL character, which PostgreSQL cannot store",
+			errUnmappable, rec.Collection, rec.sync().MongoID, col)
+	}
+	for _, l := range rec.Labels {
+		if strings.ContainsRune(l, 0) {
+			return fmt.Errorf("%w: %s %s: a label id holds a NUL character", errUnmappable, rec.Collection, rec.sync().MongoID)
+		}
+	}
+	return nil
+}
+
+// nulColumn names the first string column of a row struct (a pointer to
+// one) holding a NUL, or returns "".
+func nulColumn(v reflect.Value) string {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Anonymous {
+			if col := nulColumn(fv); col != "" {
+				return col
+			}
+			continue
+		}
+		for fv.Kind() == reflect.Pointer && !fv.IsNil() {
+			fv = fv.Elem()
+		}
+		if fv.Kind() == reflect.String && strings.ContainsRune(fv.String(), 0) {
+			name, _, _ := strings.Cut(f.Tag.Get("bun"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			return name
+		}
+	}
+	return ""
+}
+
+// noTable reports an error saying a table does not exist (a mirror not
+// migrated yet).
+func noTable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "42P01"
+	}
+	return err != nil && strings.Contains(err.Error(), "no such table")
+}
