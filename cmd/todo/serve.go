@@ -85,6 +85,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	})
 	wg.Go(func() {
+		if !cfg.DualWriteEnabled {
+			// Nothing is recorded while off: the note (kept fresh while this
+			// instance runs) makes an instance with it on catch up. It needs
+			// MongoDB only, not the mirror.
+			select {
+			case <-mongoReady:
+			case <-bg.Done():
+				return
+			}
+			engine.KeepOff(bg)
+			return
+		}
 		retryUntil(bg, log, "mirror migration", func(c context.Context) error { return prepareMirror(c, st.mirror, log) })
 		// The worker starts once MongoDB is prepared (on FerretDB, once this
 		// instance holds the lease). The seeds are written at start-up
@@ -96,17 +108,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-bg.Done():
 			return
 		}
-		if !cfg.DualWriteEnabled {
-			// Nothing is recorded while off: the note makes the instance
-			// that turns it on again catch up.
-			retryUntil(bg, log, "noting that mirroring is off", engine.MarkOff)
-			return
-		}
 		engine.SetReady()
 		retryUntil(bg, log, "mirroring the seeds", func(c context.Context) error { return mirrorSeeds(c, engine) })
-		// Resumable from its checkpoint, so each attempt runs as long as it
-		// needs rather than retryUntil's bound.
-		retryUntil(bg, log, "catching up the mirror", func(context.Context) error { return engine.CatchUp(bg, 500) })
+		// An instance with mirroring off (now or during a rolling change)
+		// leaves a note; this one catches up, resumably, as long as it runs.
+		engine.KeepCaughtUp(bg, 500)
 	})
 	wg.Go(func() { engine.Run(bg) })
 	wg.Go(func() { engine.RunVerifier(bg) })

@@ -76,7 +76,7 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 	defer cancel()
 	docs, err := e.mongo.DocsByIDs(mctx, coll, []string{id})
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("%w: %s: %w", ErrUnavailable, StoreMongoDB, err)
 	}
 	doc, exists := docs[id]
 	if exists {
@@ -90,7 +90,7 @@ func (e *Engine) Status(ctx context.Context, coll, id string) (Status, error) {
 	// Intents first: while PostgreSQL is down they are all there is to say.
 	intents, err := e.mongo.Intents(mctx, mongo.IntentFilter{Coll: coll, DocID: id}, 0)
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("%w: %s: %w", ErrUnavailable, StoreMongoDB, err)
 	}
 	for _, in := range intents {
 		if in.State == mongo.IntentFailed {
@@ -148,7 +148,7 @@ func (e *Engine) Retry(ctx context.Context, coll, id string) error {
 		return err
 	}
 	if n == 0 {
-		if err := e.record(ctx, "retry", []Ref{{coll, id}}, e.now()); err != nil {
+		if err := e.record(ctx, "retry:"+bson.NewObjectID().Hex(), []Ref{{coll, id}}, e.now()); err != nil {
 			return err
 		}
 	}
@@ -196,7 +196,7 @@ func (e *Engine) Resync(ctx context.Context, coll, id string) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, AdminBound)
 	defer cancel()
-	if err := e.mirror.Replace(pctx, Change{Collection: coll, ID: id, Doc: docs[id]}); err != nil {
+	if _, err := e.mirror.Replace(pctx, Change{Collection: coll, ID: id, Doc: docs[id]}); err != nil {
 		if classify(err) == unreachable {
 			return fmt.Errorf("%w: %s: %w (the worker will apply it)", ErrUnavailable, StorePostgres, err)
 		}

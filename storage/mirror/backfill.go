@@ -36,6 +36,16 @@ func (e *Engine) Backfill(ctx context.Context, colls []string, chunk int, progre
 
 // backfill is Backfill with its checkpoints under prefix.
 func (e *Engine) backfill(ctx context.Context, prefix string, colls []string, chunk int, progress Progress) (BackfillResult, error) {
+	return e.backfillOf(ctx, prefix, colls, chunk, progress, false)
+}
+
+// backfillPruning is backfill that also deletes, after each collection,
+// the rows whose document is gone (deleted while nothing was recorded).
+func (e *Engine) backfillPruning(ctx context.Context, prefix string, colls []string, chunk int, progress Progress) (BackfillResult, error) {
+	return e.backfillOf(ctx, prefix, colls, chunk, progress, true)
+}
+
+func (e *Engine) backfillOf(ctx context.Context, prefix string, colls []string, chunk int, progress Progress, prune bool) (BackfillResult, error) {
 	res := BackfillResult{Scanned: map[string]int{}, Written: map[string]int{}}
 	for _, coll := range colls {
 		if err := checkCollection(coll); err != nil {
@@ -91,6 +101,11 @@ func (e *Engine) backfill(ctx context.Context, prefix string, colls []string, ch
 			}
 			if progress != nil {
 				progress(coll, cp.Scanned, int(total))
+			}
+		}
+		if prune {
+			if err := e.prune(ctx, coll, chunk); err != nil {
+				return res, err
 			}
 		}
 		if err := e.mongo.DeleteState(ctx, key); err != nil {
@@ -158,4 +173,20 @@ func (e *Engine) park(ctx context.Context, c Change, cause error) error {
 	return e.mongo.InsertIntents(ctx, []mongo.Intent{{ID: bson.NewObjectID(), Coll: c.Collection, DocID: c.ID,
 		Token: "parked:" + bson.NewObjectID().Hex(), State: mongo.IntentFailed, CreatedAt: now, NextAttemptAt: now,
 		Attempts: 1, LastError: msg, FirstFailedAt: now, LastFailedAt: now, Permanent: true}})
+}
+
+// prune deletes the rows of coll whose document no longer exists, walking
+// the rows in mongo_id order.
+func (e *Engine) prune(ctx context.Context, coll string, chunk int) error {
+	after := ""
+	for {
+		ids, err := e.mirror.RowIDs(ctx, coll, after, chunk)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := e.dropDeleted(ctx, coll, ids); err != nil {
+			return err
+		}
+		after = ids[len(ids)-1]
+	}
 }

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -23,19 +24,64 @@ import (
 
 const offKey = "mirror:off"
 
+// OffBeat (EngineOptions, 30 s by default) is how often an instance with
+// mirroring off says so in the note: a catch-up ends (and clears the note)
+// only when no instance has said so for two beats before its pass began,
+// so the pass saw every write made off.
+
 type offNote struct {
+	// Since is when mirroring was first noted off.
 	Since time.Time `bson:"since"`
+	// LastSeen is the last beat of an instance with mirroring off.
+	LastSeen time.Time `bson:"last_seen"`
+	// PassStarted is when the running catch-up pass began (zero: none),
+	// so a pass resumed after a restart keeps its own start and
+	// checkpoints.
+	PassStarted time.Time `bson:"pass_started,omitempty"`
 }
 
-// MarkOff notes that mirroring is off since now, unless an earlier moment
-// is noted already.
+// MarkOff notes that mirroring is off on this instance, now.
 func (e *Engine) MarkOff(ctx context.Context) error {
 	var n offNote
 	found, err := e.mongo.LoadState(ctx, offKey, &n)
-	if err != nil || found {
+	if err != nil {
 		return err
 	}
-	return e.mongo.SaveState(ctx, offKey, offNote{Since: e.now()})
+	if !found {
+		n.Since = e.now()
+	}
+	n.LastSeen = e.now()
+	return e.mongo.SaveState(ctx, offKey, n)
+}
+
+// KeepOff notes that mirroring is off on this instance at once and then
+// every third of OffBeat, until ctx ends.
+func (e *Engine) KeepOff(ctx context.Context) {
+	for {
+		if err := e.MarkOff(ctx); err != nil && ctx.Err() == nil {
+			e.o.Log.WarnContext(ctx, "noting that mirroring is off failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(e.o.OffBeat / 3):
+		}
+	}
+}
+
+// KeepCaughtUp runs CatchUp now and then every minute, until ctx ends: an
+// instance with mirroring off may note it at any time (a rolling change).
+func (e *Engine) KeepCaughtUp(ctx context.Context, chunk int) {
+	for {
+		if err := e.CatchUp(ctx, chunk); err != nil && ctx.Err() == nil {
+			e.o.Log.WarnContext(ctx, "catching up the mirror failed; it resumes from its checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
 }
 
 // CatchUpProgress is a catch-up's advance, for health.
@@ -60,13 +106,52 @@ func (e *Engine) CatchingUp() (p CatchUpProgress, ok bool) {
 }
 
 // CatchUp brings the mirror up to date after a time with mirroring off,
-// if the note says there was one; it returns at once otherwise.
+// if the note says there was one, and returns at once otherwise. A pass is
+// a guarded backfill of every collection that also deletes the rows of
+// documents deleted meanwhile; it clears the note only if no instance said
+// mirroring is off for two beats before the pass began, else it runs
+// another pass.
 func (e *Engine) CatchUp(ctx context.Context, chunk int) error {
-	var n offNote
-	found, err := e.mongo.LoadState(ctx, offKey, &n)
-	if err != nil || !found {
-		return err
+	for {
+		var n offNote
+		found, err := e.mongo.LoadState(ctx, offKey, &n)
+		if err != nil || !found {
+			return err
+		}
+		if n.PassStarted.IsZero() {
+			n.PassStarted = e.now()
+			if err := e.mongo.SaveState(ctx, offKey, n); err != nil {
+				return err
+			}
+		}
+		if err := e.catchUpPass(ctx, n, chunk); err != nil {
+			return err
+		}
+		var after offNote
+		if _, err := e.mongo.LoadState(ctx, offKey, &after); err != nil {
+			return err
+		}
+		if after.LastSeen.Before(n.PassStarted.Add(-2 * e.o.OffBeat)) {
+			e.o.Log.InfoContext(ctx, "mirror caught up after mirroring was off", "off_since", n.Since)
+			return e.mongo.DeleteState(ctx, offKey)
+		}
+		// An instance still has mirroring off: look again later.
+		after.PassStarted = time.Time{}
+		if err := e.mongo.SaveState(ctx, offKey, after); err != nil {
+			return err
+		}
+		e.o.Log.InfoContext(ctx, "an instance still has mirroring off; catching up again later", "last_seen", after.LastSeen)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(e.o.OffBeat):
+		}
 	}
+}
+
+// catchUpPass is one catch-up pass, with checkpoints of its own (by its
+// start), so a restart resumes it and a later pass starts afresh.
+func (e *Engine) catchUpPass(ctx context.Context, n offNote, chunk int) error {
 	total := 0
 	for _, coll := range Collections {
 		c, err := e.mongo.CountDocs(ctx, coll)
@@ -86,7 +171,8 @@ func (e *Engine) CatchUp(ctx context.Context, chunk int) error {
 	e.o.Log.InfoContext(ctx, "mirroring was off: catching up", "off_since", n.Since, "documents", total)
 	start := time.Now()
 	doneBefore := map[string]int{}
-	res, err := e.backfill(ctx, "catchup:", Collections, chunk, func(coll string, done, _ int) {
+	prefix := fmt.Sprintf("catchup:%d:", n.PassStarted.UnixNano())
+	res, err := e.backfillPruning(ctx, prefix, Collections, chunk, func(coll string, done, _ int) {
 		e.catch.mu.Lock()
 		doneBefore[coll] = done
 		sum := 0
@@ -103,8 +189,8 @@ func (e *Engine) CatchUp(ctx context.Context, chunk int) error {
 	for _, w := range res.Written {
 		written += w
 	}
-	e.o.Log.InfoContext(ctx, "mirror caught up", "written", written, "took", time.Since(start).Round(time.Millisecond))
-	return e.mongo.DeleteState(ctx, offKey)
+	e.o.Log.InfoContext(ctx, "catch-up pass done", "written", written, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // The background verifier (DUAL_WRITE_VERIFY_INTERVAL): a pass every
@@ -237,11 +323,11 @@ func (e *Engine) VerifyPass(ctx context.Context) (VerifyResult, error) {
 			cv.Different++
 			res.Different++
 		}
-		e.o.Metrics.drift(d.Collection)
 		e.o.Log.WarnContext(ctx, "mirror drift", "collection", d.Collection, "id", d.ID, "kind", d.Kind, "fields", d.Details)
 		if e.o.VerifyRepair {
 			n, err := e.repair(ctx, d.Collection, []string{d.ID})
 			res.Repaired += n
+			cv.Repaired += n
 			return err
 		}
 		return nil
@@ -331,6 +417,7 @@ func (e *Engine) VerifyPass(ctx context.Context) (VerifyResult, error) {
 		res.Collections[coll] = cv
 	}
 	res.At = e.now()
+	e.o.Metrics.drift(res)
 	if err := e.mongo.SaveState(context.WithoutCancel(ctx), lastVerifyKey, res); err != nil {
 		return res, err
 	}

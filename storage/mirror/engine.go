@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,10 +72,13 @@ type EngineOptions struct {
 	VerifyInterval time.Duration
 	VerifyRate     int
 	VerifyRepair   bool
-	Log            *slog.Logger
-	Now            func() time.Time
-	Instance       string
-	Metrics        *Metrics
+	// OffBeat is how often an instance with mirroring off notes it (see
+	// KeepOff); 30 s by default.
+	OffBeat  time.Duration
+	Log      *slog.Logger
+	Now      func() time.Time
+	Instance string
+	Metrics  *Metrics
 }
 
 // Engine runs the protocol.
@@ -110,6 +114,9 @@ func NewEngine(m *mongo.Store, mir *Mirror, o EngineOptions) *Engine {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Minute
+	}
+	if o.OffBeat <= 0 {
+		o.OffBeat = 30 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -347,7 +354,6 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		// and costs nothing more. Its intents come due by themselves at
 		// the end of their grace, well after its writes (it is young), and
 		// the worker applies them once the mirror answers again.
-		e.nudge()
 		return
 	case !e.Ready() || e.o.Async || e.brk.isOpen():
 		// The worker applies them now.
@@ -387,8 +393,13 @@ func (e *Engine) applyWithin(ctx context.Context, changes []Change, bound time.D
 		return nil
 	}
 	e.o.Metrics.failure(changes)
-	if classify(err) != unreachable {
-		e.reached(ctx) // it answered, with a refusal
+	switch {
+	case ctx.Err() != nil:
+		return err // the caller's time ran out (or it stopped), not the mirror's
+	case classify(err) != unreachable:
+		if fromDatabase(err) {
+			e.reached(ctx) // it answered, with a refusal
+		}
 		return err
 	}
 	if e.brk.failed(e.now()) {
@@ -417,8 +428,8 @@ func (e *Engine) reached(ctx context.Context) {
 	e.nudge()
 }
 
-// Unreachable reports whether the breaker is open: the mirror stopped
-// answering and writes wait for the worker.
+// Unreachable reports whether the breaker is not closed: the mirror
+// stopped answering and writes wait for the worker.
 func (e *Engine) Unreachable() bool { return e.brk.isOpen() }
 
 func docRefs(changes []Change) []mongo.DocRef {
@@ -438,10 +449,15 @@ func (e *Engine) handOver(ctx context.Context, op *Op, changes []Change, recorde
 	defer cancel()
 	n, err := e.mongo.RescheduleIntents(ctx, op.token, due)
 	if err == nil && int(n) < recorded {
-		refs := make([]Ref, len(changes))
-		for i, c := range changes {
-			refs[i] = Ref{c.Collection, c.ID}
+		// Every document the operation recorded, not only those it saw
+		// written: a write that failed may still have landed.
+		op.mu.Lock()
+		refs := make([]Ref, 0, len(op.recorded))
+		for r := range op.recorded {
+			refs = append(refs, r)
 		}
+		op.mu.Unlock()
+		slices.SortFunc(refs, func(a, b Ref) int { return strings.Compare(a.Collection+a.ID, b.Collection+b.ID) })
 		err = e.record(ctx, op.token+":again", refs, due)
 	}
 	if err != nil {
@@ -462,7 +478,7 @@ func (e *Engine) Run(ctx context.Context) {
 				if err != nil && ctx.Err() == nil {
 					e.o.Log.WarnContext(ctx, "mirror worker pass failed", "err", err)
 				}
-				if n == 0 || err != nil || e.brk.isOpen() {
+				if n == 0 || err != nil || e.brk.stalled() {
 					break
 				}
 			}
@@ -476,11 +492,16 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// probe asks an unreachable mirror whether it answers again, and reports
-// whether the breaker is closed.
+// probe asks an unreachable mirror, at most once a poll, whether it
+// answers again, and reports whether the worker may try its writes (the
+// breaker is closed or half-open).
 func (e *Engine) probe(ctx context.Context) bool {
-	if !e.brk.isOpen() {
+	probe, open := e.brk.needsProbe(e.now(), e.o.Poll)
+	if !open {
 		return true
+	}
+	if !probe {
+		return false
 	}
 	pctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 	err := e.mirror.Ping(pctx)
@@ -488,7 +509,7 @@ func (e *Engine) probe(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	e.reached(ctx)
+	e.brk.answered()
 	return true
 }
 
@@ -518,78 +539,127 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	if err != nil || len(intents) == 0 {
 		return 0, err
 	}
+	// The bookkeeping of what was claimed runs to its end even when the
+	// caller's time runs out: a claim left behind waits out its lease.
+	book, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout+10*time.Second)
+	defer cancel()
+	groups, early := byToken(intents, now)
+	if len(early) > 0 {
+		// An operation some of whose intents are still in their grace is
+		// still writing: it is left whole to its grace.
+		if err := e.mongo.ReleaseIntents(book, early, owner, time.Time{}); err != nil {
+			return len(intents), err
+		}
+	}
 	readAt := e.now()
 	docs, readErr := e.read(ctx, intents)
-	var finished []bson.ObjectID
-	var applied []mongo.DocRef
-	groups := byToken(intents)
-	// The whole batch in one transaction first, operations in the order
-	// they were recorded (each still whole): after an outage the backlog
-	// is thousands of operations, and a transaction each made catching up
-	// take half a minute. Should it fail, each operation goes alone.
-	if all, ok := batchChanges(groups, docs, readErr); ok && len(groups) > 1 {
-		bound := min(e.o.Timeout+time.Duration(len(all))*10*time.Millisecond, e.leaseFor()/3)
-		if err := e.applyWithin(ctx, all, bound); err == nil {
-			groups = nil
-			for _, in := range intents {
-				finished = append(finished, in.ID)
-			}
-			applied = docRefs(all)
-		}
-	}
-	for gi, g := range groups {
-		if e.brk.isOpen() {
-			// The mirror stopped answering: the rest go back untried.
-			var rest []bson.ObjectID
-			for _, g := range groups[gi:] {
-				rest = append(rest, intentIDs(g)...)
-			}
-			if err := e.mongo.ReleaseIntents(ctx, rest, owner, e.now().Add(e.o.Delay)); err != nil {
-				return len(intents), err
-			}
-			break
-		}
-		refs := groupRefs(g)
-		changes, err := changesOf(refs, docs, readErr)
-		if err != nil {
-			// MongoDB did not answer the read: retry later.
-			if err := e.fail(ctx, g, owner, err, transient); err != nil {
-				return len(intents), err
-			}
-			continue
-		}
-		err = e.apply(ctx, changes)
-		if err == nil {
-			finished = append(finished, intentIDs(g)...)
-			applied = append(applied, docRefs(changes)...)
-			continue
-		}
-		f := classify(err)
-		if f != permanent || len(refs) == 1 {
-			if err := e.fail(ctx, g, owner, err, f); err != nil {
-				return len(intents), err
-			}
-			continue
-		}
-		// One document of the operation cannot be stored, so the
-		// operation cannot be applied whole: each document alone, so the
-		// poison fails by itself and the others flow.
-		for i, ref := range refs {
-			mine := intentsOf(g, ref)
-			if err := e.apply(ctx, changes[i:i+1]); err != nil {
-				if err := e.fail(ctx, mine, owner, err, classify(err)); err != nil {
-					return len(intents), err
+	var w passWork
+	// Operations share transactions, in the order they were recorded (each
+	// still whole), a chunk at a time: after an outage the backlog is
+	// thousands of operations, and a transaction each made catching up
+	// take half a minute; chunks keep each transaction's row locks short
+	// for the requests' own applies. A chunk that fails goes one operation
+	// at a time.
+	for start := 0; start < len(groups); {
+		end, all := chunkOf(groups, start, docs, readErr)
+		if all != nil && end-start > 1 && !e.brk.stalled() {
+			if err := e.applyWithin(ctx, all, e.o.Timeout+time.Duration(len(all))*10*time.Millisecond); err == nil {
+				for _, g := range groups[start:end] {
+					w.finished = append(w.finished, intentIDs(g)...)
 				}
+				w.applied = append(w.applied, docRefs(all)...)
+				start = end
 				continue
 			}
-			finished = append(finished, intentIDs(mine)...)
-			applied = append(applied, docRefs(changes[i:i+1])...)
 		}
+		for gi := start; gi < end; gi++ {
+			if e.brk.stalled() {
+				// The mirror stopped answering: the rest go back untried.
+				var rest []bson.ObjectID
+				for _, g := range groups[gi:] {
+					rest = append(rest, intentIDs(g)...)
+				}
+				if err := e.mongo.ReleaseIntents(book, rest, owner, e.now().Add(e.o.Delay)); err != nil {
+					return len(intents), err
+				}
+				start = len(groups)
+				break
+			}
+			if err := e.applyOne(ctx, book, groups[gi], owner, docs, readErr, &w); err != nil {
+				return len(intents), err
+			}
+		}
+		start = max(start, end)
 	}
-	if err := e.mongo.FinishIntents(ctx, finished, owner, applied, readAt); err != nil {
+	if err := e.mongo.FinishIntents(book, w.finished, owner, w.applied, readAt); err != nil {
 		return len(intents), err
 	}
 	return len(intents), nil
+}
+
+// passWork is what a pass applied: the intents to delete, and their
+// documents.
+type passWork struct {
+	finished []bson.ObjectID
+	applied  []mongo.DocRef
+}
+
+// applyOne applies one operation's documents in one transaction. If one of
+// them cannot be stored, the operation cannot be applied whole: each
+// document goes alone, so the poison fails by itself and the others flow.
+func (e *Engine) applyOne(ctx, book context.Context, g []mongo.Intent, owner string, docs map[Ref]any, readErr map[string]error, w *passWork) error {
+	refs := groupRefs(g)
+	changes, err := changesOf(refs, docs, readErr)
+	if err != nil {
+		// MongoDB did not answer the read: retry later.
+		return e.fail(book, g, nil, owner, err, transient)
+	}
+	err = e.apply(ctx, changes)
+	if err == nil {
+		w.finished = append(w.finished, intentIDs(g)...)
+		w.applied = append(w.applied, docRefs(changes)...)
+		return nil
+	}
+	if f := classify(err); f != permanent || len(refs) == 1 {
+		return e.fail(book, g, changes, owner, err, f)
+	}
+	for i, ref := range refs {
+		mine := intentsOf(g, ref)
+		if err := e.apply(ctx, changes[i:i+1]); err != nil {
+			if err := e.fail(book, mine, changes[i:i+1], owner, err, classify(err)); err != nil {
+				return err
+			}
+			continue
+		}
+		w.finished = append(w.finished, intentIDs(mine)...)
+		w.applied = append(w.applied, docRefs(changes[i:i+1])...)
+	}
+	return nil
+}
+
+// chunkChanges is about how many documents one shared transaction of a
+// pass holds.
+const chunkChanges = 200
+
+// chunkOf takes operations from start until they hold about chunkChanges
+// documents, and returns where the chunk ends and its documents, each once,
+// in order; nil when a read failed.
+func chunkOf(groups [][]mongo.Intent, start int, docs map[Ref]any, readErr map[string]error) (int, []Change) {
+	seen := map[Ref]bool{}
+	var all []Change
+	end := start
+	for ; end < len(groups) && (end == start || len(all) < chunkChanges); end++ {
+		for _, r := range groupRefs(groups[end]) {
+			if readErr[r.Collection] != nil {
+				return start + 1, nil
+			}
+			if !seen[r] {
+				seen[r] = true
+				all = append(all, Change{Collection: r.Collection, ID: r.ID, Doc: docs[r]})
+			}
+		}
+	}
+	return end, all
 }
 
 // read fetches the current documents of the intents, per collection.
@@ -614,40 +684,30 @@ func (e *Engine) read(ctx context.Context, intents []mongo.Intent) (map[Ref]any,
 }
 
 // byToken splits claimed intents (in _id order) into operations, in the
-// order each operation's first intent was recorded.
-func byToken(intents []mongo.Intent) [][]mongo.Intent {
+// order each operation's first intent was recorded. Operations with an
+// intent not due at now (still in its grace: the operation may still be
+// writing) are left out, their intents returned in early.
+func byToken(intents []mongo.Intent, now time.Time) (groups [][]mongo.Intent, early []bson.ObjectID) {
 	var order []string
-	groups := map[string][]mongo.Intent{}
+	byTok := map[string][]mongo.Intent{}
+	waiting := map[string]bool{}
 	for _, in := range intents {
-		if _, ok := groups[in.Token]; !ok {
+		if _, ok := byTok[in.Token]; !ok {
 			order = append(order, in.Token)
 		}
-		groups[in.Token] = append(groups[in.Token], in)
-	}
-	out := make([][]mongo.Intent, len(order))
-	for i, t := range order {
-		out[i] = groups[t]
-	}
-	return out
-}
-
-// batchChanges lists the documents of every operation, each once, in the
-// order the operations were recorded; ok is false when a read failed.
-func batchChanges(groups [][]mongo.Intent, docs map[Ref]any, readErr map[string]error) ([]Change, bool) {
-	seen := map[Ref]bool{}
-	var all []Change
-	for _, g := range groups {
-		for _, r := range groupRefs(g) {
-			if readErr[r.Collection] != nil {
-				return nil, false
-			}
-			if !seen[r] {
-				seen[r] = true
-				all = append(all, Change{Collection: r.Collection, ID: r.ID, Doc: docs[r]})
-			}
+		byTok[in.Token] = append(byTok[in.Token], in)
+		if in.NextAttemptAt.After(now) {
+			waiting[in.Token] = true
 		}
 	}
-	return all, true
+	for _, t := range order {
+		if waiting[t] {
+			early = append(early, intentIDs(byTok[t])...)
+			continue
+		}
+		groups = append(groups, byTok[t])
+	}
+	return groups, early
 }
 
 // groupRefs lists the distinct documents of an operation, in order.
@@ -690,6 +750,18 @@ func intentIDs(g []mongo.Intent) []bson.ObjectID {
 	return ids
 }
 
+// rewritten reports whether any of changes' documents has another version
+// in MongoDB now than when it was read (true too when that cannot be read).
+func (e *Engine) rewritten(ctx context.Context, changes []Change) bool {
+	for _, c := range changes {
+		now, err := e.mongo.DocsByIDs(ctx, c.Collection, []string{c.ID})
+		if err != nil || version(now[c.ID]) != version(c.Doc) {
+			return true
+		}
+	}
+	return false
+}
+
 // maxErrorLen bounds the reason kept with a failed intent.
 const maxErrorLen = 500
 
@@ -697,7 +769,12 @@ const maxErrorLen = 500
 // document's): a transient or unreachable one backs off and is retried
 // whatever its count, flagged FAILED once it reached the configured
 // attempts; a permanent one is parked FAILED with its reason.
-func (e *Engine) fail(ctx context.Context, g []mongo.Intent, owner string, err error, f fault) error {
+func (e *Engine) fail(ctx context.Context, g []mongo.Intent, changes []Change, owner string, err error, f fault) error {
+	if f == permanent && e.rewritten(ctx, changes) {
+		// A later write landed since the read: its own apply (or the next
+		// attempt) decides, not this version's refusal.
+		f = transient
+	}
 	attempts := 0
 	for _, in := range g {
 		attempts = max(attempts, in.Attempts+1)

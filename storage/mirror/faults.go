@@ -46,6 +46,15 @@ func (f fault) String() string {
 // errUnmappable marks a document the mapping cannot turn into a row.
 var errUnmappable = errors.New("mirror: cannot map document")
 
+// fromDatabase reports whether err is the mirror database's answer (it
+// was reached, and refused), as opposed to no answer or a refusal of ours
+// before any SQL was sent.
+func fromDatabase(err error) bool {
+	var pg *pgconn.PgError
+	var lite *sqlite.Error
+	return errors.As(err, &pg) || errors.As(err, &lite)
+}
+
 // classify sorts an apply's error.
 func classify(err error) fault {
 	var pg *pgconn.PgError
@@ -99,21 +108,66 @@ const breakerThreshold = 3
 // breaker is the circuit breaker on the request path. Closed, a sync-mode
 // request applies its writes itself; after breakerThreshold unreachable
 // applies in a row it opens, and requests hand their writes to the worker
-// at once instead of each waiting out the apply timeout. The worker probes
-// the mirror while it is open and closes it on the first answer; any apply
-// that passes closes it too.
+// at once instead of each waiting out the apply timeout. While it is open
+// the worker probes the mirror, at most once a poll; an answer makes it
+// half-open: the worker tries its due writes, requests still hand theirs
+// over. The first apply that passes closes it; one that finds the mirror
+// unreachable opens it again. So a PostgreSQL that answers pings but not
+// writes does not make it flap.
 type breaker struct {
 	mu       sync.Mutex
 	fails    int
-	open     bool
+	state    breakerState
 	openedAt time.Time
+	probed   time.Time
 }
 
-// isOpen reports whether requests should skip the mirror.
+type breakerState int
+
+const (
+	closed breakerState = iota
+	open
+	halfOpen
+)
+
+// isOpen reports whether requests should skip the mirror (open or
+// half-open).
 func (b *breaker) isOpen() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.open
+	return b.state != closed
+}
+
+// stalled reports whether the breaker is open (not half-open): the worker
+// applies nothing until a probe is answered.
+func (b *breaker) stalled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == open
+}
+
+// needsProbe reports whether the worker should probe now: the breaker is
+// open and the last probe is at least every ago. It notes the probe.
+func (b *breaker) needsProbe(now time.Time, every time.Duration) (probe, blocked bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != open {
+		return false, false
+	}
+	if now.Sub(b.probed) < every {
+		return false, true
+	}
+	b.probed = now
+	return true, true
+}
+
+// answered notes a probe's answer: open becomes half-open.
+func (b *breaker) answered() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == open {
+		b.state = halfOpen
+	}
 }
 
 // failed notes an unreachable mirror and reports whether that opened the
@@ -122,23 +176,27 @@ func (b *breaker) failed(now time.Time) (opened bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fails++
-	if !b.open && b.fails >= breakerThreshold {
-		b.open, b.openedAt = true, now
+	switch {
+	case b.state == halfOpen:
+		b.state, b.probed = open, now
+	case b.state == closed && b.fails >= breakerThreshold:
+		b.state, b.openedAt, b.probed = open, now, now
 		return true
 	}
 	return false
 }
 
-// reached notes an answer from the mirror and reports whether that closed
-// the breaker, with how long it was open.
-func (b *breaker) reached(now time.Time) (closed bool, was time.Duration) {
+// reached notes a write the mirror took (or refused on its merits) and
+// reports whether that closed the breaker, with how long it was not
+// closed.
+func (b *breaker) reached(now time.Time) (closedNow bool, was time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fails = 0
-	if !b.open {
+	if b.state == closed {
 		return false, 0
 	}
-	b.open = false
+	b.state = closed
 	return true, now.Sub(b.openedAt)
 }
 

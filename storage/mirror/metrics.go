@@ -15,8 +15,9 @@ type Metrics struct {
 	Failures *prometheus.CounterVec
 	Retries  *prometheus.CounterVec
 	Latency  prometheus.Histogram
-	// Drift counts the differences the background verifier confirmed.
-	Drift *prometheus.CounterVec
+	// Drift is what the last background verification pass found not
+	// matching, by collection.
+	Drift *prometheus.GaugeVec
 	// Breaker is 1 while the circuit breaker is open (the mirror stopped
 	// answering; requests hand their writes to the worker).
 	Breaker prometheus.Gauge
@@ -35,8 +36,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "todo_mirror_apply_seconds",
 			Help:    "Time to apply one operation's documents to the mirror.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
-		Drift: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "todo_mirror_drift_total",
-			Help: "Rows the background verifier found not holding their document (missing, extra or different), by collection."},
+		Drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "todo_mirror_drift",
+			Help: "Rows the last background verification pass found not holding their document (missing, extra or different, less those it repaired), by collection."},
 			[]string{"collection"}),
 		Breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "todo_mirror_unreachable",
 			Help: "1 while the mirror's circuit breaker is open: PostgreSQL stopped answering and writes wait for the worker."}),
@@ -62,7 +63,13 @@ func (m *Metrics) failure(changes []Change) {
 
 func (m *Metrics) retry(collection string) { m.Retries.WithLabelValues(collection).Inc() }
 
-func (m *Metrics) drift(collection string) { m.Drift.WithLabelValues(collection).Inc() }
+// drift publishes a pass's findings.
+func (m *Metrics) drift(res VerifyResult) {
+	for _, coll := range Collections {
+		cv := res.Collections[coll]
+		m.Drift.WithLabelValues(coll).Set(float64(cv.Missing + cv.Extra + cv.Different - cv.Repaired))
+	}
+}
 
 // Gauges reports pending and failed intents per collection, counted in
 // MongoDB at each scrape: every instance reports the same shared figures.

@@ -196,9 +196,11 @@ type Change struct {
 // and of an admin's resyncDocument, for a row with the right version and
 // wrong values. It never writes over a newer version, so the caller reads
 // the document just before: a repair cannot move a row backwards.
-func (m *Mirror) Replace(ctx context.Context, c Change) error {
-	err := m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
+// It reports whether it wrote (false when the row holds a newer version).
+func (m *Mirror) Replace(ctx context.Context, c Change) (wrote bool, err error) {
+	err = m.db.RunInTx(ctx, m.writeTx(), func(ctx context.Context, tx bun.Tx) error {
 		if c.Doc == nil {
+			wrote = true
 			return deleteIn(ctx, tx, c.Collection, c.ID)
 		}
 		rec, err := Map(c.Doc)
@@ -208,13 +210,13 @@ func (m *Mirror) Replace(ctx context.Context, c Change) error {
 		if err := storable(rec); err != nil {
 			return err
 		}
-		_, err = m.writeIn(ctx, tx, rec, true)
+		wrote, err = m.writeIn(ctx, tx, rec, true)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("mirror: replace %s %s: %w", c.Collection, c.ID, err)
+		return false, fmt.Errorf("mirror: replace %s %s: %w", c.Collection, c.ID, err)
 	}
-	return nil
+	return wrote, nil
 }
 
 // Stats reads each table's row count and latest sync.

@@ -103,7 +103,7 @@ func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk 
 				cv.Extra++
 				found(Difference{Collection: coll, ID: id, Kind: "extra"})
 				if repair {
-					if err := e.mirror.Replace(ctx, Change{Collection: coll, ID: id}); err != nil {
+					if _, err := e.mirror.Replace(ctx, Change{Collection: coll, ID: id}); err != nil {
 						return res, err
 					}
 					res.Repaired++
@@ -125,7 +125,9 @@ func (e *Engine) Verify(ctx context.Context, colls []string, repair bool, chunk 
 
 // repair rewrites the rows of ids from their documents read now, not when
 // the chunk was read: with the repair guard (never over a newer version) a
-// repair cannot move a row back past a write that landed meanwhile.
+// repair cannot move a row back past a write that landed meanwhile. It
+// counts the rows it wrote; a document the mirror cannot store is parked
+// FAILED with the reason (see park), not repaired.
 func (e *Engine) repair(ctx context.Context, coll string, ids []string) (int, error) {
 	fresh, err := e.mongo.DocsByIDs(ctx, coll, ids)
 	if err != nil {
@@ -133,10 +135,18 @@ func (e *Engine) repair(ctx context.Context, coll string, ids []string) (int, er
 	}
 	n := 0
 	for _, id := range ids {
-		if err := e.mirror.Replace(ctx, Change{Collection: coll, ID: id, Doc: fresh[id]}); err != nil {
+		c := Change{Collection: coll, ID: id, Doc: fresh[id]}
+		wrote, err := e.mirror.Replace(ctx, c)
+		switch {
+		case err != nil && classify(err) == permanent:
+			if err := e.park(ctx, c, err); err != nil {
+				return n, err
+			}
+		case err != nil:
 			return n, err
+		case wrote:
+			n++
 		}
-		n++
 	}
 	return n, nil
 }

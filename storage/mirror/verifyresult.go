@@ -25,6 +25,7 @@ type CollectionVerify struct {
 	Missing   int `bson:"missing"`
 	Extra     int `bson:"extra"`
 	Different int `bson:"different"`
+	Repaired  int `bson:"repaired"`
 }
 
 const lastVerifyKey = "verify:last"

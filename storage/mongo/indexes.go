@@ -47,6 +47,8 @@ var indexes = []indexSpec{
 	{CollAuditLogs, "task_time", bson.D{{Key: "task_id", Value: 1}, {Key: "timestamp", Value: -1}}, false, false},
 	{CollTeamCreationCode, "uniq_code", bson.D{{Key: "code", Value: 1}}, true, false},
 	{CollMirrorIntents, "due", bson.D{{Key: "state", Value: 1}, {Key: "next_attempt_at", Value: 1}}, false, false},
+	// The worker's claim: due intents of any state, oldest due first.
+	{CollMirrorIntents, "next_attempt", bson.D{{Key: "next_attempt_at", Value: 1}}, false, false},
 	{CollMirrorIntents, "token", bson.D{{Key: "token", Value: 1}}, false, false},
 	{CollMirrorIntents, "doc", bson.D{{Key: "coll", Value: 1}, {Key: "doc_id", Value: 1}}, false, false},
 	{CollRefreshTokens, "family", bson.D{{Key: "family", Value: 1}}, false, false},

@@ -198,17 +198,21 @@ func (s *Store) FailIntents(ctx context.Context, ids []bson.ObjectID, owner stri
 	return nil
 }
 
-// ReleaseIntents gives the owner's leased intents back untried, due at
-// next, their attempts unchanged: the worker found the mirror unreachable
-// before it got to them.
+// ReleaseIntents gives the owner's leased intents back untried, their
+// attempts unchanged, due at next (or when they were, if next is zero):
+// the worker found the mirror unreachable before it got to them, or their
+// operation still writing.
 func (s *Store) ReleaseIntents(ctx context.Context, ids []bson.ObjectID, owner string, next time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	set := bson.D{{Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
+	if !next.IsZero() {
+		set = append(set, bson.E{Key: "next_attempt_at", Value: next})
+	}
 	_, err := s.coll(CollMirrorIntents).UpdateMany(ctx,
 		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "lease_owner", Value: owner}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: next},
-			{Key: "lease_owner", Value: ""}, {Key: "lease_until", Value: time.Time{}}}}})
+		bson.D{{Key: "$set", Value: set}})
 	if err != nil {
 		return fmt.Errorf("mongo: release intents: %w", err)
 	}
