@@ -2472,7 +2472,7 @@ type SyncStatus {
   rowVersion: Int
   "The last error of a pending or failed write."
   error: String
-  "The fields a DIFFERENT row holds otherwise."
+  "What a DIFFERENT row holds otherwise, one entry per field (` + "`" + `field: got …, want …` + "`" + `)."
   differences: [String!]!
   "The store that did not answer in time (mongodb or postgres), if any; the state is then what the other could tell."
   unavailable: String

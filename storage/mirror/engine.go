@@ -536,8 +536,16 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	owner := e.o.Instance + ":" + bson.NewObjectID().Hex()
 	lease := now.Add(e.leaseFor())
 	intents, err := e.mongo.ClaimIntents(ctx, owner, now, lease, batch)
-	if err != nil || len(intents) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(intents) == 0 {
+		if e.brk.isOpen() {
+			// Half-open with nothing to try: the probe's answer is all
+			// there is to go by. A request's apply tests it next.
+			e.reached(ctx)
+		}
+		return 0, nil
 	}
 	// The bookkeeping of what was claimed runs to its end even when the
 	// caller's time runs out: a claim left behind waits out its lease.
