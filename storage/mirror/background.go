@@ -112,11 +112,29 @@ func (e *Engine) CatchingUp() (p CatchUpProgress, ok bool) {
 // mirroring is off for two beats before the pass began, else it runs
 // another pass.
 func (e *Engine) CatchUp(ctx context.Context, chunk int) error {
+	defer func() {
+		e.catch.mu.Lock()
+		e.catch.running = false
+		e.catch.mu.Unlock()
+	}()
 	for {
 		var n offNote
 		found, err := e.mongo.LoadState(ctx, offKey, &n)
 		if err != nil || !found {
 			return err
+		}
+		if n.PassStarted.IsZero() && !n.LastSeen.Before(e.now().Add(-2*e.o.OffBeat)) {
+			// An instance has mirroring off right now: a pass would miss
+			// its next writes. Wait for it to stop (it beats until then).
+			e.catch.mu.Lock()
+			e.catch.running, e.catch.p = true, CatchUpProgress{Since: n.Since}
+			e.catch.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(e.o.OffBeat):
+			}
+			continue
 		}
 		if n.PassStarted.IsZero() {
 			n.PassStarted = e.now()

@@ -542,25 +542,23 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	if len(intents) == 0 {
 		if e.brk.isOpen() {
 			// Half-open with nothing to try: the probe's answer is all
-			// there is to go by. A request's apply tests it next.
+			// there is to go by. A request's apply tests it next (probes
+			// back off if it keeps failing, see breaker).
 			e.reached(ctx)
 		}
 		return 0, nil
 	}
-	// The bookkeeping of what was claimed runs to its end even when the
-	// caller's time runs out: a claim left behind waits out its lease.
-	book, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout+10*time.Second)
-	defer cancel()
-	groups, early := byToken(intents, now)
+	groups, early := byToken(intents, now, e.grace())
 	if len(early) > 0 {
-		// An operation some of whose intents are still in their grace is
-		// still writing: it is left whole to its grace.
-		if err := e.mongo.ReleaseIntents(book, early, owner, time.Time{}); err != nil {
-			return len(intents), err
+		// An operation some of whose intents were recorded within the
+		// grace may still be writing: it is left whole to its grace.
+		if err := e.booked(ctx, func(c context.Context) error { return e.mongo.ReleaseIntents(c, early, owner, time.Time{}) }); err != nil {
+			return 0, err
 		}
 	}
+	worked := len(intents) - len(early)
 	readAt := e.now()
-	docs, readErr := e.read(ctx, intents)
+	docs, readErr := e.read(ctx, groups)
 	var w passWork
 	// Operations share transactions, in the order they were recorded (each
 	// still whole), a chunk at a time: after an outage the backlog is
@@ -570,7 +568,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	// at a time.
 	for start := 0; start < len(groups); {
 		end, all := chunkOf(groups, start, docs, readErr)
-		if all != nil && end-start > 1 && !e.brk.stalled() {
+		if all != nil && end-start > 1 && !e.brk.stalled() && ctx.Err() == nil {
 			if err := e.applyWithin(ctx, all, e.o.Timeout+time.Duration(len(all))*10*time.Millisecond); err == nil {
 				for _, g := range groups[start:end] {
 					w.finished = append(w.finished, intentIDs(g)...)
@@ -581,28 +579,61 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 			}
 		}
 		for gi := start; gi < end; gi++ {
-			if e.brk.stalled() {
-				// The mirror stopped answering: the rest go back untried.
+			if e.brk.stalled() || ctx.Err() != nil {
+				// The mirror stopped answering, or the worker is stopping:
+				// the rest go back untried, their attempts unchanged.
 				var rest []bson.ObjectID
 				for _, g := range groups[gi:] {
 					rest = append(rest, intentIDs(g)...)
 				}
-				if err := e.mongo.ReleaseIntents(book, rest, owner, e.now().Add(e.o.Delay)); err != nil {
-					return len(intents), err
+				next := e.now().Add(e.o.Delay)
+				if ctx.Err() != nil {
+					next = time.Time{}
+				}
+				if err := e.booked(ctx, func(c context.Context) error { return e.mongo.ReleaseIntents(c, rest, owner, next) }); err != nil {
+					return worked, err
 				}
 				start = len(groups)
 				break
 			}
-			if err := e.applyOne(ctx, book, groups[gi], owner, docs, readErr, &w); err != nil {
-				return len(intents), err
+			if err := e.applyOne(ctx, groups[gi], owner, docs, readErr, &w); err != nil {
+				return worked, err
 			}
 		}
 		start = max(start, end)
 	}
-	if err := e.mongo.FinishIntents(book, w.finished, owner, w.applied, readAt); err != nil {
-		return len(intents), err
+	// A document deleted while the pass ran (its own operation removed the
+	// row) must not come back from the copy read before.
+	if err := e.booked(ctx, func(c context.Context) error { return e.dropGone(c, w.applied) }); err != nil {
+		return worked, err
 	}
-	return len(intents), nil
+	if err := e.booked(ctx, func(c context.Context) error { return e.mongo.FinishIntents(c, w.finished, owner, w.applied, readAt) }); err != nil {
+		return worked, err
+	}
+	return worked, nil
+}
+
+// booked runs one step of a pass's bookkeeping: to its end even when the
+// caller's time ran out (a claim left behind waits out its lease), within
+// a bound of its own.
+func (e *Engine) booked(ctx context.Context, step func(context.Context) error) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout+5*time.Second)
+	defer cancel()
+	return step(c)
+}
+
+// dropGone deletes the rows of applied documents that no longer exist.
+func (e *Engine) dropGone(ctx context.Context, applied []mongo.DocRef) error {
+	byColl := map[string][]string{}
+	for _, d := range applied {
+		byColl[d.Coll] = append(byColl[d.Coll], d.DocID)
+	}
+	for coll, ids := range byColl {
+		if err := e.dropDeleted(ctx, coll, ids); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // passWork is what a pass applied: the intents to delete, and their
@@ -615,12 +646,13 @@ type passWork struct {
 // applyOne applies one operation's documents in one transaction. If one of
 // them cannot be stored, the operation cannot be applied whole: each
 // document goes alone, so the poison fails by itself and the others flow.
-func (e *Engine) applyOne(ctx, book context.Context, g []mongo.Intent, owner string, docs map[Ref]any, readErr map[string]error, w *passWork) error {
+// An attempt cut short by the worker stopping is given back untried.
+func (e *Engine) applyOne(ctx context.Context, g []mongo.Intent, owner string, docs map[Ref]any, readErr map[string]error, w *passWork) error {
 	refs := groupRefs(g)
 	changes, err := changesOf(refs, docs, readErr)
 	if err != nil {
 		// MongoDB did not answer the read: retry later.
-		return e.fail(book, g, nil, owner, err, transient)
+		return e.failOrRelease(ctx, g, nil, owner, err, transient)
 	}
 	err = e.apply(ctx, changes)
 	if err == nil {
@@ -629,12 +661,12 @@ func (e *Engine) applyOne(ctx, book context.Context, g []mongo.Intent, owner str
 		return nil
 	}
 	if f := classify(err); f != permanent || len(refs) == 1 {
-		return e.fail(book, g, changes, owner, err, f)
+		return e.failOrRelease(ctx, g, changes, owner, err, f)
 	}
 	for i, ref := range refs {
 		mine := intentsOf(g, ref)
 		if err := e.apply(ctx, changes[i:i+1]); err != nil {
-			if err := e.fail(book, mine, changes[i:i+1], owner, err, classify(err)); err != nil {
+			if err := e.failOrRelease(ctx, mine, changes[i:i+1], owner, err, classify(err)); err != nil {
 				return err
 			}
 			continue
@@ -643,6 +675,16 @@ func (e *Engine) applyOne(ctx, book context.Context, g []mongo.Intent, owner str
 		w.applied = append(w.applied, docRefs(changes[i:i+1])...)
 	}
 	return nil
+}
+
+// failOrRelease records a failed attempt, or, when the worker's own
+// context ended (shutdown, a command's bound), gives the intents back
+// untried: that is no fault of the mirror's.
+func (e *Engine) failOrRelease(ctx context.Context, g []mongo.Intent, changes []Change, owner string, err error, f fault) error {
+	if ctx.Err() != nil {
+		return e.booked(ctx, func(c context.Context) error { return e.mongo.ReleaseIntents(c, intentIDs(g), owner, time.Time{}) })
+	}
+	return e.booked(ctx, func(c context.Context) error { return e.fail(c, g, changes, owner, err, f) })
 }
 
 // chunkChanges is about how many documents one shared transaction of a
@@ -659,6 +701,9 @@ func chunkOf(groups [][]mongo.Intent, start int, docs map[Ref]any, readErr map[s
 	for ; end < len(groups) && (end == start || len(all) < chunkChanges); end++ {
 		for _, r := range groupRefs(groups[end]) {
 			if readErr[r.Collection] != nil {
+				if end > start {
+					return end, nil // the chunk ends before the unreadable operation
+				}
 				return start + 1, nil
 			}
 			if !seen[r] {
@@ -670,11 +715,13 @@ func chunkOf(groups [][]mongo.Intent, start int, docs map[Ref]any, readErr map[s
 	return end, all
 }
 
-// read fetches the current documents of the intents, per collection.
-func (e *Engine) read(ctx context.Context, intents []mongo.Intent) (map[Ref]any, map[string]error) {
+// read fetches the current documents of the operations, per collection.
+func (e *Engine) read(ctx context.Context, groups [][]mongo.Intent) (map[Ref]any, map[string]error) {
 	byColl := map[string][]string{}
-	for _, in := range intents {
-		byColl[in.Coll] = append(byColl[in.Coll], in.DocID)
+	for _, g := range groups {
+		for _, in := range g {
+			byColl[in.Coll] = append(byColl[in.Coll], in.DocID)
+		}
 	}
 	docs := map[Ref]any{}
 	readErr := map[string]error{}
@@ -693,9 +740,9 @@ func (e *Engine) read(ctx context.Context, intents []mongo.Intent) (map[Ref]any,
 
 // byToken splits claimed intents (in _id order) into operations, in the
 // order each operation's first intent was recorded. Operations with an
-// intent not due at now (still in its grace: the operation may still be
-// writing) are left out, their intents returned in early.
-func byToken(intents []mongo.Intent, now time.Time) (groups [][]mongo.Intent, early []bson.ObjectID) {
+// intent recorded within grace of now and never tried (the operation may
+// still be writing) are left out, their intents returned in early.
+func byToken(intents []mongo.Intent, now time.Time, grace time.Duration) (groups [][]mongo.Intent, early []bson.ObjectID) {
 	var order []string
 	byTok := map[string][]mongo.Intent{}
 	waiting := map[string]bool{}
@@ -704,7 +751,7 @@ func byToken(intents []mongo.Intent, now time.Time) (groups [][]mongo.Intent, ea
 			order = append(order, in.Token)
 		}
 		byTok[in.Token] = append(byTok[in.Token], in)
-		if in.NextAttemptAt.After(now) {
+		if in.Attempts == 0 && in.NextAttemptAt.After(now) && now.Sub(in.CreatedAt) < grace {
 			waiting[in.Token] = true
 		}
 	}

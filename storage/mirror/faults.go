@@ -120,6 +120,11 @@ type breaker struct {
 	state    breakerState
 	openedAt time.Time
 	probed   time.Time
+	// closedAt and reopens space the probes of a mirror that keeps
+	// answering probes and failing writes: each time it opens again within
+	// a minute of closing, the wait between probes doubles (to 30 s).
+	closedAt time.Time
+	reopens  int
 }
 
 type breakerState int
@@ -154,7 +159,7 @@ func (b *breaker) needsProbe(now time.Time, every time.Duration) (probe, blocked
 	if b.state != open {
 		return false, false
 	}
-	if now.Sub(b.probed) < every {
+	if now.Sub(b.probed) < min(every<<min(b.reopens, 5), 30*time.Second) {
 		return false, true
 	}
 	b.probed = now
@@ -180,6 +185,11 @@ func (b *breaker) failed(now time.Time) (opened bool) {
 	case b.state == halfOpen:
 		b.state, b.probed = open, now
 	case b.state == closed && b.fails >= breakerThreshold:
+		if !b.closedAt.IsZero() && now.Sub(b.closedAt) < time.Minute {
+			b.reopens++
+		} else {
+			b.reopens = 0
+		}
 		b.state, b.openedAt, b.probed = open, now, now
 		return true
 	}
@@ -196,7 +206,7 @@ func (b *breaker) reached(now time.Time) (closedNow bool, was time.Duration) {
 	if b.state == closed {
 		return false, 0
 	}
-	b.state = closed
+	b.state, b.closedAt = closed, now
 	return true, now.Sub(b.openedAt)
 }
 

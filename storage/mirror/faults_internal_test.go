@@ -72,6 +72,19 @@ func TestBreaker(t *testing.T) {
 	if closed, _ := b.reached(now); closed {
 		t.Fatalf("reached while closed: reported closing again")
 	}
+	// Opening again within a minute of closing doubles the wait between
+	// probes: a mirror that answers probes but fails writes is not asked
+	// once a poll for ever.
+	reopened := now.Add(4 * time.Second)
+	for range breakerThreshold {
+		b.failed(reopened)
+	}
+	if probe, _ := b.needsProbe(reopened.Add(time.Second), time.Second); probe {
+		t.Fatalf("probe a poll after reopening: want a doubled wait")
+	}
+	if probe, _ := b.needsProbe(reopened.Add(2*time.Second), time.Second); !probe {
+		t.Fatalf("probe two polls after reopening: want one")
+	}
 }
 
 func TestBackoffCapped(t *testing.T) {
