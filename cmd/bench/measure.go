@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -39,8 +40,15 @@ func measureServer(ctx context.Context, srv *process, mode string, o benchOption
 	var labels struct {
 		Labels struct{ Nodes []struct{ ID string } }
 	}
-	if err := viewer.do("{ labels(first: 8) { nodes { id } } }", nil, &labels); err != nil {
-		return nil, err
+	// The server answers health before its start-up seeding (the labels)
+	// is done: wait for it.
+	for deadline := time.Now().Add(30 * time.Second); len(labels.Labels.Nodes) == 0; time.Sleep(200 * time.Millisecond) {
+		if err := viewer.do("{ labels(first: 8) { nodes { id } } }", nil, &labels); err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("no labels seeded within 30 s")
+		}
 	}
 	labelPair := func(i int) []string {
 		n := labels.Labels.Nodes
