@@ -17,6 +17,16 @@ lint: ## formatting, vet and golangci-lint (config in .golangci.yml)
 	$(GO) vet ./...
 	golangci-lint run ./...
 
+# The linter and graphql-js come from test/schema-lint's lockfile; npm ci runs
+# again only when the lockfile is newer than what it installed.
+SCHEMA_LINT := test/schema-lint
+.PHONY: schema-lint
+schema-lint: $(SCHEMA_LINT)/node_modules/.package-lock.json ## graphql-schema-linter over the introspected schema, 0 findings (rules in test/schema-lint/)
+	node $(SCHEMA_LINT)/lint.mjs
+
+$(SCHEMA_LINT)/node_modules/.package-lock.json: $(SCHEMA_LINT)/package.json $(SCHEMA_LINT)/package-lock.json
+	cd $(SCHEMA_LINT) && npm ci --no-audit --no-fund
+
 generate: ## regenerate gqlgen code (graph/, models/models_gen.go, resolver stubs)
 	$(GO) generate ./...
 

@@ -133,8 +133,10 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	Query struct {
@@ -991,6 +993,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "Query.auditLogs":
 		if e.ComplexityRoot.Query.AuditLogs == nil {
@@ -2146,12 +2160,23 @@ type Query {
 }
 
 """
-Where a page of a connection ends.
+Where a page of a connection starts and ends (Relay cursor connections).
+Connections page forward only: pass ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + ` for the next page.
 """
 type PageInfo {
-  "Whether items follow this page."
+  "Whether items follow this page: pass ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + ` to get them."
   hasNextPage: Boolean!
-  "The cursor of the last item of this page; null when the page is empty."
+  """
+  Whether items come before this page. True exactly when the page was asked
+  for with ` + "`" + `after` + "`" + `: a cursor is handed out only for a listed item, so a page
+  after one is not the first. False without ` + "`" + `after` + "`" + `. The item at the cursor
+  is not looked up again, so this stays true even when that item has since
+  been deleted or no longer matches the filter.
+  """
+  hasPreviousPage: Boolean!
+  "The cursor of the first item of this page (the first edge's ` + "`" + `cursor` + "`" + `); null when the page is empty."
+  startCursor: String
+  "The cursor of the last item of this page (the last edge's ` + "`" + `cursor` + "`" + `); null when the page is empty."
   endCursor: String
 }
 
@@ -2159,13 +2184,22 @@ type PageInfo {
 Sort direction.
 """
 enum OrderDirection {
+  "Ascending: smallest, earliest or first in byte order first."
   ASC
+  "Descending: largest, latest or last in byte order first."
   DESC
 }
 `, BuiltIn: false},
 	{Name: "../schema/audit.graphqls", Input: `extend type Query {
   "The audit log, newest first, filtered. Admins only."
-  auditLogs(filter: AuditLogFilter, first: Int, after: String): AuditLogConnection! @hasRole(role: ADMIN)
+  auditLogs(
+    "Which entries to list (by action, actor, team, task or time); omitted, all of them."
+    filter: AuditLogFilter
+    "How many entries to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `filter` + "`" + `. Omit for the first page."
+    after: String
+  ): AuditLogConnection! @hasRole(role: ADMIN)
 }
 
 """
@@ -2235,12 +2269,15 @@ type AuditLogEdge {
 }
 `, BuiltIn: false},
 	{Name: "../schema/labels.graphqls", Input: `extend type Query {
-  """
-  Labels that tasks can carry, in name order. ` + "`" + `search` + "`" + ` matches a
-  case-insensitive substring of the name, taken literally. ` + "`" + `first` + "`" + ` defaults to
-  20 and may be at most 100; ` + "`" + `after` + "`" + ` is an ` + "`" + `endCursor` + "`" + ` of an earlier page.
-  """
-  labels(search: String, first: Int, after: String): LabelConnection!
+  "Labels that tasks can carry, in name order."
+  labels(
+    "Only labels whose name contains this, case-insensitively and taken literally (no patterns); omitted or empty, all labels."
+    search: String
+    "How many labels to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `search` + "`" + `. Omit for the first page."
+    after: String
+  ): LabelConnection!
 }
 
 """
@@ -2281,11 +2318,22 @@ type LabelEdge {
 
 extend type Mutation {
   "Creates a label. Admins only."
-  createLabel(input: LabelInput!): Label! @hasRole(role: ADMIN)
+  createLabel(
+    "The new label's name (unique) and colour."
+    input: LabelInput!
+  ): Label! @hasRole(role: ADMIN)
   "Changes a label. Admins only."
-  updateLabel(id: ID!, input: LabelInput!): Label! @hasRole(role: ADMIN)
+  updateLabel(
+    "The label to change."
+    id: ID!
+    "Its new name (unique) and colour; both are replaced."
+    input: LabelInput!
+  ): Label! @hasRole(role: ADMIN)
   "Deletes a label (soft: tasks keep the reference). Admins only."
-  deleteLabel(id: ID!): Label! @hasRole(role: ADMIN)
+  deleteLabel(
+    "The label to delete; tasks that carry it keep it."
+    id: ID!
+  ): Label! @hasRole(role: ADMIN)
 }
 
 """
@@ -2302,18 +2350,43 @@ input LabelInput {
   "The state of the PostgreSQL mirror. Admins only."
   syncMetrics: SyncMetrics! @hasRole(role: ADMIN)
   "Mirror writes that failed at least once (retrying or FAILED), oldest first. Admins only."
-  syncFailures(filter: SyncFailureFilter, first: Int, after: String): SyncFailureConnection! @hasRole(role: ADMIN)
+  syncFailures(
+    "Only failures of one collection, or only PENDING or FAILED ones; omitted, all of them."
+    filter: SyncFailureFilter
+    "How many failures to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `filter` + "`" + `. Omit for the first page."
+    after: String
+  ): SyncFailureConnection! @hasRole(role: ADMIN)
   "Where one document stands in the mirror. ` + "`" + `collection` + "`" + ` is the MongoDB collection name (tasks, teams, …). Admins only."
-  syncStatus(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+  syncStatus(
+    "The MongoDB collection name: users, tasks, task_details, teams, user_team_details, labels, roles, user_roles, watchlist, audit_logs or team_creation_invite_codes; any other is BAD_USER_INPUT."
+    collection: String!
+    "The document's id in that collection (a 24-hex ObjectId)."
+    id: ID!
+  ): SyncStatus! @hasRole(role: ADMIN)
 }
 
 extend type Mutation {
   "Retries one document's mirror write now, with a fresh attempt budget. Admins only."
-  retrySync(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+  retrySync(
+    "The MongoDB collection name: users, tasks, task_details, teams, user_team_details, labels, roles, user_roles, watchlist, audit_logs or team_creation_invite_codes; any other is BAD_USER_INPUT."
+    collection: String!
+    "The id of the document whose write is retried (a 24-hex ObjectId)."
+    id: ID!
+  ): SyncStatus! @hasRole(role: ADMIN)
   "Retries every FAILED mirror write (of one collection when given) and returns how many. Admins only."
-  retryAllFailedSyncs(collection: String): Int! @hasRole(role: ADMIN)
+  retryAllFailedSyncs(
+    "Retry only this collection's FAILED writes (a MongoDB collection name, as for ` + "`" + `syncStatus` + "`" + `); omitted, every collection's."
+    collection: String
+  ): Int! @hasRole(role: ADMIN)
   "Copies one document into the mirror now, read afresh, overwriting its row when it holds the same or an older version (never a newer one). Admins only. UNAVAILABLE when a store does not answer in time."
-  resyncDocument(collection: String!, id: ID!): SyncStatus! @hasRole(role: ADMIN)
+  resyncDocument(
+    "The MongoDB collection name: users, tasks, task_details, teams, user_team_details, labels, roles, user_roles, watchlist, audit_logs or team_creation_invite_codes; any other is BAD_USER_INPUT."
+    collection: String!
+    "The id of the document to copy (a 24-hex ObjectId)."
+    id: ID!
+  ): SyncStatus! @hasRole(role: ADMIN)
 }
 
 """
@@ -2340,7 +2413,7 @@ The mirror's state.
 type SyncMetrics {
   "Whether writes are mirrored (DUAL_WRITE_ENABLED)."
   enabled: Boolean!
-  "sync or async (DUAL_WRITE_SYNC_MODE)."
+  "How writes are mirrored: sync or async (DUAL_WRITE_SYNC_MODE)."
   mode: String!
   "Per collection."
   collections: [CollectionSync!]!
@@ -2480,21 +2553,43 @@ type SyncStatus {
 `, BuiltIn: false},
 	{Name: "../schema/tasks.graphqls", Input: `extend type Query {
   "One task, if the caller may read it (creator, assignee, members of its team context, admins); null otherwise, as for a missing id. Watching is not a grant."
-  task(id: ID!): Task
+  task(
+    "The task's id (a 24-hex ObjectId; anything else is BAD_USER_INPUT)."
+    id: ID!
+  ): Task
   """
   Tasks the caller may see, filtered and ordered; ` + "`" + `totalCount` + "`" + ` counts exactly
   what the filter lists. By default: tasks assigned to the caller or to a team
   whose POC the caller is, not done and not deferred, most recently updated first.
   """
-  tasks(filter: TaskFilter, orderBy: TaskOrder, first: Int, after: String): TaskConnection!
+  tasks(
+    "Which tasks to list; omitted, the default above (scope ASSIGNED_TO_ME, not done, not deferred)."
+    filter: TaskFilter
+    "The order; omitted, UPDATED_AT descending. The id breaks ties, so the order is total."
+    orderBy: TaskOrder
+    "How many tasks to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `filter` + "`" + ` and ` + "`" + `orderBy` + "`" + ` (a cursor is a position in one order). Omit for the first page."
+    after: String
+  ): TaskConnection!
   """
   Counts for a dashboard: the caller's tasks (as the default ` + "`" + `tasks` + "`" + ` scope), or
   a team's when ` + "`" + `teamId` + "`" + ` is given (members only). Weeks start on Monday in
   ` + "`" + `timezone` + "`" + ` (an IANA name, default UTC).
   """
-  taskSummary(teamId: ID, timezone: String): TaskSummary!
+  taskSummary(
+    "Count this team's tasks instead of the caller's; the caller must be a member (others get NOT_FOUND, as for a missing id)."
+    teamId: ID
+    "The IANA time zone whose Monday 00:00 starts the week, e.g. Europe/Berlin; default UTC."
+    timezone: String
+  ): TaskSummary!
   "The caller's watched tasks, most recently watched first."
-  watchlist(first: Int, after: String): TaskConnection!
+  watchlist(
+    "How many tasks to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page of the watchlist. Omit for the first page."
+    after: String
+  ): TaskConnection!
 }
 
 """
@@ -2504,25 +2599,63 @@ extensions.field) when it cannot proceed. Other areas extend this type.
 """
 type Mutation {
   "Creates a task, optionally assigned to a user or a team."
-  createTask(input: CreateTaskInput!): Task!
+  createTask(
+    "The new task: title, and optionally description, priority, labels, due date and assignee."
+    input: CreateTaskInput!
+  ): Task!
   "Changes a task: an omitted field is unchanged, an explicit null clears it."
-  updateTask(id: ID!, input: UpdateTaskInput!): Task!
+  updateTask(
+    "The task to change; the caller must be allowed to edit it."
+    id: ID!
+    "The fields to change; only those present are touched."
+    input: UpdateTaskInput!
+  ): Task!
   "Puts a task aside until ` + "`" + `deferredTill` + "`" + ` (in the future, before its due date); it reads as DEFERRED until then."
-  deferTask(id: ID!, deferredTill: Time!): Task!
+  deferTask(
+    "The task to defer; a DONE task cannot be deferred (CONFLICT)."
+    id: ID!
+    "When the task comes back: in the future, and before its due date if it has one."
+    deferredTill: Time!
+  ): Task!
   "Soft-deletes a task; restoreTask brings it back."
-  deleteTask(id: ID!): Task!
+  deleteTask(
+    "The task to soft-delete."
+    id: ID!
+  ): Task!
   "Restores a soft-deleted task."
-  restoreTask(id: ID!): Task!
+  restoreTask(
+    "The soft-deleted task to bring back."
+    id: ID!
+  ): Task!
   "Assigns a task to a user or a team (exactly one of the two), replacing the current assignment."
-  assignTask(taskId: ID!, assignee: AssigneeInput!): Task!
+  assignTask(
+    "The task to assign."
+    taskId: ID!
+    "Who gets it: exactly one of ` + "`" + `userId` + "`" + ` and ` + "`" + `teamId` + "`" + `."
+    assignee: AssigneeInput!
+  ): Task!
   "Removes a task's assignment."
-  unassignTask(taskId: ID!): Task!
+  unassignTask(
+    "The task whose assignment is removed."
+    taskId: ID!
+  ): Task!
   "A team's POC or admin hands a team task to a member; the task keeps its team context."
-  reassignTaskToMember(taskId: ID!, userId: ID!): Task!
+  reassignTaskToMember(
+    "The team task to hand over: assigned to a team, or already handed to one of its members; the caller must be that team's POC, owner or an admin of it."
+    taskId: ID!
+    "The member who gets the task; must be a member of the task's team."
+    userId: ID!
+  ): Task!
   "Watches a task the caller can read. Idempotent."
-  watchTask(taskId: ID!): Task!
+  watchTask(
+    "The task to add to the caller's watchlist."
+    taskId: ID!
+  ): Task!
   "Stops watching a task. Idempotent."
-  unwatchTask(taskId: ID!): Task!
+  unwatchTask(
+    "The task to take off the caller's watchlist."
+    taskId: ID!
+  ): Task!
 }
 
 """
@@ -2566,15 +2699,23 @@ type Task {
   "Whether the caller watches the task."
   inWatchlist: Boolean!
   "What happened to the task, newest first."
-  activity(first: Int, after: String): AuditLogConnection!
+  activity(
+    "How many entries to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page of this task's activity. Omit for the first page."
+    after: String
+  ): AuditLogConnection!
 }
 
 """
 Task priorities, most urgent first.
 """
 enum TaskPriority {
+  "Needs attention first; sorts first when ordering by PRIORITY ascending."
   HIGH
+  "Ordinary urgency."
   MEDIUM
+  "Can wait; the default for a new task."
   LOW
 }
 
@@ -2582,10 +2723,15 @@ enum TaskPriority {
 Task statuses.
 """
 enum TaskStatus {
+  "Not started; the default for a new task."
   TODO
+  "Being worked on; entering it the first time sets ` + "`" + `startedAt` + "`" + `."
   IN_PROGRESS
+  "Put aside with deferTask until ` + "`" + `deferredDetails.deferredTill` + "`" + `; reported, never set directly. Any explicit status change ends the deferral."
   DEFERRED
+  "Cannot progress until something outside the task is resolved."
   BLOCKED
+  "Finished; left out of lists unless ` + "`" + `includeDone` + "`" + ` or ` + "`" + `statuses` + "`" + ` asks for it, and cannot be deferred."
   DONE
 }
 
@@ -2726,8 +2872,11 @@ enum TaskScope {
 How a list treats deferred tasks.
 """
 enum DeferredFilter {
+  "Leave deferred tasks out (the default, unless ` + "`" + `statuses` + "`" + ` names DEFERRED)."
   EXCLUDE
+  "List deferred tasks only."
   ONLY
+  "List deferred tasks alongside the others."
   INCLUDE
 }
 
@@ -2745,10 +2894,15 @@ input TaskOrder {
 Fields tasks can be ordered by.
 """
 enum TaskOrderField {
+  "When the task last changed; the default order, newest first."
   UPDATED_AT
+  "When the task was created; default newest first."
   CREATED_AT
+  "When the task is due; default soonest first. Tasks without a due date come first in ascending order, last in descending."
   DUE_AT
+  "HIGH, MEDIUM, LOW in ascending order (the default direction)."
   PRIORITY
+  "The title, compared byte by byte (uppercase before lowercase); ascending by default."
   TITLE
 }
 
@@ -2806,46 +2960,105 @@ type StatusCount {
   "The teams the caller is a member of, by name."
   teams: [Team!]!
   "One team, for its members; null for others, as for a missing id."
-  team(id: ID!): Team
+  team(
+    "The team's id."
+    id: ID!
+  ): Team
   "What happened in a team, newest first; members only (others get NOT_FOUND, as for a missing id)."
-  teamActivity(teamId: ID!, first: Int, after: String): AuditLogConnection!
+  teamActivity(
+    "The team whose audit entries to list; the caller must be a member."
+    teamId: ID!
+    "How many entries to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page of this team's activity. Omit for the first page."
+    after: String
+  ): AuditLogConnection!
   """
   One-time codes that allow creating a team, newest first. Admins only.
   """
-  teamCreationInviteCodes(first: Int, after: String): TeamCreationInviteCodeConnection! @hasRole(role: ADMIN)
+  teamCreationInviteCodes(
+    "How many codes to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page of codes. Omit for the first page."
+    after: String
+  ): TeamCreationInviteCodeConnection! @hasRole(role: ADMIN)
 }
 
 extend type Mutation {
   "Creates a team with an unused team-creation code; the caller becomes its owner, admin and member."
-  createTeam(input: CreateTeamInput!): Team!
+  createTeam(
+    "The team's name, description, first members and POC, and the unused creation code that allows it."
+    input: CreateTeamInput!
+  ): Team!
   "Joins the team whose join code this is. Wrong codes are rate limited."
-  joinTeam(inviteCode: String!): Team!
+  joinTeam(
+    "The team's join code, as ` + "`" + `Team.inviteCode` + "`" + ` shows it; case and surrounding spaces do not matter."
+    inviteCode: String!
+  ): Team!
   "Adds users to a team (team owner and admins). Users already in it are left as they are."
-  addTeamMembers(teamId: ID!, userIds: [ID!]!): Team!
+  addTeamMembers(
+    "The team to add members to; the caller must be its owner or an admin of it."
+    teamId: ID!
+    "The users to add: 1 to 100 ids of existing users."
+    userIds: [ID!]!
+  ): Team!
   """
   Removes a member (team owner and admins), or leaves the team (userId = the
   caller). The owner and the POC cannot be removed. The member's unfinished
   tasks in the team go back to the team.
   """
-  removeTeamMember(teamId: ID!, userId: ID!): Team!
+  removeTeamMember(
+    "The team to remove the member from."
+    teamId: ID!
+    "The member to remove; the caller's own id to leave the team."
+    userId: ID!
+  ): Team!
   "Renames a team, changes its description or its POC (a member); owner and admins."
-  updateTeam(id: ID!, input: UpdateTeamInput!): Team!
+  updateTeam(
+    "The team to change; the caller must be its owner or an admin of it."
+    id: ID!
+    "The fields to change; only those present are touched."
+    input: UpdateTeamInput!
+  ): Team!
   "Replaces the team's join code; the old one stops working. Owner and admins."
-  rotateTeamInviteCode(teamId: ID!): Team!
+  rotateTeamInviteCode(
+    "The team whose join code is replaced; the caller must be its owner or an admin of it."
+    teamId: ID!
+  ): Team!
   """
   Grants a team role: the owner may grant any role, admins MEMBER only (which
   adds the user to the team); never to oneself.
   """
-  grantTeamRole(teamId: ID!, userId: ID!, role: RoleName!): TeamMember!
+  grantTeamRole(
+    "The team the role is granted in."
+    teamId: ID!
+    "Who gets the role; not the caller. For OWNER or ADMIN, a member already."
+    userId: ID!
+    "The team role to grant: OWNER, ADMIN or MEMBER (MODERATOR is not a team role)."
+    role: RoleName!
+  ): TeamMember!
   """
   Revokes a team role: the owner any role, admins MEMBER only (which removes
   the member); never one's own.
   """
-  revokeTeamRole(teamId: ID!, userId: ID!, role: RoleName!): TeamMember
+  revokeTeamRole(
+    "The team the role is revoked in."
+    teamId: ID!
+    "Whose role is revoked; not the caller."
+    userId: ID!
+    "The team role to revoke: OWNER, ADMIN or MEMBER (revoking MEMBER removes the user from the team, and the answer is null)."
+    role: RoleName!
+  ): TeamMember
   "Mints a one-time team-creation code. Admins only."
-  generateTeamCreationInviteCode(description: String): TeamCreationInviteCode! @hasRole(role: ADMIN)
+  generateTeamCreationInviteCode(
+    "A note for admins about whom the code is for, up to 500 characters; shown as the code's ` + "`" + `description` + "`" + `."
+    description: String
+  ): TeamCreationInviteCode! @hasRole(role: ADMIN)
   "Tells whether a team-creation code is valid and unused, without using it. Rate limited."
-  verifyTeamCreationInviteCode(code: String!): Boolean!
+  verifyTeamCreationInviteCode(
+    "The team-creation code to check, as an admin handed it out."
+    code: String!
+  ): Boolean!
 }
 
 """
@@ -2861,7 +3074,12 @@ type Team {
   "The point of contact: a member the team's tasks reach."
   poc: User
   "The team's members, in the order they joined."
-  members(first: Int, after: String): TeamMemberConnection!
+  members(
+    "How many members to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page of members. Omit for the first page."
+    after: String
+  ): TeamMemberConnection!
   "The join code; only for the team's creator, POC, owner and admins, null for others."
   inviteCode: String
   "Who created the team."
@@ -2871,7 +3089,16 @@ type Team {
   "The caller's roles in this team (MEMBER for every member)."
   viewerRoles: [RoleName!]!
   "The team's tasks: assigned to it, or handed to its members (members only)."
-  tasks(filter: TaskFilter, orderBy: TaskOrder, first: Int, after: String): TaskConnection!
+  tasks(
+    "Which of the team's tasks to list; ` + "`" + `scope` + "`" + ` and ` + "`" + `teamId` + "`" + ` are set to this team whatever is given. Otherwise as for ` + "`" + `Query.tasks` + "`" + `: not done and not deferred by default."
+    filter: TaskFilter
+    "The order; omitted, UPDATED_AT descending."
+    orderBy: TaskOrder
+    "How many tasks to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `filter` + "`" + ` and ` + "`" + `orderBy` + "`" + `. Omit for the first page."
+    after: String
+  ): TaskConnection!
 }
 
 """
@@ -3030,9 +3257,13 @@ Names of roles. In a team: OWNER > ADMIN > MEMBER. Globally: ADMIN runs the
 service; MODERATOR is kept from the original and grants nothing yet.
 """
 enum RoleName {
+  "In a team: its owner (the creator, at first), who may grant and revoke any team role and cannot be removed from the team."
   OWNER
+  "In a team: manages members, the team and its join code, and grants or revokes MEMBER. Globally: runs the service, e.g. labels, the audit log, the mirror and team-creation codes."
   ADMIN
+  "In a team: belongs to it and sees its tasks; every member holds it."
   MEMBER
+  "Globally only, kept from the original service: grants nothing yet and cannot be granted in a team."
   MODERATOR
 }
 
@@ -3040,20 +3271,35 @@ enum RoleName {
 Where a role applies.
 """
 enum RoleScope {
+  "Applies across the service, e.g. the service's ADMIN."
   GLOBAL
+  "Applies in one team, named by ` + "`" + `UserRole.team` + "`" + `."
   TEAM
 }
 
 extend type Query {
   "One user."
-  user(id: ID!): User
+  user(
+    "The user's id; null when no user has it."
+    id: ID!
+  ): User
   """
-  Users whose name contains ` + "`" + `search` + "`" + ` (at least 3 characters, taken literally,
-  case-insensitive) or whose email is exactly ` + "`" + `search` + "`" + `; teammates first.
+  Users whose name contains ` + "`" + `search` + "`" + ` or whose email is exactly ` + "`" + `search` + "`" + `;
+  the caller's teammates first, each group in name order.
   """
-  users(search: String!, first: Int, after: String): UserConnection!
+  users(
+    "At least 3 characters (after trimming spaces): a case-insensitive substring of the name, taken literally, or a whole email address (any case)."
+    search: String!
+    "How many users to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page, asked for with the same ` + "`" + `search` + "`" + `. Omit for the first page."
+    after: String
+  ): UserConnection!
   "The role catalogue, optionally of one scope."
-  roles(scope: RoleScope): [Role!]!
+  roles(
+    "Only roles of this scope; omitted, the whole catalogue."
+    scope: RoleScope
+  ): [Role!]!
 }
 
 """
@@ -3219,6 +3465,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	switch field.Name {
 	case "hasNextPage":
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
@@ -6893,6 +7143,52 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *models.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *models.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *models.PageInfo) (ret graphql.Marshaler) {
@@ -13771,6 +14067,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "hasNextPage":
 			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":

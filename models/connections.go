@@ -6,10 +6,12 @@ import "context"
 // the schema, the count of its whole selection as a function, so totalCount
 // costs a query only when a client asks for it.
 
-// PageInfo says where a page of a connection ends.
+// PageInfo says where a page of a connection starts and ends.
 type PageInfo struct {
-	HasNextPage bool
-	EndCursor   *string
+	HasNextPage     bool
+	HasPreviousPage bool
+	StartCursor     *string
+	EndCursor       *string
 }
 
 // Counter counts a connection's whole selection.

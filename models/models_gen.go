@@ -130,7 +130,7 @@ type SyncFailureFilter struct {
 type SyncMetrics struct {
 	// Whether writes are mirrored (DUAL_WRITE_ENABLED).
 	Enabled bool `json:"enabled"`
-	// sync or async (DUAL_WRITE_SYNC_MODE).
+	// How writes are mirrored: sync or async (DUAL_WRITE_SYNC_MODE).
 	Mode string `json:"mode"`
 	// Per collection.
 	Collections []CollectionSync `json:"collections"`
@@ -248,8 +248,11 @@ type VerifyResult struct {
 type DeferredFilter string
 
 const (
+	// Leave deferred tasks out (the default, unless `statuses` names DEFERRED).
 	DeferredFilterExclude DeferredFilter = "EXCLUDE"
-	DeferredFilterOnly    DeferredFilter = "ONLY"
+	// List deferred tasks only.
+	DeferredFilterOnly DeferredFilter = "ONLY"
+	// List deferred tasks alongside the others.
 	DeferredFilterInclude DeferredFilter = "INCLUDE"
 )
 
@@ -306,7 +309,9 @@ func (e DeferredFilter) MarshalJSON() ([]byte, error) {
 type OrderDirection string
 
 const (
-	OrderDirectionAsc  OrderDirection = "ASC"
+	// Ascending: smallest, earliest or first in byte order first.
+	OrderDirectionAsc OrderDirection = "ASC"
+	// Descending: largest, latest or last in byte order first.
 	OrderDirectionDesc OrderDirection = "DESC"
 )
 
@@ -432,11 +437,16 @@ func (e SyncState) MarshalJSON() ([]byte, error) {
 type TaskOrderField string
 
 const (
+	// When the task last changed; the default order, newest first.
 	TaskOrderFieldUpdatedAt TaskOrderField = "UPDATED_AT"
+	// When the task was created; default newest first.
 	TaskOrderFieldCreatedAt TaskOrderField = "CREATED_AT"
-	TaskOrderFieldDueAt     TaskOrderField = "DUE_AT"
-	TaskOrderFieldPriority  TaskOrderField = "PRIORITY"
-	TaskOrderFieldTitle     TaskOrderField = "TITLE"
+	// When the task is due; default soonest first. Tasks without a due date come first in ascending order, last in descending.
+	TaskOrderFieldDueAt TaskOrderField = "DUE_AT"
+	// HIGH, MEDIUM, LOW in ascending order (the default direction).
+	TaskOrderFieldPriority TaskOrderField = "PRIORITY"
+	// The title, compared byte by byte (uppercase before lowercase); ascending by default.
+	TaskOrderFieldTitle TaskOrderField = "TITLE"
 )
 
 var AllTaskOrderField = []TaskOrderField{

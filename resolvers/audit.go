@@ -17,6 +17,6 @@ func (r *Resolver) auditConnection(ctx context.Context, f storage.AuditFilter, f
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.AuditLogEdge{Cursor: e.Cursor, Node: e.Node}
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -77,13 +76,6 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, storage.ErrUnavailable):
 			gerr.Message = shorten(err.Error(), 300)
 			gerr.Extensions["code"] = CodeUnavailable
-		case strings.HasPrefix(gerr.Message, undecodable):
-			// gqlgen quotes the whole body after the decoder's error; the
-			// client sent it and needs only the reason, and nothing of it
-			// goes to the log.
-			msg, _, _ := strings.Cut(gerr.Message, " body:")
-			gerr.Message = "the request body is not valid JSON: " + shorten(strings.TrimPrefix(msg, undecodable+": "), 200)
-			gerr.Extensions["code"] = CodeBadUserInput
 		case errors.Is(err, context.Canceled):
 			// The client hung up: nobody reads this, and it is no fault.
 			log.DebugContext(ctx, "graphql: request cancelled", "request_id", requestid.From(ctx), "path", gerr.Path.String())
@@ -107,9 +99,6 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		return gerr
 	}
 }
-
-// undecodable begins gqlgen's message for a POST body that is not JSON.
-const undecodable = "json request body could not be decoded"
 
 // shorten keeps at most n bytes of s (cut at a rune boundary), marking the cut.
 func shorten(s string, n int) string {

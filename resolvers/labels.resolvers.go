@@ -73,6 +73,6 @@ func (r *queryResolver) Labels(ctx context.Context, search *string, first *int, 
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.LabelEdge{Cursor: e.Cursor, Node: e.Node}
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }

@@ -83,7 +83,7 @@ func (r *queryResolver) SyncFailures(ctx context.Context, filter *models.SyncFai
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.SyncFailureEdge{Cursor: e.Cursor, Node: syncFailure(e.Node)}
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }
 

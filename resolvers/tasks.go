@@ -87,7 +87,7 @@ func containsStatus(list []models.TaskStatus, s models.TaskStatus) bool {
 // taskConnection wraps a page and primes the request's loaders with what
 // resolving the scope already fetched and what the selected fields need, so
 // the nested fields ask nothing twice.
-func (r *Resolver) taskConnection(ctx context.Context, p storage.TaskPage) *models.TaskConnection {
+func (r *Resolver) taskConnection(ctx context.Context, after *string, p storage.TaskPage) *models.TaskConnection {
 	l := loaders.For(ctx)
 	known := map[string][]models.TaskAssignment{}
 	for _, a := range p.Assignments {
@@ -108,7 +108,7 @@ func (r *Resolver) taskConnection(ctx context.Context, p storage.TaskPage) *mode
 			l.WatchByTask.Prime(ctx, e.Node.ID, []models.WatchlistEntry{{TaskID: e.Node.ID, IsActive: true}})
 		}
 	}
-	conn.PageInfo = pageInfo(p.HasNextPage, p.Edges)
+	conn.PageInfo = pageInfo(after, p.Page)
 	tasks := make([]models.Task, len(p.Edges))
 	for i, e := range p.Edges {
 		tasks[i] = e.Node

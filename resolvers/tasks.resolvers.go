@@ -321,7 +321,7 @@ func (r *queryResolver) Tasks(ctx context.Context, filter *models.TaskFilter, or
 	if err != nil {
 		return nil, err
 	}
-	return r.taskConnection(ctx, page), nil
+	return r.taskConnection(ctx, after, page), nil
 }
 
 // TaskSummary is the resolver for the taskSummary field.
@@ -366,7 +366,7 @@ func (r *queryResolver) Watchlist(ctx context.Context, first *int, after *string
 	if err != nil {
 		return nil, err
 	}
-	return r.taskConnection(ctx, page), nil
+	return r.taskConnection(ctx, after, page), nil
 }
 
 // Status is the resolver for the status field.

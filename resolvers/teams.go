@@ -102,7 +102,7 @@ func (r *Resolver) membersConnection(ctx context.Context, teamID string, first *
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.TeamMemberEdge{Cursor: e.Cursor, Node: e.Node}
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }
 

@@ -306,7 +306,7 @@ func (r *queryResolver) TeamCreationInviteCodes(ctx context.Context, first *int,
 	for i, e := range page.Edges {
 		conn.Edges[i] = models.TeamCreationInviteCodeEdge{Cursor: e.Cursor, Node: e.Node}
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }
 
@@ -363,7 +363,7 @@ func (r *teamResolver) Tasks(ctx context.Context, obj *models.Team, filter *mode
 	if err != nil {
 		return nil, err
 	}
-	return r.taskConnection(ctx, page), nil
+	return r.taskConnection(ctx, after, page), nil
 }
 
 // CreatedBy is the resolver for the createdBy field.

@@ -50,7 +50,7 @@ func (r *queryResolver) Users(ctx context.Context, search string, first *int, af
 		conn.Edges[i] = models.UserEdge{Cursor: e.Cursor, Node: e.Node}
 		loaders.For(ctx).Users.Prime(ctx, e.Node.ID, e.Node)
 	}
-	conn.PageInfo = pageInfo(page.HasNextPage, page.Edges)
+	conn.PageInfo = pageInfo(after, page)
 	return conn, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	gqlplayground "github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -88,8 +87,7 @@ func newGraphQL(d Deps) http.Handler {
 	setComplexity(&cfg.Complexity)
 	schema := graph.NewExecutableSchema(cfg)
 	srv := handler.New(schema)
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{}) // GET and POST, per GraphQL over HTTP (transport.go)
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	// Cost bounded before validation: the document's size, tokens, fields,

@@ -331,37 +331,68 @@ func TestTotalCountOnlyWhenAsked(t *testing.T) {
 	}
 }
 
+// TestBadRequests: GraphQL over HTTP as the spec has it (see transport.go).
+// A request the server cannot read is 4xx with BAD_REQUEST and no data; a
+// document that does not parse or validate, or variables that do not
+// coerce, is 200 under application/json (the default) and 400 with no data
+// under application/graphql-response+json.
 func TestBadRequests(t *testing.T) {
-	e := newEnv(t, opts{})
+	e := newEnv(t, opts{unmirrored: true})
+	const gqlResponseJSON = "application/graphql-response+json"
 	tests := []struct {
 		name        string
 		method      string
 		contentType string
+		accept      string
 		body, path  string
+		chunked     bool
 		wantStatus  int
 		wantCode    string
 		wantField   string
+		// wantData: whether the body has a data entry at all.
+		wantData bool
 	}{
-		{name: "malformed JSON", method: "POST", contentType: "application/json", body: `{"query":`, wantStatus: 400, wantCode: "BAD_USER_INPUT"},
+		{name: "malformed JSON", method: "POST", contentType: "application/json", body: `{"query":`, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "empty body", method: "POST", contentType: "application/json", body: ``, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "query not a string", method: "POST", contentType: "application/json", body: `{"query":0}`, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "no query", method: "POST", contentType: "application/json", body: `{"qeury":"{labels{totalCount}}"}`, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "variables a string", method: "POST", contentType: "application/json",
+			body: `{"query":"{labels{totalCount}}","variables":"{}"}`, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "batch", method: "POST", contentType: "application/json", body: `[{"query":"{labels{totalCount}}"}]`, wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "not JSON", method: "POST", contentType: "text/plain", body: `{labels{totalCount}}`, wantStatus: 415, wantCode: "BAD_REQUEST"},
+		{name: "no acceptable answer", method: "POST", contentType: "application/json", accept: "text/html",
+			body: `{"query":"{labels{totalCount}}"}`, wantStatus: 406, wantCode: "BAD_REQUEST"},
 		{name: "oversized body", method: "POST", contentType: "application/json",
 			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`, wantStatus: 413},
+		{name: "oversized body of unknown length", method: "POST", contentType: "application/json", chunked: true,
+			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", 1<<20) + `"}`, wantStatus: 413, wantCode: "BAD_REQUEST"},
 		{name: "syntax error", method: "POST", contentType: "application/json", body: `{"query":"{labels{"}`,
-			wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+			wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "syntax error, graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResponseJSON,
+			body: `{"query":"{labels{"}`, wantStatus: 400, wantCode: "BAD_USER_INPUT"},
 		{name: "unknown field", method: "POST", contentType: "application/json", body: `{"query":"{labels{nope}}"}`,
-			wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+			wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "unknown field, graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResponseJSON,
+			body: `{"query":"{labels{nope}}"}`, wantStatus: 400, wantCode: "BAD_USER_INPUT"},
 		{name: "first too large", method: "POST", contentType: "application/json", body: `{"query":"{labels(first:101){totalCount}}"}`,
-			wantStatus: 422, wantCode: "BAD_USER_INPUT", wantField: "first"},
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "first"},
 		{name: "negative first", method: "POST", contentType: "application/json", body: `{"query":"{labels(first:-1){totalCount}}"}`,
-			wantStatus: 422, wantCode: "BAD_USER_INPUT", wantField: "first"},
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "first"},
 		{name: "forged cursor", method: "POST", contentType: "application/json", body: `{"query":"{labels(after:\"bm9wZQ\"){totalCount}}"}`,
-			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "after"},
+			wantStatus: 200, wantCode: "BAD_USER_INPUT", wantField: "after", wantData: true},
 		{name: "wrong variable type", method: "POST", contentType: "application/json",
-			body: `{"query":"query($n:Int){labels(first:$n){totalCount}}","variables":{"n":"ten"}}`, wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+			body: `{"query":"query($n:Int){labels(first:$n){totalCount}}","variables":{"n":"ten"}}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "wrong variable type, graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResponseJSON,
+			body: `{"query":"query($n:Int){labels(first:$n){totalCount}}","variables":{"n":"ten"}}`, wantStatus: 400, wantCode: "BAD_USER_INPUT"},
 		{name: "too costly", method: "POST", contentType: "application/json",
 			body: `{"query":"{` + costly(15) + `}"}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
 		{name: "too many root fields", method: "POST", contentType: "application/json",
-			body: `{"query":"{` + costly(60) + `}"}`, wantStatus: 422, wantCode: "BAD_USER_INPUT"},
-		{name: "mutation over GET", method: "GET", path: "/graphql?query=" + url.QueryEscape("mutation{x}"), wantStatus: 422, wantCode: "BAD_USER_INPUT"},
+			body: `{"query":"{` + costly(60) + `}"}`, wantStatus: 200, wantCode: "BAD_USER_INPUT"},
+		{name: "mutation over GET", method: "GET", path: "/graphql?query=" + url.QueryEscape("mutation{retryAllFailedSyncs}"),
+			wantStatus: 405, wantCode: "BAD_REQUEST"},
+		{name: "GET without a query", method: "GET", path: "/graphql", wantStatus: 400, wantCode: "BAD_REQUEST"},
+		{name: "GET with variables that are not JSON", method: "GET",
+			path: "/graphql?query=" + url.QueryEscape("{labels{totalCount}}") + "&variables=nope", wantStatus: 400, wantCode: "BAD_REQUEST"},
 		{name: "unknown route", method: "GET", path: "/nope", wantStatus: 404},
 		{name: "wrong method", method: "DELETE", path: "/v1/health", wantStatus: 405},
 	}
@@ -371,22 +402,57 @@ func TestBadRequests(t *testing.T) {
 			if path == "" {
 				path = "/graphql"
 			}
-			r := e.do(t, tt.method, path, tt.contentType, tt.body, "Authorization", "Bearer "+e.token)
-			if r.status != tt.wantStatus {
-				t.Fatalf("HTTP status: got %d (%s), want %d", r.status, truncate(r.body), tt.wantStatus)
+			var body io.Reader = strings.NewReader(tt.body)
+			if tt.chunked {
+				body = io.MultiReader(body) // a length the client does not declare
+			}
+			req, err := http.NewRequest(tt.method, e.url+path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("HTTP status: got %d (%s), want %d", resp.StatusCode, truncate(raw), tt.wantStatus)
 			}
 			if tt.wantCode == "" {
 				return
 			}
+			wantType := "application/json; charset=utf-8"
+			if tt.accept == gqlResponseJSON {
+				wantType = gqlResponseJSON + "; charset=utf-8"
+			}
+			if got := resp.Header.Get("Content-Type"); got != wantType {
+				t.Errorf("Content-Type: got %q, want %q", got, wantType)
+			}
 			var g gqlResponse
-			if err := json.Unmarshal(r.body, &g); err != nil || len(g.Errors) == 0 {
-				t.Fatalf("want a GraphQL error, got %s", truncate(r.body))
+			if err := json.Unmarshal(raw, &g); err != nil || len(g.Errors) == 0 {
+				t.Fatalf("want a GraphQL error, got %s", truncate(raw))
 			}
 			if got := g.Errors[0].Extensions["code"]; got != tt.wantCode {
 				t.Errorf("extensions.code: got %v, want %s (%s)", got, tt.wantCode, g.Errors[0].Message)
 			}
+			if msg := g.Errors[0].Message; msg == "internal error" || strings.Contains(msg, strings.Repeat("a", 100)) {
+				t.Errorf("message: got %q, want the reason, and none of the body", truncate([]byte(msg)))
+			}
 			if got := g.Errors[0].Extensions["field"]; tt.wantField != "" && got != tt.wantField {
 				t.Errorf("extensions.field: got %v, want %s", got, tt.wantField)
+			}
+			var entries map[string]json.RawMessage
+			_ = json.Unmarshal(raw, &entries)
+			if _, has := entries["data"]; has != tt.wantData {
+				t.Errorf("data entry: present %v, want %v (%s)", has, tt.wantData, truncate(raw))
 			}
 		})
 	}

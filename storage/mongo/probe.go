@@ -114,7 +114,9 @@ func (p *WriteProbe) Run(ctx context.Context, every time.Duration, changed func(
 	defer tick.Stop()
 	failing := false
 	for {
-		wctx, cancel := context.WithTimeout(ctx, every)
+		// At least a second per write, however often: a loaded server
+		// that is slow to write is not failing.
+		wctx, cancel := context.WithTimeout(ctx, max(every, time.Second))
 		err := p.Probe(wctx)
 		cancel()
 		switch {
