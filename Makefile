@@ -27,6 +27,22 @@ schema-lint: $(SCHEMA_LINT)/node_modules/.package-lock.json ## graphql-schema-li
 $(SCHEMA_LINT)/node_modules/.package-lock.json: $(SCHEMA_LINT)/package.json $(SCHEMA_LINT)/package-lock.json
 	cd $(SCHEMA_LINT) && npm ci --no-audit --no-fund
 
+# GraphiQL for /playground, from the npm packages pinned in web/playground:
+# `npm ci` fetches each at its lockfile version and checks it against the
+# lockfile's sha512 `integrity` (no install scripts run), then build.mjs
+# bundles them into internal/server/playground/, which the binary embeds and
+# git keeps (`go build` needs no network). The -check target rebuilds in
+# memory and fails unless the result matches the committed SHA256SUMS.
+PLAYGROUND := web/playground
+.PHONY: playground-assets playground-assets-check
+playground-assets: ## fetch (integrity-checked) and bundle the playground's GraphiQL into internal/server/playground/
+	cd $(PLAYGROUND) && npm ci --ignore-scripts --no-audit --no-fund
+	node $(PLAYGROUND)/build.mjs
+
+playground-assets-check: ## rebuild the playground's assets from the lockfile; fail unless they match what is committed
+	cd $(PLAYGROUND) && npm ci --ignore-scripts --no-audit --no-fund
+	node $(PLAYGROUND)/build.mjs --check
+
 generate: ## regenerate gqlgen code (graph/, models/models_gen.go, resolver stubs)
 	$(GO) generate ./...
 

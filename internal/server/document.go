@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -27,6 +28,46 @@ const (
 	MaxRootFields    = 20
 	MaxDuplicates    = 20 // selections of a response key already selected in the same set
 )
+
+// MaxIntrospectionLists bounds introspection instead of MaxDepth, which is
+// meant for data. An introspection answer grows only where a list nests in
+// a list (types › fields › args); ofType and type add one object a level
+// and end with the schema's wrappers, so GraphiQL's query (graphql-js
+// getIntrospectionQuery, ofType nested typeDepth times, 9 by default) is
+// 15 levels deep yet cheap, while fields { type { fields … } } multiplies
+// at every turn. Three is what that query nests; the other limits above
+// hold for it as for data, and whether a caller may introspect at all is
+// resolvers.Guard's rule.
+const MaxIntrospectionLists = 3
+
+// introspectionLists are the list fields with selections of the spec's
+// introspection types (__Schema, __Type, __Field, __Directive).
+var introspectionLists = map[string]bool{
+	"types": true, "directives": true, "fields": true, "args": true,
+	"inputFields": true, "interfaces": true, "possibleTypes": true, "enumValues": true,
+}
+
+// isIntrospection reports whether a root field is introspection's;
+// __typename, a leaf anywhere, is counted as data.
+func isIntrospection(field string) bool { return field == "__schema" || field == "__type" }
+
+// nesting is where a selection set sits: depth counts fields for data; in
+// introspection (under __schema or __type, or in a fragment on an
+// introspection type) only the lists nested so far count.
+type nesting struct {
+	depth int
+	intro bool
+	lists int
+}
+
+// under is the nesting of the selection set of a field f at n.
+func (n nesting) under(f *ast.Field) nesting {
+	sub := nesting{depth: n.depth + 1, intro: n.intro || (n.depth == 1 && isIntrospection(f.Name)), lists: n.lists}
+	if sub.intro && introspectionLists[f.Name] {
+		sub.lists++
+	}
+	return sub
+}
 
 // documentLimits refuses, before validation, a document over any of the
 // limits above or MaxDepth deep. It parses the document itself (linear,
@@ -69,11 +110,12 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 		return limitError("the document does not parse: %v", err)
 	}
 	// Validation reads the whole document, whichever operation is named, and
-	// every fragment, spread or not: so do the counts.
+	// every fragment, spread or not: so do the counts. A fragment on an
+	// introspection type (graphql-js's TypeRef) is measured as introspection.
 	m := measure{doc: doc, inFragment: map[string]bool{}}
 	for _, op := range doc.Operations {
 		m.roots, m.countRoots = 0, true
-		m.walk(op.SelectionSet, 1, map[string]bool{})
+		m.walk(op.SelectionSet, nesting{depth: 1}, map[string]bool{})
 		m.countRoots = false
 		if m.err != nil {
 			return m.err
@@ -81,7 +123,7 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 	}
 	for _, f := range doc.Fragments {
 		m.inFragment[f.Name] = true
-		m.walk(f.SelectionSet, 1, map[string]bool{})
+		m.walk(f.SelectionSet, nesting{depth: 1, intro: strings.HasPrefix(f.TypeCondition, "__")}, map[string]bool{})
 		m.inFragment[f.Name] = false
 		if m.err != nil {
 			return m.err
@@ -111,10 +153,10 @@ type measure struct {
 	err        *gqlerror.Error
 }
 
-// walk visits a selection set at depth; keys are the response keys already
-// selected at this level (inline fragments and spreads share their
-// parent's, so repeating a field through them counts as repeating it).
-func (m *measure) walk(set ast.SelectionSet, depth int, keys map[string]bool) {
+// walk visits a selection set nested as at says; keys are the response
+// keys already selected at this level (inline fragments and spreads share
+// their parent's, so repeating a field through them counts as repeating it).
+func (m *measure) walk(set ast.SelectionSet, at nesting, keys map[string]bool) {
 	for _, sel := range set {
 		if m.steps++; m.steps > 4*MaxFields {
 			m.err = limitError("the operation has more than %d selections (fragments expanded)", 4*MaxFields)
@@ -136,9 +178,10 @@ func (m *measure) walk(set ast.SelectionSet, depth int, keys map[string]bool) {
 				m.duplicates++
 			}
 			keys[key] = true
-			if depth == 1 && m.countRoots {
+			if at.depth == 1 && m.countRoots {
 				m.roots++
 			}
+			sub := at.under(s)
 			switch {
 			case m.roots > MaxRootFields:
 				m.err = limitError("the operation selects more than %d root fields", MaxRootFields)
@@ -149,20 +192,22 @@ func (m *measure) walk(set ast.SelectionSet, depth int, keys map[string]bool) {
 			case m.duplicates > MaxDuplicates:
 				m.err = limitError("the operation selects the same field more than %d times over", MaxDuplicates)
 			case len(s.SelectionSet) == 0:
-			case depth >= MaxDepth:
+			case sub.intro && sub.lists > MaxIntrospectionLists:
+				m.err = limitError("the introspection nests lists more than %d deep", MaxIntrospectionLists)
+			case !sub.intro && at.depth >= MaxDepth:
 				m.err = limitError("the operation is nested more than %d levels deep", MaxDepth)
 			default:
-				m.walk(s.SelectionSet, depth+1, map[string]bool{})
+				m.walk(s.SelectionSet, sub, map[string]bool{})
 			}
 		case *ast.InlineFragment:
-			m.walk(s.SelectionSet, depth, keys)
+			m.walk(s.SelectionSet, at, keys)
 		case *ast.FragmentSpread:
 			f := m.doc.Fragments.ForName(s.Name)
 			if f == nil || m.inFragment[s.Name] {
 				continue // validation names the missing or cyclic fragment
 			}
 			m.inFragment[s.Name] = true
-			m.walk(f.SelectionSet, depth, keys)
+			m.walk(f.SelectionSet, at, keys)
 			m.inFragment[s.Name] = false
 		}
 	}

@@ -14,11 +14,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	gqlplayground "github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/todo-backend/todo/graph"
-	"github.com/todo-backend/todo/internal/auth"
 	"github.com/todo-backend/todo/internal/config"
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/internal/policy"
@@ -287,24 +285,4 @@ func setComplexity(c *graph.ComplexityRoot) {
 	c.User.Teams = func(child int) int { return 1 + child*10 }
 	c.User.Roles = func(child int) int { return 1 + child*10 }
 	c.Task.Labels = func(child int) int { return 1 + child*5 }
-}
-
-// playground serves the GraphiQL page: to anyone in development, to signed-in
-// admins elsewhere (others get 404, as if there were none).
-func playground(d Deps) http.HandlerFunc {
-	page := gqlplayground.Handler("todo GraphQL", "/graphql")
-	return func(w http.ResponseWriter, r *http.Request) {
-		if d.Config.Env != config.EnvDevelopment {
-			v := auth.ViewerFrom(r.Context())
-			if v == nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
-				return
-			}
-			if admin, err := v.IsAdmin(r.Context(), d.Store); err != nil || !admin {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
-				return
-			}
-		}
-		page(w, r)
-	}
 }

@@ -15,7 +15,9 @@ import (
 )
 
 // depthLimit rejects operations nested deeper than max before any resolver
-// runs. Complexity alone does not stop a narrow but very deep query.
+// runs. Complexity alone does not stop a narrow but very deep query. It
+// bounds data: introspection has its own bound, MaxIntrospectionLists,
+// checked with the document's limits.
 type depthLimit struct{ max int }
 
 var (
@@ -37,9 +39,10 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	return nil
 }
 
-// selectionDepth counts nested fields; fragments add no level of their own.
-// The cap on level stops the walk even on a fragment cycle, which validation
-// refuses anyway.
+// selectionDepth counts nested fields; fragments add no level of their own,
+// and introspection (__schema and __type, which validation allows at the
+// root only) none at all. The cap on level stops the walk even on a
+// fragment cycle, which validation refuses anyway.
 func selectionDepth(set ast.SelectionSet, level int) int {
 	if level > 64 {
 		return level
@@ -49,6 +52,9 @@ func selectionDepth(set ast.SelectionSet, level int) int {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
+			if isIntrospection(s.Name) {
+				continue
+			}
 			d = 1 + selectionDepth(s.SelectionSet, level+1)
 		case *ast.InlineFragment:
 			d = selectionDepth(s.SelectionSet, level+1)

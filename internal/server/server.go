@@ -72,7 +72,9 @@ func New(d Deps) http.Handler {
 	)
 	r.With(limitBody(MaxBodyBytes), d.Auth.CSRF(true)).Method(http.MethodPost, "/graphql", gql)
 	r.Method(http.MethodGet, "/graphql", gql)
-	r.Get("/playground", playground(d))
+	pg := newGraphiQL(d)
+	r.Get("/playground", pg.Page)
+	r.Get("/playground/assets/{name}", pg.Asset)
 
 	r.Get("/v1/health", health(d.Mongo, d.Mirror, d.Sync))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
