@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -116,7 +117,7 @@ func (s *Service) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	// A page of the API's own origin (the playground) forges nothing.
 	// Browsers set Sec-Fetch-Site and no page can; a client that is not a
 	// browser carries no victim's cookies to forge with.
-	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+	if r.Header.Get("Sec-Fetch-Site") == "same-origin" || sameHost(r) {
 		return true
 	}
 	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
@@ -224,4 +225,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
+}
+
+// sameHost reports an Origin naming the host the request was sent to: the
+// API's own page, in a browser that sends no Sec-Fetch-Site (they send it
+// only to secure origins and localhost). Behind a proxy that rewrites Host
+// it does not match, and the Origin check decides.
+func sameHost(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }

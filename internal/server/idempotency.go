@@ -162,8 +162,10 @@ func runOnce(w http.ResponseWriter, r *http.Request, next http.Handler, store *s
 // it failed for a reason that passes: on the server's side (INTERNAL), or
 // by the moment's contention (CONFLICT: changed under it more often than it
 // retries; RATE_LIMITED), as Stripe keeps no result for requests that
-// conflicted. Other client errors are final: the same request would get
-// them again.
+// conflicted, or before it ran at all for what its headers said
+// (BAD_REQUEST: an Accept or Content-Type the key's body hash does not
+// cover). Other client errors are final: the same request would get them
+// again.
 func cleanFailure(body []byte, track *storage.Track) bool {
 	if track.Kept() {
 		return false
@@ -184,7 +186,7 @@ func cleanFailure(body []byte, track *storage.Track) bool {
 	}
 	for _, e := range answer.Errors {
 		switch e.Extensions.Code {
-		case "INTERNAL", "CONFLICT", "RATE_LIMITED":
+		case "INTERNAL", "CONFLICT", "RATE_LIMITED", codeBadRequest:
 			return true
 		}
 	}

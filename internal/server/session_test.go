@@ -262,6 +262,12 @@ func TestCSRF(t *testing.T) {
 		{"cookie, text/plain", "text/plain", []string{"Cookie", s.cookies()}, 415},
 		{"cookie, foreign origin", "application/json", []string{"Cookie", s.cookies(), "Origin", "https://evil.example"}, 403},
 		{"bearer, foreign origin", "application/json", []string{"Authorization", "Bearer " + s.access, "Origin", "https://evil.example"}, 200},
+		// The API's own pages (the playground): by the browser's Sec-Fetch-Site,
+		// or, where browsers send none (plain HTTP), by the Origin naming the host.
+		{"cookie, same-origin by Sec-Fetch-Site", "application/json", []string{"Cookie", s.cookies(), "Origin", "https://api.example", "Sec-Fetch-Site", "same-origin"}, 200},
+		{"cookie, the API's own host", "application/json", []string{"Cookie", s.cookies(), "Origin", e.url}, 200},
+		{"cookie, foreign origin, cross-site", "application/json", []string{"Cookie", s.cookies(), "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 403},
+		{"cookie, a sibling site", "application/json", []string{"Cookie", s.cookies(), "Origin", "https://other.app.example.com", "Sec-Fetch-Site", "same-site"}, 403},
 	}
 	for _, tt := range tests {
 		if r := e.do(t, http.MethodPost, "/graphql", tt.ctype, q, tt.headers...); r.status != tt.wantStatus {

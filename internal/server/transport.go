@@ -58,6 +58,9 @@ func (httpTransport) Supports(r *http.Request) bool {
 
 func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
+	// The answer depends on Accept and on who asks: no shared cache keeps it.
+	w.Header().Set("Vary", "Accept")
+	w.Header().Set("Cache-Control", "private, no-store")
 	media, ok := negotiate(r.Header.Values("Accept"))
 	if !ok {
 		writeRequestError(w, r, mediaJSON, http.StatusNotAcceptable,
@@ -243,9 +246,12 @@ func negotiate(accept []string) (string, bool) {
 			*m = match{q: q, specificity: specificity}
 		}
 	}
-	seen := false
+	seen, parts := false, 0
 	for _, header := range accept {
 		for _, part := range strings.Split(header, ",") {
+			if parts++; parts > maxAcceptParts {
+				break // a client that lists more is not negotiating
+			}
 			media, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 			if err != nil {
 				continue
@@ -282,6 +288,10 @@ func negotiate(accept []string) (string, bool) {
 		return mediaJSON, true
 	}
 }
+
+// maxAcceptParts bounds the media ranges negotiate reads: a header of a
+// megabyte of "*/*," must not cost a parse each.
+const maxAcceptParts = 32
 
 // writeRequestError answers a request the server could not take, with no
 // data entry and extensions.code BAD_REQUEST.
