@@ -106,13 +106,18 @@ func cors(origins []string) func(http.Handler) http.Handler {
 }
 
 // limitBody answers 413 to a declared length over limit and caps what a
-// handler can read from a body of unknown length.
+// handler can read from a body of unknown length. On /graphql the 413 is a
+// GraphQL error (BAD_REQUEST, as the transport answers a chunked one).
 func limitBody(limit int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
-				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{
-					"error": fmt.Sprintf("request body larger than %d bytes", limit)})
+				msg := fmt.Sprintf("the body is larger than %d bytes", limit)
+				if r.URL.Path == "/graphql" {
+					writeRequestError(w, r, mediaJSON, http.StatusRequestEntityTooLarge, msg)
+					return
+				}
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": msg})
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -363,7 +363,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "no acceptable answer", method: "POST", contentType: "application/json", accept: "text/html",
 			body: `{"query":"{labels{totalCount}}"}`, wantStatus: 406, wantCode: "BAD_REQUEST"},
 		{name: "oversized body", method: "POST", contentType: "application/json",
-			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`, wantStatus: 413},
+			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`, wantStatus: 413, wantCode: "BAD_REQUEST"},
 		{name: "oversized body of unknown length", method: "POST", contentType: "application/json", chunked: true,
 			body: `{"query":"{labels{totalCount}}","x":"` + strings.Repeat("a", 1<<20) + `"}`, wantStatus: 413, wantCode: "BAD_REQUEST"},
 		{name: "syntax error", method: "POST", contentType: "application/json", body: `{"query":"{labels{"}`,
