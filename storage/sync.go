@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -216,42 +215,17 @@ func (s *Store) SyncMetrics(ctx context.Context) (SyncMetrics, error) {
 	if err != nil {
 		return SyncMetrics{}, err
 	}
+	o := e.Overview(ctx)
 	m := SyncMetrics{Enabled: e.Enabled(), Async: e.Async(), Unreachable: e.Unreachable(),
-		Tables: map[string]mirror.TableStats{}}
+		Tables: o.Tables, Counts: o.Counts, Retries: o.Retries, LastVerify: o.LastVerify}
 	m.P50, m.P99 = e.ApplyLatency()
-	var mongoErr, pgErr error
-	var tables map[string]mirror.TableStats
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
-		defer cancel()
-		tables, pgErr = e.Stats(ctx)
-	})
-	wg.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
-		defer cancel()
-		if m.Counts, mongoErr = e.Counts(ctx); mongoErr != nil {
-			return
-		}
-		if m.Retries, mongoErr = e.Retries(ctx); mongoErr != nil {
-			return
-		}
-		var v mirror.VerifyResult
-		var ok bool
-		if v, ok, mongoErr = e.LastVerify(ctx); ok {
-			m.LastVerify = &v
-		}
-	})
-	wg.Wait()
-	if mongoErr != nil {
-		s.log.WarnContext(ctx, "mirror figures of MongoDB unavailable", "err", mongoErr)
+	if o.MongoErr != nil {
+		s.log.WarnContext(ctx, "mirror figures of MongoDB unavailable", "err", o.MongoErr)
 		m.Unavailable = append(m.Unavailable, mirror.StoreMongoDB)
 	}
-	if pgErr != nil {
-		s.log.WarnContext(ctx, "mirror stats unavailable", "err", pgErr)
+	if o.PGErr != nil {
+		s.log.WarnContext(ctx, "mirror stats unavailable", "err", o.PGErr)
 		m.Unavailable = append(m.Unavailable, mirror.StorePostgres)
-	} else {
-		m.Tables = tables
 	}
 	return m, nil
 }

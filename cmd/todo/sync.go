@@ -10,7 +10,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -143,27 +142,14 @@ func openEngine(ctx context.Context, cfg config.Config, log *slog.Logger, migrat
 // with what it could read and names the store that did not answer (and
 // fails, so scripts notice).
 func syncStatus(ctx context.Context, e *mirror.Engine, out io.Writer) error {
-	var c mirror.IntentCounts
-	var stats map[string]mirror.TableStats
-	var mongoErr, pgErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
-		defer cancel()
-		c, mongoErr = e.Counts(ctx)
-	})
-	wg.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
-		defer cancel()
-		stats, pgErr = e.Stats(ctx)
-	})
-	wg.Wait()
-	if mongoErr != nil {
-		return fmt.Errorf("mongodb unavailable: %w", mongoErr)
+	o := e.Overview(ctx)
+	if o.MongoErr != nil {
+		return fmt.Errorf("mongodb unavailable: %w", o.MongoErr)
 	}
-	if pgErr != nil {
-		fmt.Fprintf(out, "postgres: unavailable within %s (%v); rows and last sync unknown\n", mirror.AdminBound, pgErr)
+	if o.PGErr != nil {
+		fmt.Fprintf(out, "postgres: unavailable within %s (%v); rows and last sync unknown\n", mirror.AdminBound, o.PGErr)
 	}
+	c, stats := o.Counts, o.Tables
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "collection\trows\tpending\tfailed\tlast sync")
 	for _, coll := range mirror.Collections {
@@ -175,12 +161,10 @@ func syncStatus(ctx context.Context, e *mirror.Engine, out io.Writer) error {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "pending %d, failed %d, oldest pending %s\n", c.TotalPending(), c.TotalFailed(), c.OldestPending.Round(time.Second))
-	vctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
-	defer cancel()
-	if v, ok, err := e.LastVerify(vctx); err == nil && ok {
+	if v := o.LastVerify; v != nil {
 		fmt.Fprintf(out, "last verify %s: %d missing, %d extra, %d different\n", v.At.Format(time.RFC3339), v.Missing, v.Extra, v.Different)
 	}
-	if pgErr != nil {
+	if o.PGErr != nil {
 		return fmt.Errorf("%w: postgres did not answer", errUnavailable)
 	}
 	return nil

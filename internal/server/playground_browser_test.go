@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/todo-backend/todo/internal/testenv"
 )
 
 // browserTestDir holds the pinned playwright-core (package.json and its
@@ -28,10 +30,10 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		unavailable(t, "node is needed to drive the browser: %v", err)
+		testenv.Unavailable(t, "node is needed to drive the browser: %v", err)
 	}
 	if _, err := os.Stat(chromiumPath); err != nil {
-		unavailable(t, "chromium is needed (apt-get install chromium; .ci/run does): %v", err)
+		testenv.Unavailable(t, "chromium is needed (apt-get install chromium; .ci/run does): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -102,14 +104,4 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if err != nil || summary != "playground browser test: ok" {
 		t.Errorf("browser test: %v; got %q, want \"playground browser test: ok\"", err, summary)
 	}
-}
-
-// unavailable fails the test under CI=true and skips it elsewhere, as the
-// test harness does for a missing database.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format+" (skipped; with CI=true this fails)", args...)
 }

@@ -95,7 +95,7 @@ func MongoURI(t testing.TB) string {
 	h.requireMain(t)
 	h.mongoOnce.Do(h.startMongo)
 	if h.mongoErr != nil {
-		unavailable(t, "no MongoDB-wire server: %v", h.mongoErr)
+		Unavailable(t, "no MongoDB-wire server: %v", h.mongoErr)
 	}
 	return h.mongoURI
 }
@@ -126,7 +126,7 @@ func PostgresServerDSN(t testing.TB) string {
 	h.requireMain(t)
 	h.pgOnce.Do(h.startPostgres)
 	if h.pgErr != nil {
-		unavailable(t, "no PostgreSQL server: %v", h.pgErr)
+		Unavailable(t, "no PostgreSQL server: %v", h.pgErr)
 	}
 	return h.pgDSN
 }
@@ -234,9 +234,10 @@ func (h *harness) shutdown() error {
 	return nil
 }
 
-// unavailable applies the availability policy: a missing server skips the test on a developer machine
-// but fails it in CI, where a skip would turn an untested build green.
-func unavailable(t testing.TB, format string, args ...any) {
+// Unavailable applies the availability policy to something a test needs (a
+// server, a program): missing, it skips the test on a developer machine but
+// fails it in CI, where a skip would turn an untested build green.
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") == "true" {
@@ -280,7 +281,7 @@ func SQLiteMongoURI(t testing.TB) string {
 	defer cancel()
 	f, err := startFerret(ctx, &ferretdb.Config{Handler: "sqlite", SQLiteURL: sqliteURL(dir)})
 	if err != nil {
-		unavailable(t, "no SQLite FerretDB: %v", err)
+		Unavailable(t, "no SQLite FerretDB: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)

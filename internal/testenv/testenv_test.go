@@ -153,7 +153,7 @@ func TestParallel(t *testing.T) {
 func TestStartCluster(t *testing.T) {
 	t.Parallel()
 	if _, err := postgresBinDir(); err != nil {
-		unavailable(t, "cannot test throwaway clusters: %v", err)
+		Unavailable(t, "cannot test throwaway clusters: %v", err)
 	}
 	// Not t.TempDir: its parent is private to root, and the postgres user could not reach the cluster.
 	root, err := os.MkdirTemp("", "testenv-cluster-test-")

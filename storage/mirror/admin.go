@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -239,3 +240,47 @@ func (e *Engine) Enabled() bool { return e.o.Enabled }
 
 // Async reports whether the worker applies writes (DUAL_WRITE_SYNC_MODE).
 func (e *Engine) Async() bool { return e.o.Async }
+
+// Overview is the mirror's figures for syncMetrics and `todo sync status`:
+// MongoDB's (intents, retries, the last verify) and PostgreSQL's (each
+// table's rows and last sync). Each store is asked within AdminBound, the
+// two at once; one that does not answer leaves its figures out, its error
+// set, so the answer comes within the bound during a partition.
+type Overview struct {
+	Counts     IntentCounts
+	Retries    int
+	LastVerify *VerifyResult
+	Tables     map[string]TableStats
+	MongoErr   error
+	PGErr      error
+}
+
+// Overview gathers the figures.
+func (e *Engine) Overview(ctx context.Context) Overview {
+	var o Overview
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, AdminBound)
+		defer cancel()
+		o.Tables, o.PGErr = e.Stats(ctx)
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, AdminBound)
+		defer cancel()
+		if o.Counts, o.MongoErr = e.Counts(ctx); o.MongoErr != nil {
+			return
+		}
+		if o.Retries, o.MongoErr = e.Retries(ctx); o.MongoErr != nil {
+			return
+		}
+		v, ok, err := e.LastVerify(ctx)
+		if o.MongoErr = err; ok {
+			o.LastVerify = &v
+		}
+	})
+	wg.Wait()
+	if o.PGErr != nil {
+		o.Tables = map[string]TableStats{}
+	}
+	return o
+}

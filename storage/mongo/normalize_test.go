@@ -1,10 +1,13 @@
 package mongo
 
 import (
+	"context"
 	"slices"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/todo-backend/todo/internal/testenv"
 )
 
 // Legacy documents holding text the mirror cannot store are reported by
@@ -78,15 +81,20 @@ func TestNormalizeReportsUnmirrorableText(t *testing.T) {
 	}
 }
 
-// A NUL is reported like any control character, where the server stores
-// one at all: MongoDB does, FerretDB on PostgreSQL refuses it.
+// A NUL is reported like any control character. FerretDB on PostgreSQL
+// refuses to store one, so this runs on a FerretDB on SQLite, which stores
+// it as MongoDB does.
 func TestNormalizeReportsNUL(t *testing.T) {
-	s := newStore(t)
+	s, err := Connect(testenv.SQLiteMongoURI(t), "todo", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	ctx := t.Context()
 	bad, clean := bson.NewObjectID(), bson.NewObjectID()
 	if _, err := s.coll(CollLabels).InsertOne(ctx, bson.D{{Key: "_id", Value: bad}, {Key: "name", Value: "a\x00b"},
 		{Key: "color", Value: "#000000"}}); err != nil {
-		t.Skipf("this server does not store a NUL (%v), so no legacy document holds one", err)
+		t.Fatalf("inserting a label with a NUL: %v", err)
 	}
 	insertRaw(t, s, CollLabels, bson.D{{Key: "_id", Value: clean}, {Key: "name", Value: "ab"}, {Key: "color", Value: "#000000"}})
 	res, err := s.Normalize(ctx, CollLabels, nil)
