@@ -229,6 +229,7 @@ type ComplexityRoot struct {
 		Assignment      func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		CreatedBy       func(childComplexity int) int
+		CurrentStatus   func(childComplexity int) int
 		DeferredDetails func(childComplexity int) int
 		Description     func(childComplexity int) int
 		DisplayID       func(childComplexity int) int
@@ -240,7 +241,6 @@ type ComplexityRoot struct {
 		Labels          func(childComplexity int) int
 		Priority        func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
-		Status          func(childComplexity int) int
 		Title           func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
 		UpdatedBy       func(childComplexity int) int
@@ -431,7 +431,6 @@ type QueryResolver interface {
 	Roles(ctx context.Context, scope *models.RoleScope) ([]models.Role, error)
 }
 type TaskResolver interface {
-	Status(ctx context.Context, obj *models.Task) (models.TaskStatus, error)
 	Labels(ctx context.Context, obj *models.Task) ([]models.Label, error)
 	Assignment(ctx context.Context, obj *models.Task) (*models.TaskAssignment, error)
 
@@ -1480,6 +1479,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.CreatedBy(childComplexity), true
+	case "Task.status":
+		if e.ComplexityRoot.Task.CurrentStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.CurrentStatus(childComplexity), true
 	case "Task.deferredDetails":
 		if e.ComplexityRoot.Task.DeferredDetails == nil {
 			break
@@ -1546,12 +1551,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.StartedAt(childComplexity), true
-	case "Task.status":
-		if e.ComplexityRoot.Task.Status == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Task.Status(childComplexity), true
 	case "Task.title":
 		if e.ComplexityRoot.Task.Title == nil {
 			break
@@ -9282,7 +9281,7 @@ func (ec *executionContext) _Task_status(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Task_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Status(ctx, obj)
+			return obj.CurrentStatus(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v models.TaskStatus) graphql.Marshaler {
@@ -9293,7 +9292,7 @@ func (ec *executionContext) _Task_status(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Task_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Task", field, true, true, "TaskStatus")
+	return graphql.NewScalarFieldContext("Task", field, true, false, "TaskStatus")
 }
 
 func (ec *executionContext) _Task_labels(ctx context.Context, field graphql.CollectedField, obj *models.Task) (ret graphql.Marshaler) {
@@ -14707,11 +14706,10 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Task_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._Task_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "labels":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -369,11 +369,6 @@ func (r *queryResolver) Watchlist(ctx context.Context, first *int, after *string
 	return r.taskConnection(ctx, after, page), nil
 }
 
-// Status is the resolver for the status field.
-func (r *taskResolver) Status(ctx context.Context, obj *models.Task) (models.TaskStatus, error) {
-	return obj.ReportedStatus(time.Now()), nil
-}
-
 // Labels is the resolver for the labels field.
 func (r *taskResolver) Labels(ctx context.Context, obj *models.Task) ([]models.Label, error) {
 	return loadAll(ctx, loaders.For(ctx).Labels, obj.LabelIDs)

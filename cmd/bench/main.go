@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,27 +58,51 @@ type benchOptions struct {
 	// hostileDuration is each hostile run's: the list does about 2 req/s
 	// there, so a p99 needs more of them than one case's duration gives.
 	hostileDuration time.Duration
+	// sizes are the data sizes of the sweep, on each of sweeps (embedded,
+	// ferretdb).
+	sizes  []int
+	sweeps []string
+}
+
+func ints(flagName, list string) ([]int, error) {
+	var out []int
+	for _, c := range strings.Split(list, ",") {
+		if c == "" {
+			continue
+		}
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			return nil, fmt.Errorf("-%s: %w", flagName, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func run() error {
 	var o benchOptions
-	var clients, modes string
+	var clients, modes, sizes, sweeps string
 	flag.StringVar(&o.pg, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin DSN")
-	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each measurement")
+	flag.DurationVar(&o.duration, "duration", 6*time.Second, "length of each measurement")
 	flag.StringVar(&clients, "clients", "1,8", "concurrent clients")
-	flag.StringVar(&modes, "modes", "off,sync,async", "dual-write modes")
+	flag.StringVar(&modes, "modes", "none,off,sync,async", "dual-write modes; the first is the baseline of the ratios and gets the raw-driver baselines")
 	flag.IntVar(&o.tasks, "tasks", 120, "tasks seeded for the list query")
 	flag.BoolVar(&o.hostile, "hostile", true, "also measure 8 clients while a ninth sends hostile requests")
 	flag.DurationVar(&o.hostileDuration, "hostile-duration", 30*time.Second, "length of each hostile measurement, in 5 slices taking turns with the others")
+	flag.StringVar(&sizes, "sizes", "100,500,2000,5000", "task counts of the data-size sweep")
+	flag.StringVar(&sweeps, "sweeps", "embedded,ferretdb", "setups the sweep runs on: embedded (the default `go run ./cmd/todo`), ferretdb (FerretDB on PostgreSQL, sync dual-write); empty: none")
 	flag.Parse()
-	for _, c := range strings.Split(clients, ",") {
-		n, err := strconv.Atoi(c)
-		if err != nil {
-			return fmt.Errorf("-clients: %w", err)
-		}
-		o.clients = append(o.clients, n)
+	var err error
+	if o.clients, err = ints("clients", clients); err != nil {
+		return err
+	}
+	if o.sizes, err = ints("sizes", sizes); err != nil {
+		return err
 	}
 	o.modes = strings.Split(modes, ",")
+	if sweeps != "" {
+		o.sweeps = strings.Split(sweeps, ",")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +116,10 @@ func run() error {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/todo").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
+	commit := "unknown"
+	if out, err := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
 	dbs := newDatabases(o.pg)
 	defer dbs.dropAll()
 	ferretDB, err := dbs.create(ctx, "ferret")
@@ -105,8 +132,7 @@ func run() error {
 	}
 	defer ferret.stop()
 
-	var results []result
-	var memory []string
+	rep := &runReport{o: o, commit: commit}
 	for i, mode := range o.modes {
 		mirrorDB, err := dbs.create(ctx, "mirror_"+mode)
 		if err != nil {
@@ -117,18 +143,20 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		var raw func() ([]result, error)
+		var raw *rawTarget
 		if i == 0 {
-			raw = func() ([]result, error) { return rawBaseline(ctx, ferret.uri, dbName, o) }
+			raw = &rawTarget{uri: ferret.uri, dbName: dbName}
 		}
-		rs, err := measureServer(ctx, srv, mode, o, raw)
+		rs, ts, err := measureServer(ctx, srv, mode, o, raw)
+		raw.close()
 		hwm := srv.peakRSS()
 		srv.stop()
 		if err != nil {
 			return err
 		}
-		results = append(results, rs...)
-		memory = append(memory, fmt.Sprintf("| %s | %.0f MB |", mode, float64(hwm)/(1<<20)))
+		rep.results = append(rep.results, rs...)
+		rep.trips = append(rep.trips, ts...)
+		rep.memory = append(rep.memory, memory{setup: "FerretDB-PostgreSQL, dual-write " + mode, peak: hwm, limit: 100 << 20})
 		if i == 0 && o.hostile {
 			// On the same data, a server with budgets off (the worst case),
 			// then one with the default budgets.
@@ -146,11 +174,33 @@ func run() error {
 				if err != nil {
 					return err
 				}
-				results = append(results, rs...)
+				rep.results = append(rep.results, rs...)
 			}
 		}
 	}
-	report(os.Stdout, o, results, memory)
+	for _, name := range o.sweeps {
+		sp := serverSpec{mode: "sync", dataDir: filepath.Join(dir, "sweep-"+name)}
+		limit := int64(100 << 20)
+		switch name {
+		case "embedded":
+			sp.embedded, limit = true, 200<<20
+		case "ferretdb":
+			mirrorDB, err := dbs.create(ctx, "mirror_sweep")
+			if err != nil {
+				return err
+			}
+			sp.mongoURI, sp.dbName, sp.mirrorDSN = ferret.uri, fmt.Sprintf("bench_%d_sweep", os.Getpid()), mirrorDB
+		default:
+			return fmt.Errorf("-sweeps: unknown setup %q", name)
+		}
+		rows, hwm, err := sweep(ctx, bin, name, sp, o.sizes)
+		if err != nil {
+			return err
+		}
+		rep.sweep = append(rep.sweep, rows...)
+		rep.memory = append(rep.memory, memory{setup: name + " sweep to " + strconv.Itoa(o.sizes[len(o.sizes)-1]) + " tasks", peak: hwm, limit: limit})
+	}
+	rep.write(os.Stdout)
 	return nil
 }
 
@@ -211,59 +261,6 @@ func load(ctx context.Context, op, mode string, c int, d time.Duration, cpu func
 	fmt.Fprintf(os.Stderr, "  %-10s %-5s c=%d  %7.1f req/s  p50 %v  p99 %v  cpu/req %v  errors %d\n",
 		op, mode, c, r.rate, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.cpu.Round(10*time.Microsecond), errs)
 	return r
-}
-
-func report(w io.Writer, o benchOptions, rs []result, memory []string) {
-	fmt.Fprintf(w, "Run %s on %s/%s, %d cores, Go %s; %v per measurement, %d tasks listed.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.duration, o.tasks)
-	fmt.Fprintln(w, "| operation | dual-write | clients | req/s | p50 | p99 | CPU/req | errors |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %v | %v | %v | %d |\n", r.op, r.mode, r.clients, r.rate,
-			r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.cpu.Round(10*time.Microsecond), r.errors)
-	}
-	fmt.Fprintln(w, "\nRatios (same run):")
-	find := func(op, mode string, c int) *result {
-		for i := range rs {
-			if rs[i].op == op && rs[i].mode == mode && rs[i].clients == c {
-				return &rs[i]
-			}
-		}
-		return nil
-	}
-	for _, op := range []string{"createTask", "updateTask"} {
-		for _, c := range o.clients {
-			off := find(op, "off", c)
-			for _, m := range []string{"sync", "async"} {
-				if on := find(op, m, c); off != nil && on != nil && off.rate > 0 {
-					fmt.Fprintf(w, "- %s, %d clients: %s / off = %.2f×\n", op, c, m, on.rate/off.rate)
-				}
-			}
-		}
-	}
-	for _, c := range o.clients {
-		if gq, raw := find("list", o.modes[0], c), find("list", "raw-driver", c); gq != nil && raw != nil && raw.cpu > 0 {
-			fmt.Fprintf(w, "- list, %d clients: GraphQL server CPU per request / raw-driver CPU per request = %.2f×\n",
-				c, float64(gq.cpu)/float64(raw.cpu))
-		}
-	}
-	for _, budgets := range []string{"off", "on"} {
-		for _, op := range []string{"list", "createTask"} {
-			for _, kind := range []string{"refused", "heavy"} {
-				alone := find(op+" (alone, budgets "+budgets+")", o.modes[0], 4)
-				attacked := find(op+" ("+kind+", budgets "+budgets+")", o.modes[0], 4)
-				if alone != nil && attacked != nil && alone.p99 > 0 {
-					fmt.Fprintf(w, "- budgets %s: %s, 4 legitimate clients of 8, p99 with a ninth sending %s attacks / without = %.2f× (errors %d / %d)\n",
-						budgets, op, kind, float64(attacked.p99)/float64(alone.p99), attacked.errors, alone.errors)
-				}
-			}
-		}
-	}
-	fmt.Fprintln(w, "\nPeak server RSS (VmHWM), FerretDB in its own process:")
-	fmt.Fprintln(w, "\n| dual-write | peak RSS |\n| --- | ---: |")
-	for _, m := range memory {
-		fmt.Fprintln(w, m)
-	}
 }
 
 // databases creates and drops the PostgreSQL databases of a run.
@@ -378,27 +375,63 @@ func startFerret(ctx context.Context, pgURL string) (*process, error) {
 	return nil, errors.New("FerretDB did not start")
 }
 
+// serverSpec is how one server process of the run is started.
+type serverSpec struct {
+	// mode is the dual-write mode: none (no mirror engine at all, the
+	// baseline), off, sync or async.
+	mode string
+	// embedded runs the default `go run ./cmd/todo` setup: FerretDB on
+	// SQLite and the SQLite mirror, both in the server's process (its CPU
+	// and memory include them). Otherwise mongoURI, dbName and mirrorDSN
+	// name the external stores.
+	embedded                    bool
+	mongoURI, dbName, mirrorDSN string
+	dataDir                     string
+	env                         []string
+}
+
 func startServer(ctx context.Context, bin, dir, mongoURI, dbName, mirrorDSN, mode string, extraEnv ...string) (*process, error) {
+	return start(ctx, bin, serverSpec{mode: mode, mongoURI: mongoURI, dbName: dbName, mirrorDSN: mirrorDSN,
+		dataDir: filepath.Join(dir, "data-"+mode), env: extraEnv})
+}
+
+// modeEnv is the configuration of a dual-write mode.
+func modeEnv(mode string) []string {
+	switch mode {
+	case "none":
+		return []string{"BENCH_NO_MIRROR=true"}
+	case "off":
+		return []string{"DUAL_WRITE_ENABLED=false"}
+	case "async":
+		return []string{"DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=async"}
+	default:
+		return []string{"DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=sync"}
+	}
+}
+
+func start(ctx context.Context, bin string, sp serverSpec) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(), "ENV=development", "PORT="+strconv.Itoa(port), "MONGODB_URI="+mongoURI,
-		"DB_NAME="+dbName, "POSTGRES_DSN="+mirrorDSN, "DATA_DIR="+filepath.Join(dir, "data-"+mode),
+	// The stores come from the spec alone, never from the caller's
+	// environment.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MONGODB_") && !strings.HasPrefix(kv, "POSTGRES_") && !strings.HasPrefix(kv, "DUAL_WRITE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "ENV=development", "PORT="+strconv.Itoa(port), "DATA_DIR="+sp.dataDir,
 		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1",
 		// The clients are one user each, as fast as they go: budgets and
 		// turns per client off (one request's own turns stay).
 		"REQUEST_RATE=0", "REQUEST_CONCURRENCY=0")
-	switch mode {
-	case "off":
-		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=false")
-	case "async":
-		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=async")
-	default:
-		cmd.Env = append(cmd.Env, "DUAL_WRITE_ENABLED=true", "DUAL_WRITE_SYNC_MODE=sync")
+	if !sp.embedded {
+		cmd.Env = append(cmd.Env, "MONGODB_URI="+sp.mongoURI, "DB_NAME="+sp.dbName, "POSTGRES_DSN="+sp.mirrorDSN)
 	}
-	cmd.Env = append(cmd.Env, extraEnv...) // the last of a duplicate key wins
+	cmd.Env = append(cmd.Env, modeEnv(sp.mode)...)
+	cmd.Env = append(cmd.Env, sp.env...) // the last of a duplicate key wins
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,11 +28,17 @@ const listQuery = `{ tasks(first: 100) { totalCount nodes {
 const createQuery = `mutation($in: CreateTaskInput!) { createTask(input: $in) { id } }`
 const updateQuery = `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { id } }`
 
-// measureServer seeds a user's tasks and measures the list and the two
-// mutations at each client count. The lists run first, and the raw-driver
-// baseline (when raw is set) right after them on the same data; the load's
-// new tasks go to another user, so every list reads the same tasks.
-func measureServer(ctx context.Context, srv *process, mode string, o benchOptions, raw func() ([]result, error)) ([]result, error) {
+// fixture is a server with the bench's two users, the seeded labels and
+// the viewer's tasks (ids), which the list reads and updateTask edits.
+type fixture struct {
+	srv             *process
+	viewer, creator *client
+	labels          []string
+	ids             []string
+}
+
+// newFixture signs the users in and waits for the start-up seeds.
+func newFixture(srv *process) (*fixture, error) {
 	viewer, creator, err := benchUsers(srv.base)
 	if err != nil {
 		return nil, err
@@ -50,117 +56,137 @@ func measureServer(ctx context.Context, srv *process, mode string, o benchOption
 			return nil, errors.New("no labels seeded within 30 s")
 		}
 	}
-	labelPair := func(i int) []string {
-		n := labels.Labels.Nodes
-		return []string{n[i%len(n)].ID, n[(i+3)%len(n)].ID}
+	f := &fixture{srv: srv, viewer: viewer, creator: creator}
+	for _, n := range labels.Labels.Nodes {
+		f.labels = append(f.labels, n.ID)
 	}
-	fmt.Fprintf(os.Stderr, "dual-write %s: seeding %d tasks…\n", mode, o.tasks)
-	var ids []string
-	for i := range o.tasks {
-		var t struct{ CreateTask struct{ ID string } }
-		in := map[string]any{"title": fmt.Sprintf("seed %d", i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": viewer.id}}
-		if err := creator.do(createQuery, map[string]any{"in": in}, &t); err != nil {
-			return nil, err
-		}
-		ids = append(ids, t.CreateTask.ID)
-		if i%2 == 0 {
-			if err := viewer.do(`mutation($id: ID!) { watchTask(taskId: $id) { id } }`, map[string]any{"id": t.CreateTask.ID}, nil); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var out []result
-	for _, c := range o.clients {
-		out = append(out, load(ctx, "list", mode, c, o.duration, srv.cpuTime, func(int, int) error {
-			return viewer.do(listQuery, nil, nil)
-		}))
-	}
-	if raw != nil {
-		rs, err := raw()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-	}
-	for _, c := range o.clients {
-		out = append(out, load(ctx, "createTask", mode, c, o.duration, srv.cpuTime, func(k, i int) error {
-			in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": labelPair(i), "assignee": map[string]any{"userId": creator.id}}
-			return creator.do(createQuery, map[string]any{"in": in}, nil)
-		}))
-		out = append(out, load(ctx, "updateTask", mode, c, o.duration, srv.cpuTime, func(k, i int) error {
-			// Each client updates its own tasks, so clients do not contend
-			// for one document.
-			id := ids[(k+i*c)%len(ids)]
-			return creator.do(updateQuery, map[string]any{"id": id, "t": fmt.Sprintf("v %d-%d", k, i)}, nil)
-		}))
-	}
-	return out, nil
+	return f, nil
 }
 
-// rawBaseline does the list's reads with the driver alone: the viewer's
-// assignments, the page of tasks, then one $in each for labels, users,
-// teams and watch rows, and JSON out. Its CPU time is this process's.
-func rawBaseline(ctx context.Context, uri, dbName string, o benchOptions) ([]result, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-	db := client.Database(dbName)
-	var user struct {
-		ID bson.ObjectID `bson:"_id"`
-	}
-	if err := db.Collection("users").FindOne(ctx, bson.D{{Key: "email_id", Value: "viewer@bench.test"}}).Decode(&user); err != nil {
-		return nil, fmt.Errorf("baseline: viewer: %w", err)
-	}
-	list := func() error {
-		var teams []bson.M
-		if err := findAll(ctx, db, "teams", bson.D{{Key: "poc_id", Value: user.ID}}, nil, &teams); err != nil {
-			return err
-		}
-		var asg []bson.M
-		if err := findAll(ctx, db, "task_details", bson.D{{Key: "assignee_id", Value: user.ID}, {Key: "is_active", Value: true}}, nil, &asg); err != nil {
-			return err
-		}
-		ids := bson.A{}
-		for _, a := range asg {
-			ids = append(ids, a["task_id"])
-		}
-		var tasks []bson.M
-		opts := options.Find().SetSort(bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(101)
-		if err := findAll(ctx, db, "tasks", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
-			{Key: "isDeleted", Value: bson.D{{Key: "$ne", Value: true}}}, {Key: "status", Value: bson.D{{Key: "$ne", Value: "DONE"}}}}, opts, &tasks); err != nil {
-			return err
-		}
-		if _, err := db.Collection("tasks").CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
-			return err
-		}
-		labelIDs, userIDs, taskIDs := bson.A{}, bson.A{}, bson.A{}
-		for _, t := range tasks {
-			if ls, ok := t["labels"].(bson.A); ok {
-				labelIDs = append(labelIDs, ls...)
+func (f *fixture) labelPair(i int) []string {
+	return []string{f.labels[i%len(f.labels)], f.labels[(i+3)%len(f.labels)]}
+}
+
+// grow creates tasks for the viewer (two labels each, every other one
+// watched) until it has n, from 4 clients at once.
+func (f *fixture) grow(ctx context.Context, n int) error {
+	var mu sync.Mutex
+	next := len(f.ids)
+	var wg sync.WaitGroup
+	var first error
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				var t struct{ CreateTask struct{ ID string } }
+				in := map[string]any{"title": fmt.Sprintf("seed %d", i), "labelIds": f.labelPair(i), "assignee": map[string]any{"userId": f.viewer.id}}
+				err := f.creator.do(createQuery, map[string]any{"in": in}, &t)
+				if err == nil && i%2 == 0 {
+					err = f.viewer.do(`mutation($id: ID!) { watchTask(taskId: $id) { id } }`, map[string]any{"id": t.CreateTask.ID}, nil)
+				}
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if err == nil {
+					f.ids = append(f.ids, t.CreateTask.ID)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
 			}
-			userIDs = append(userIDs, t["createdBy"], t["updatedBy"])
-			taskIDs = append(taskIDs, t["_id"])
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (f *fixture) list(int, int) error { return f.viewer.do(listQuery, nil, nil) }
+
+// create makes a task for the creator, so the viewer's list stays as seeded.
+func (f *fixture) create(k, i int) error {
+	in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": f.labelPair(i), "assignee": map[string]any{"userId": f.creator.id}}
+	return f.creator.do(createQuery, map[string]any{"in": in}, nil)
+}
+
+// update retitles one of the viewer's tasks; with c clients, each client
+// has tasks of its own, so clients do not contend for one document.
+func (f *fixture) update(c int) func(k, i int) error {
+	return func(k, i int) error {
+		id := f.ids[(k+i*c)%len(f.ids)]
+		return f.creator.do(updateQuery, map[string]any{"id": id, "t": fmt.Sprintf("v %d-%d", k, i)}, nil)
+	}
+}
+
+// ops are the operations measured, in order: the list, then updateTask,
+// then createTask (which grows the data the others would read).
+var ops = []string{"list", "updateTask", "createTask"}
+
+func (f *fixture) op(name string, c int) func(k, i int) error {
+	switch name {
+	case "list":
+		return f.list
+	case "updateTask":
+		return f.update(c)
+	default:
+		return f.create
+	}
+}
+
+// measureServer seeds the viewer's tasks and measures each operation at
+// each client count, then counts its MongoDB round trips. When raw is set,
+// the raw-driver baseline of each operation runs right after it, on the
+// same data.
+func measureServer(ctx context.Context, srv *process, mode string, o benchOptions, raw *rawTarget) ([]result, []trips, error) {
+	f, err := newFixture(srv)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(os.Stderr, "dual-write %s: seeding %d tasks…\n", mode, o.tasks)
+	if err := f.grow(ctx, o.tasks); err != nil {
+		return nil, nil, err
+	}
+	if raw != nil {
+		if err := raw.prepare(ctx, f); err != nil {
+			return nil, nil, err
 		}
-		var ls, us, ws []bson.M
-		if err := findAll(ctx, db, "labels", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: labelIDs}}}}, nil, &ls); err != nil {
-			return err
-		}
-		if err := findAll(ctx, db, "users", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: userIDs}}}}, nil, &us); err != nil {
-			return err
-		}
-		if err := findAll(ctx, db, "watchlist", bson.D{{Key: "userId", Value: user.ID}, {Key: "taskId", Value: bson.D{{Key: "$in", Value: taskIDs}}}}, nil, &ws); err != nil {
-			return err
-		}
-		_, err := json.Marshal(map[string]any{"tasks": tasks, "labels": ls, "users": us, "watch": ws, "assignments": asg, "teams": teams})
-		return err
 	}
 	var out []result
-	for _, c := range o.clients {
-		out = append(out, load(ctx, "list", "raw-driver", c, o.duration, selfCPU, func(int, int) error { return list() }))
+	for _, name := range ops {
+		for _, c := range o.clients {
+			out = append(out, load(ctx, name, mode, c, o.duration, srv.cpuTime, f.op(name, c)))
+		}
+		if raw != nil {
+			for _, c := range o.clients {
+				out = append(out, load(ctx, name, "raw-driver", c, o.duration, selfCPU, raw.op(name, c)))
+			}
+		}
 	}
-	return out, nil
+	settle := time.Duration(0)
+	if mode == "async" {
+		settle = 2 * time.Second // the worker's share is the writes' cost too
+	}
+	var ts []trips
+	for _, name := range ops {
+		op := f.op(name, 1)
+		t, err := roundTrips(ctx, srv, name, mode, 40, settle, func(i int) error { return op(0, 100000+i) })
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(os.Stderr, "  %-10s %-5s round trips/request %s\n", name, mode, t)
+		ts = append(ts, t)
+	}
+	return out, ts, nil
 }
 
 func findAll(ctx context.Context, db *mongo.Database, coll string, filter bson.D, opts *options.FindOptionsBuilder, into any) error {

@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("stores", "mongodb", st.mongoWhere, "mirror", st.mirrorWhere, "database", cfg.DBName)
 
 	engine := mirror.NewEngine(st.mongo, mirror.New(st.mirror), mirror.EngineOptions{
-		Enabled: cfg.DualWriteEnabled, Async: cfg.DualWriteSyncMode == config.SyncModeAsync,
+		Enabled: cfg.DualWriteEnabled && !cfg.BenchNoMirror, Async: cfg.DualWriteSyncMode == config.SyncModeAsync,
 		Attempts: cfg.DualWriteRetryAttempts, Delay: cfg.DualWriteRetryDelay, MaxBackoff: cfg.DualWriteMaxBackoff,
 		VerifyInterval: cfg.DualWriteVerifyInterval, VerifyRate: cfg.DualWriteVerifyRate, VerifyRepair: cfg.DualWriteVerifyRepair,
 		Log: log, Metrics: mirror.NewMetrics(m.Registry),
@@ -85,6 +85,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	})
 	wg.Go(func() {
+		if cfg.BenchNoMirror {
+			return
+		}
 		if !cfg.DualWriteEnabled {
 			// Nothing is recorded while off: the note (kept fresh while this
 			// instance runs) makes an instance with it on catch up. It needs
@@ -114,11 +117,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		// leaves a note; this one catches up, resumably, as long as it runs.
 		engine.KeepCaughtUp(bg, 500)
 	})
-	wg.Go(func() { engine.Run(bg) })
-	wg.Go(func() { engine.RunVerifier(bg) })
+	if !cfg.BenchNoMirror {
+		wg.Go(func() { engine.Run(bg) })
+		wg.Go(func() { engine.RunCommitter(bg) })
+		wg.Go(func() { engine.RunVerifier(bg) })
+	}
 	defer func() { stopBG(); wg.Wait(); released(lease) }()
 
-	store := storage.New(st.mongo, storage.Options{Engine: engine, Log: log})
+	facadeEngine := engine
+	if cfg.BenchNoMirror {
+		facadeEngine = nil // the benchmark's baseline (the engine stays, disabled, for health)
+	}
+	store := storage.New(st.mongo, storage.Options{Engine: facadeEngine, Log: log})
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {
 		return err

@@ -43,7 +43,14 @@ type Config struct {
 	// PostgresDSN empty means: use the embedded SQLite mirror under DataDir.
 	PostgresDSN string
 
-	DualWriteEnabled       bool
+	DualWriteEnabled bool
+	// BenchNoMirror (BENCH_NO_MIRROR) builds the facade with no mirror
+	// engine at all: no intents, no worker, no catch-up note. It is the
+	// baseline the benchmark takes every mirror mode's ratio against, not
+	// a way to run the service: writes made so are never copied (use
+	// DUAL_WRITE_ENABLED=false, which leaves the note a later catch-up
+	// reads).
+	BenchNoMirror          bool
 	DualWriteSyncMode      string
 	DualWriteRetryAttempts int
 	DualWriteRetryDelay    time.Duration
@@ -171,6 +178,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.PostgresDSN = r.postgresDSN()
 
 	c.DualWriteEnabled = r.boolean("DUAL_WRITE_ENABLED", true)
+	c.BenchNoMirror = r.boolean("BENCH_NO_MIRROR", false)
 	c.DualWriteSyncMode = r.oneOf("DUAL_WRITE_SYNC_MODE", SyncModeSync, SyncModeSync, SyncModeAsync)
 	c.DualWriteRetryAttempts = r.intRange("DUAL_WRITE_RETRY_ATTEMPTS", 3, 1, 100)
 	c.DualWriteRetryDelay = r.seconds("DUAL_WRITE_RETRY_DELAY", 5)

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,8 +17,15 @@ type Metrics struct {
 	Registry      *prometheus.Registry
 	MongoCommands *prometheus.CounterVec
 	MongoFailures *prometheus.CounterVec
-	HTTPRequests  *prometheus.CounterVec
-	HTTPDuration  *prometheus.HistogramVec
+	// MongoSeconds is the time spent in commands, by command and
+	// collection: which query a request's time goes to (the bench reads it
+	// per operation), where a store scans instead of using an index.
+	MongoSeconds *prometheus.CounterVec
+	HTTPRequests *prometheus.CounterVec
+	// inflight maps a started command's request id to its collection,
+	// until it succeeds or fails.
+	inflight     sync.Map
+	HTTPDuration *prometheus.HistogramVec
 }
 
 // New creates the collectors and registers them, with the Go runtime and
@@ -33,6 +41,10 @@ func New() *Metrics {
 			Name: "todo_mongodb_command_failures_total",
 			Help: "MongoDB commands that failed, by command name.",
 		}, []string{"command"}),
+		MongoSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "todo_mongodb_command_seconds_total",
+			Help: "Time spent in MongoDB commands (sent to answered), by command name and collection.",
+		}, []string{"command", "collection"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "todo_http_requests_total",
 			Help: "HTTP requests served, by route and status code.",
@@ -46,7 +58,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.MongoCommands, m.MongoFailures, m.HTTPRequests, m.HTTPDuration,
+		m.MongoCommands, m.MongoFailures, m.MongoSeconds, m.HTTPRequests, m.HTTPDuration,
 	)
 	return m
 }
@@ -57,9 +69,38 @@ func (m *Metrics) MongoMonitor() *event.CommandMonitor {
 	return &event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			m.MongoCommands.WithLabelValues(e.CommandName).Inc()
+			m.inflight.Store(e.RequestID, collectionOf(e))
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+			m.took(e.CommandFinishedEvent)
 		},
 		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
 			m.MongoFailures.WithLabelValues(e.CommandName).Inc()
+			m.took(e.CommandFinishedEvent)
 		},
 	}
+}
+
+func (m *Metrics) took(e event.CommandFinishedEvent) {
+	coll, ok := m.inflight.LoadAndDelete(e.RequestID)
+	if !ok {
+		return
+	}
+	m.MongoSeconds.WithLabelValues(e.CommandName, coll.(string)).Add(e.Duration.Seconds())
+}
+
+// collectionOf is the collection a command names: the value of its first
+// element for the collection commands (find, insert, update, delete,
+// aggregate, count, findAndModify…), "" for the others (ping, hello,
+// commitTransaction), whose first value is not a string.
+func collectionOf(e *event.CommandStartedEvent) string {
+	el, err := e.Command.IndexErr(0)
+	if err != nil {
+		return ""
+	}
+	s, ok := el.Value().StringValueOK()
+	if !ok {
+		return ""
+	}
+	return s
 }

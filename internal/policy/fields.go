@@ -63,7 +63,7 @@ func auditValue(ctx context.Context, c *Checker, _, value any) (bool, error) {
 // node is one, all found in schema, so a new union or connection is covered
 // without a line here. A guarded value of a Go shape Filter does not know
 // fails closed, with an error in every test rather than a leak.
-func Fields(schema *ast.Schema) (graphql.FieldMiddleware, error) {
+func Fields(schema *ast.Schema) (*FieldRules, error) {
 	guarded := map[string]bool{}
 	for _, name := range readable {
 		if schema.Types[name] == nil {
@@ -98,33 +98,45 @@ func Fields(schema *ast.Schema) (graphql.FieldMiddleware, error) {
 		}
 		rules[typ][field] = rule
 	}
-	return func(ctx context.Context, next graphql.Resolver) (any, error) {
-		fc := graphql.GetFieldContext(ctx)
-		if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
-			return next(ctx)
+	return &FieldRules{rules: rules, guarded: guarded}, nil
+}
+
+// FieldRules are the read rules by field, compiled against the schema.
+// The server's one field middleware asks Applies for every field of every
+// answer (it allocates nothing), and runs Around only where it does.
+type FieldRules struct {
+	rules   map[string]map[string]fieldRule
+	guarded map[string]bool
+}
+
+// Applies reports whether the field has a rule or returns a guarded type.
+func (f *FieldRules) Applies(fc *graphql.FieldContext) bool {
+	if fc == nil || fc.Field.Field == nil || fc.Field.Definition == nil {
+		return false
+	}
+	return f.rules[fc.Object][fc.Field.Name] != nil || f.guarded[fc.Field.Definition.Type.Name()]
+}
+
+// Around resolves the field with next and keeps of its result what the
+// viewer may read; fc is the field's context (Applies holds).
+func (f *FieldRules) Around(ctx context.Context, fc *graphql.FieldContext, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil || res == nil {
+		return res, err
+	}
+	c := For(ctx)
+	if rule := f.rules[fc.Object][fc.Field.Name]; rule != nil {
+		var parent any
+		if fc.Parent != nil {
+			parent = fc.Parent.Result
 		}
-		rule := rules[fc.Object][fc.Field.Name]
-		if rule == nil && !guarded[fc.Field.Definition.Type.Name()] {
-			return next(ctx)
+		ok, err := rule(ctx, c, parent, res)
+		if err != nil || !ok {
+			return nil, err
 		}
-		res, err := next(ctx)
-		if err != nil || res == nil {
-			return res, err
-		}
-		c := For(ctx)
-		if rule != nil {
-			var parent any
-			if fc.Parent != nil {
-				parent = fc.Parent.Result
-			}
-			ok, err := rule(ctx, c, parent, res)
-			if err != nil || !ok {
-				return nil, err
-			}
-			return res, nil
-		}
-		return c.Filter(ctx, res)
-	}, nil
+		return res, nil
+	}
+	return c.Filter(ctx, res)
 }
 
 // Filter returns v with what the viewer may not read taken out: nil for a

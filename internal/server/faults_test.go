@@ -332,6 +332,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	}
 	engine := mirror.NewEngine(ms, mirror.New(via), eo)
 	engine.SetReady()
+	startCommitter(t, engine)
 	if _, err := engine.Backfill(ctx, []string{mirror.Labels, mirror.Roles}, 100, nil); err != nil {
 		t.Fatalf("backfilling the seeds: %v", err)
 	}

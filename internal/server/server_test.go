@@ -115,6 +115,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	engine := mirror.NewEngine(ms, mirror.New(pg), mirror.EngineOptions{Enabled: !o.unmirrored, Log: log})
 	engine.SetReady()
+	startCommitter(t, engine)
 	store := storage.New(ms, storage.Options{Engine: engine, Log: log})
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), log, nil)

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -95,6 +96,7 @@ type Engine struct {
 	brk             breaker
 	catch           catchUp
 	recent          recentRefs
+	commit          committer
 }
 
 // NewEngine builds the engine. The mirror database must be migrated before
@@ -130,7 +132,7 @@ func NewEngine(m *mongo.Store, mir *Mirror, o EngineOptions) *Engine {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	return &Engine{mongo: m, mirror: mir, o: o, wake: make(chan struct{}, 1)}
+	return &Engine{mongo: m, mirror: mir, o: o, wake: make(chan struct{}, 1), commit: committer{q: make(chan *settling, commitQueue)}}
 }
 
 // SetReady marks the mirror database migrated: intents may be applied.
@@ -355,21 +357,42 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		// the end of their grace, well after its writes (it is young), and
 		// the worker applies them once the mirror answers again.
 		return
-	case !e.Ready() || e.o.Async || e.brk.isOpen():
+	case !e.Ready() || e.brk.isOpen():
 		// The worker applies them now.
 		e.handOver(ctx, op, changes, recorded, e.now())
 		return
-	}
-	if err := e.apply(ctx, changes); err != nil {
-		e.o.Log.WarnContext(ctx, "mirror write failed; the worker will retry", "changes", len(changes), "err", err)
-		e.handOver(ctx, op, changes, recorded, e.now().Add(e.o.Delay))
+	case e.o.Async:
+		// The committer applies them with whatever else is waiting (see
+		// commit.go); the worker if it cannot take them.
+		if !e.queue(&settling{op: op, changes: changes, recorded: recorded}) {
+			e.handOver(ctx, op, changes, recorded, e.now())
+		}
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
-	defer cancel()
-	if err := e.mongo.ClearIntents(cctx, op.token, e.now(), docRefs(changes), op.began); err != nil {
-		// The rows are written; the worker will find them up to date.
-		e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "err", err)
+	err, queued := e.awaitCommit(op, changes, recorded)
+	if errors.Is(err, errBreakerOpen) {
+		if e.now().Sub(op.began) < e.grace()/2 {
+			return // as above: its intents come due by themselves
+		}
+		e.handOver(ctx, op, changes, recorded, e.now())
+		return
+	}
+	if !queued {
+		// No committer (a command, a test driving the engine by hand) or a
+		// full queue: the request applies its own.
+		if err = e.apply(ctx, changes); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+			defer cancel()
+			if err := e.mongo.ClearIntents(cctx, op.token, e.now(), docRefs(changes), op.began); err != nil {
+				// The rows are written; the worker will find them up to date.
+				e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "err", err)
+			}
+			return
+		}
+	}
+	if err != nil {
+		e.o.Log.WarnContext(ctx, "mirror write failed; the worker will retry", "changes", len(changes), "err", err)
+		e.handOver(ctx, op, changes, recorded, e.now().Add(e.o.Delay))
 	}
 }
 
@@ -381,6 +404,14 @@ func (e *Engine) apply(ctx context.Context, changes []Change) error {
 
 // applyWithin is apply with a bound of its own.
 func (e *Engine) applyWithin(ctx context.Context, changes []Change, bound time.Duration) error {
+	return e.applyFor(ctx, changes, bound, 1)
+}
+
+// applyFor is applyWithin for ops operations applied together: an
+// unreachable mirror counts as a failure for each of them, so the breaker
+// opens after as many failed operations whether they were applied alone
+// or in one commit.
+func (e *Engine) applyFor(ctx context.Context, changes []Change, bound time.Duration, ops int) error {
 	start := time.Now()
 	actx, cancel := context.WithTimeout(ctx, bound)
 	err := e.mirror.ApplyAll(actx, changes)
@@ -402,9 +433,11 @@ func (e *Engine) applyWithin(ctx context.Context, changes []Change, bound time.D
 		}
 		return err
 	}
-	if e.brk.failed(e.now()) {
-		e.o.Metrics.Breaker.Set(1)
-		e.o.Log.WarnContext(ctx, "mirror unreachable: writes go to the worker until it answers", "err", err)
+	for range max(ops, 1) {
+		if e.brk.failed(e.now()) {
+			e.o.Metrics.Breaker.Set(1)
+			e.o.Log.WarnContext(ctx, "mirror unreachable: writes go to the worker until it answers", "err", err)
+		}
 	}
 	return err
 }

@@ -87,13 +87,42 @@ func (s *Store) InsertIntents(ctx context.Context, intents []Intent) error {
 // trip, the permanently FAILED intents of docs that failed before since:
 // the operation applied those documents after they failed.
 func (s *Store) ClearIntents(ctx context.Context, token string, now time.Time, docs []DocRef, since time.Time) error {
-	own := bson.D{{Key: "token", Value: token}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
-	filter := own
-	if len(docs) > 0 {
-		filter = bson.D{{Key: "$or", Value: bson.A{own, retired(docs, since)}}}
+	return s.ClearSettled(ctx, []Settled{{Token: token, Docs: docs, Began: since}}, now)
+}
+
+// Settled is one operation whose documents the mirror now holds: its
+// intents go, and so do the permanently FAILED intents of its documents
+// that failed before the operation began (see ClearIntents).
+type Settled struct {
+	Token string
+	Docs  []DocRef
+	Began time.Time
+}
+
+// ClearSettled is ClearIntents for several operations, in one round trip.
+func (s *Store) ClearSettled(ctx context.Context, ops []Settled, now time.Time) error {
+	if len(ops) == 0 {
+		return nil
 	}
-	_, err := s.coll(CollMirrorIntents).DeleteMany(ctx, filter)
-	if err != nil {
+	tokens := make(bson.A, len(ops))
+	var or bson.A
+	for i, op := range ops {
+		tokens[i] = op.Token
+		if len(op.Docs) > 0 {
+			or = append(or, retired(op.Docs, op.Began))
+		}
+	}
+	// Those nobody has leased since (a worker holding one keeps it until it
+	// is done).
+	var token any = tokens[0]
+	if len(tokens) > 1 {
+		token = bson.D{{Key: "$in", Value: tokens}}
+	}
+	filter := bson.D{{Key: "token", Value: token}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
+	if len(or) > 0 {
+		filter = bson.D{{Key: "$or", Value: append(bson.A{filter}, or...)}}
+	}
+	if _, err := s.coll(CollMirrorIntents).DeleteMany(ctx, filter); err != nil {
 		return fmt.Errorf("mongo: clear mirror intents: %w", err)
 	}
 	return nil

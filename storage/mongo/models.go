@@ -49,7 +49,7 @@ func (s *Store) DocsByIDs(ctx context.Context, coll string, ids []string) (map[s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	cur, err := s.coll(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids(ids)}}}})
+	cur, err := s.coll(coll).Find(ctx, idsFilter(oids(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: read %s: %w", coll, err)
 	}

@@ -96,19 +96,24 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]models.User, er
 	return out, nil
 }
 
-// findByIDs runs one $in query for ids. Invalid ids match nothing rather than
+// idsFilter matches the documents with these ids. One id is matched by
+// equality: FerretDB uses its _id index for {_id: value} and scans the
+// collection for $in (MongoDB uses the index for both).
+func idsFilter(ids bson.A) bson.D {
+	if len(ids) == 1 {
+		return bson.D{{Key: "_id", Value: ids[0]}}
+	}
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+}
+
+// findByIDs runs one query for ids. Invalid ids match nothing rather than
 // failing the batch: one bad reference must not hide the others.
 func (s *Store) findByIDs(ctx context.Context, coll string, ids []string, into any) error {
-	oids := make([]bson.ObjectID, 0, len(ids))
-	for _, id := range ids {
-		if oid, err := bson.ObjectIDFromHex(id); err == nil {
-			oids = append(oids, oid)
-		}
-	}
-	if len(oids) == 0 {
+	in := oids(ids)
+	if len(in) == 0 {
 		return nil // into keeps its empty value: no round trip for nothing
 	}
-	cur, err := s.coll(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids}}}})
+	cur, err := s.coll(coll).Find(ctx, idsFilter(in))
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,19 @@ func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before
 		return false, err
 	}
 	defer unlock()
+	filter := bson.D{{Key: "_id", Value: id}, atVersion(version)}
+	if !s.atomicUpdates.Load() {
+		// On FerretDB this process is the only writer (the lease) and
+		// holds the document's stripe: the version is checked by a read,
+		// and the update finds the document by _id alone. FerretDB uses
+		// its index only for a filter that is exactly {_id: value} (on
+		// SQLite; any other filter scans the collection), so the version
+		// in the filter made every update of a big collection a scan.
+		if err := s.atVersionNow(ctx, coll, id, version); err != nil {
+			return false, err
+		}
+		filter = bson.D{{Key: "_id", Value: id}}
+	}
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}}
 	if len(set) > 0 {
 		update = append(update, bson.E{Key: "$set", Value: set})
@@ -63,7 +76,7 @@ func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before
 	if len(unset) > 0 {
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
-	err = s.coll(coll).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}, atVersion(version)}, update,
+	err = s.coll(coll).FindOneAndUpdate(ctx, filter, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(out)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
@@ -74,6 +87,24 @@ func (s *Store) patch(ctx context.Context, coll string, id bson.ObjectID, before
 		return false, fmt.Errorf("mongo: update %s: %w", coll, err)
 	}
 	return true, nil
+}
+
+// atVersionNow is ErrStale unless the document is at version v: the
+// check of patch's filter, made by a read where the filter cannot hold it.
+func (s *Store) atVersionNow(ctx context.Context, coll string, id bson.ObjectID, v int64) error {
+	var cur struct {
+		Version int64 `bson:"version"` // absent: 0, a document of the original service
+	}
+	err := s.coll(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%w: %s %s is gone", ErrStale, coll, id.Hex())
+	case err != nil:
+		return fmt.Errorf("mongo: read %s version: %w", coll, err)
+	case cur.Version != v:
+		return fmt.Errorf("%w: %s %s at version %d, not %d", ErrStale, coll, id.Hex(), cur.Version, v)
+	}
+	return nil
 }
 
 // atVersion matches a document at version v. Documents the original

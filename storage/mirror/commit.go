@@ -1,0 +1,202 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/todo-backend/todo/storage/mongo"
+)
+
+// Group commit. Settled operations are applied by one committer goroutine,
+// as many as are waiting in one PostgreSQL transaction, and their intents
+// cleared in one MongoDB round trip. Under load that makes the mirror's
+// cost per write a share of one commit (one WAL flush) and one delete,
+// where an operation alone pays for both; alone it costs what it did.
+//
+// A synchronous operation waits for its commit (its PostgreSQL write still
+// happens in the request); an asynchronous one is queued and returns at
+// once, so the request costs one round trip (its intents) over a service
+// with no mirror. The queue is in memory and the intents are what makes it
+// crash-safe: an operation lost in a crash is applied by the worker once
+// its intents come due, re-read from MongoDB.
+
+var (
+	errStopping   = errors.New("mirror: the committer is stopping")
+	errCommitSlow = errors.New("mirror: the committer did not answer in time")
+	// errBreakerOpen: the mirror is unreachable; the operation was not tried.
+	errBreakerOpen = errors.New("mirror: unreachable, not tried")
+)
+
+// settling is an operation waiting for the committer.
+type settling struct {
+	op       *Op
+	changes  []Change
+	recorded int
+	// done receives the commit's outcome; nil for an asynchronous
+	// operation, whose failures the committer hands to the worker.
+	done chan error
+}
+
+// committer is the queue of settled operations and whether its goroutine
+// runs (without it, Settle applies in the request as before).
+type committer struct {
+	q       chan *settling
+	running atomic.Bool
+}
+
+// commitQueue is how many operations may wait; a full queue sends more to
+// the worker (async) or applies them in the request (sync).
+const commitQueue = 4096
+
+// RunCommitter applies settled operations until ctx ends, then hands what
+// is still queued to the worker. Without it (the commands, which write
+// little), each operation applies its own in Settle.
+func (e *Engine) RunCommitter(ctx context.Context) {
+	e.commit.running.Store(true)
+	for {
+		select {
+		case <-ctx.Done():
+			e.commit.running.Store(false)
+			e.drainCommits(context.WithoutCancel(ctx))
+			return
+		case s := <-e.commit.q:
+			e.commitBatch(ctx, e.gather(s))
+		}
+	}
+}
+
+// gather takes s and the operations queued behind it, up to about
+// chunkChanges documents: whatever arrived while the last commit ran.
+func (e *Engine) gather(s *settling) []*settling {
+	batch := []*settling{s}
+	n := len(s.changes)
+	for n < chunkChanges {
+		select {
+		case more := <-e.commit.q:
+			batch = append(batch, more)
+			n += len(more.changes)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drainCommits answers what the committer will no longer apply: a waiting
+// request hands its writes to the worker, and so do queued async ones.
+func (e *Engine) drainCommits(ctx context.Context) {
+	for {
+		select {
+		case s := <-e.commit.q:
+			if s.done != nil {
+				s.done <- errStopping
+			} else {
+				e.handOver(ctx, s.op, s.changes, s.recorded, e.now())
+			}
+		default:
+			return
+		}
+	}
+}
+
+// queue gives s to the committer; false if it does not run or its queue is
+// full.
+func (e *Engine) queue(s *settling) bool {
+	if !e.commit.running.Load() {
+		return false
+	}
+	select {
+	case e.commit.q <- s:
+		return true
+	default:
+		return false
+	}
+}
+
+// commitBatch applies the operations in one transaction. If that fails for
+// a reason other than an unreachable mirror, each operation is applied
+// alone, so one that cannot be stored fails by itself. The intents of
+// those applied go in one round trip, before their requests are answered.
+func (e *Engine) commitBatch(ctx context.Context, batch []*settling) {
+	now := e.now()
+	live := batch[:0:0]
+	for _, s := range batch {
+		if s.done == nil && now.Sub(s.op.began) > e.grace()/2 {
+			// Queued for so long that the worker may take its intents: the
+			// worker applies it, re-reading, instead of this old copy.
+			e.handOver(ctx, s.op, s.changes, s.recorded, now)
+			continue
+		}
+		live = append(live, s)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if e.brk.isOpen() {
+		// The mirror stopped answering while these waited (the commit
+		// before them found out): none of them waits for it.
+		for _, s := range live {
+			if s.done != nil {
+				s.done <- errBreakerOpen
+			} else {
+				e.handOver(ctx, s.op, s.changes, s.recorded, now)
+			}
+		}
+		return
+	}
+	errs := make([]error, len(live))
+	var all []Change
+	for _, s := range live {
+		all = append(all, s.changes...)
+	}
+	if err := e.applyFor(ctx, all, e.o.Timeout, len(live)); err != nil {
+		for i, s := range live {
+			if len(live) == 1 || classify(err) == unreachable || ctx.Err() != nil {
+				errs[i] = err
+				continue
+			}
+			errs[i] = e.apply(ctx, s.changes)
+		}
+	}
+	var done []mongo.Settled
+	for i, s := range live {
+		if errs[i] == nil {
+			done = append(done, mongo.Settled{Token: s.op.token, Docs: docRefs(s.changes), Began: s.op.began})
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout)
+	if err := e.mongo.ClearSettled(cctx, done, e.now()); err != nil {
+		// The rows are written; the worker will find them up to date.
+		e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "operations", len(done), "err", err)
+	}
+	cancel()
+	for i, s := range live {
+		switch {
+		case s.done != nil:
+			s.done <- errs[i]
+		case errs[i] != nil:
+			e.o.Log.WarnContext(ctx, "mirror write failed; the worker will retry", "changes", len(s.changes), "err", errs[i])
+			e.handOver(ctx, s.op, s.changes, s.recorded, e.now().Add(e.o.Delay))
+		}
+	}
+}
+
+// awaitCommit queues a synchronous operation and waits for its commit,
+// bounded: a committer that does not answer in time leaves the operation
+// to the worker. ok is false if the committer does not take it.
+func (e *Engine) awaitCommit(op *Op, changes []Change, recorded int) (err error, ok bool) {
+	s := &settling{op: op, changes: changes, recorded: recorded, done: make(chan error, 1)}
+	if !e.queue(s) {
+		return nil, false
+	}
+	t := time.NewTimer(3 * e.o.Timeout)
+	defer t.Stop()
+	select {
+	case err := <-s.done:
+		return err, true
+	case <-t.C:
+		return errCommitSlow, true
+	}
+}
