@@ -128,7 +128,11 @@ func (e *Engine) dropDeleted(ctx context.Context, coll string, ids []string) err
 			gone = append(gone, Change{Collection: coll, ID: id})
 		}
 	}
-	return e.mirror.ApplyAll(ctx, gone)
+	if err := e.mirror.ApplyAll(ctx, gone); err != nil {
+		return err
+	}
+	e.commit.gone.add(e.now(), gone)
+	return nil
 }
 
 // applyEach applies changes one by one: those the mirror cannot store are

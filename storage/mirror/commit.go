@@ -3,7 +3,7 @@ package mirror
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/todo-backend/todo/storage/mongo"
@@ -40,10 +40,65 @@ type settling struct {
 }
 
 // committer is the queue of settled operations and whether its goroutine
-// runs (without it, Settle applies in the request as before).
+// runs (without it, Settle applies in the request as before). mu makes
+// "it runs" and "queued" one step, so nothing is queued after it stopped.
 type committer struct {
 	q       chan *settling
-	running atomic.Bool
+	mu      sync.Mutex
+	running bool
+	gone    tombstones
+}
+
+// tombstones are the documents whose rows were deleted (hard deletes)
+// lately. A copy held in the queue is older than the delete that removed
+// its row whenever it names one of them (ids are never reused), so it is
+// not applied: applied after the delete, it would bring the row back.
+type tombstones struct {
+	mu   sync.Mutex
+	at   map[Ref]time.Time
+	keep time.Duration
+}
+
+// maxTombstones bounds the set: past it, those older than keep go, then
+// any (a queued copy lives at most grace/2; keep is twice the grace).
+const maxTombstones = 10000
+
+func (t *tombstones) add(now time.Time, changes []Change) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range changes {
+		if c.Doc != nil {
+			continue
+		}
+		if t.at == nil {
+			t.at = map[Ref]time.Time{}
+		}
+		t.at[Ref{c.Collection, c.ID}] = now
+	}
+	if len(t.at) > maxTombstones {
+		for r, when := range t.at {
+			if now.Sub(when) > t.keep || len(t.at) > maxTombstones {
+				delete(t.at, r)
+			}
+		}
+	}
+}
+
+// live drops from changes the copies of documents deleted since.
+func (t *tombstones) live(changes []Change) []Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.at) == 0 {
+		return changes
+	}
+	out := changes[:0:0]
+	for _, c := range changes {
+		if _, gone := t.at[Ref{c.Collection, c.ID}]; gone && c.Doc != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // commitQueue is how many operations may wait; a full queue sends more to
@@ -54,15 +109,23 @@ const commitQueue = 4096
 // is still queued to the worker. Without it (the commands, which write
 // little), each operation applies its own in Settle.
 func (e *Engine) RunCommitter(ctx context.Context) {
-	e.commit.running.Store(true)
+	e.commit.mu.Lock()
+	e.commit.running = true
+	e.commit.gone.keep = 2 * e.grace()
+	e.commit.mu.Unlock()
+	// The bookkeeping of a batch (clearing, handing over) runs to its end
+	// when the committer is stopped in the middle.
+	bctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-ctx.Done():
-			e.commit.running.Store(false)
-			e.drainCommits(context.WithoutCancel(ctx))
+			e.commit.mu.Lock()
+			e.commit.running = false
+			e.commit.mu.Unlock()
+			e.drainCommits(bctx)
 			return
 		case s := <-e.commit.q:
-			e.commitBatch(ctx, e.gather(s))
+			e.commitBatch(bctx, e.gather(s))
 		}
 	}
 }
@@ -104,7 +167,9 @@ func (e *Engine) drainCommits(ctx context.Context) {
 // queue gives s to the committer; false if it does not run or its queue is
 // full.
 func (e *Engine) queue(s *settling) bool {
-	if !e.commit.running.Load() {
+	e.commit.mu.Lock()
+	defer e.commit.mu.Unlock()
+	if !e.commit.running {
 		return false
 	}
 	select {
@@ -147,17 +212,41 @@ func (e *Engine) commitBatch(ctx context.Context, batch []*settling) {
 		return
 	}
 	errs := make([]error, len(live))
+	// A document one operation of the batch deletes is not written by
+	// another: the queue is in the order operations settled, not the order
+	// they wrote, and ids are never reused, so the other's copy is older.
+	deletedBy := map[Ref]*settling{}
+	for _, s := range live {
+		for _, c := range s.changes {
+			if c.Doc == nil {
+				deletedBy[Ref{c.Collection, c.ID}] = s
+			}
+		}
+	}
 	var all []Change
 	for _, s := range live {
-		all = append(all, s.changes...)
-	}
-	if err := e.applyFor(ctx, all, e.o.Timeout, len(live)); err != nil {
-		for i, s := range live {
-			if len(live) == 1 || classify(err) == unreachable || ctx.Err() != nil {
-				errs[i] = err
+		kept := s.changes[:0:0]
+		for _, c := range e.commit.gone.live(s.changes) {
+			if by, ok := deletedBy[Ref{c.Collection, c.ID}]; ok && by != s && c.Doc != nil {
 				continue
 			}
-			errs[i] = e.apply(ctx, s.changes)
+			kept = append(kept, c)
+		}
+		s.changes = kept
+		all = append(all, s.changes...)
+	}
+	// As the worker bounds a shared transaction: a big batch is not an
+	// unreachable mirror.
+	if err := e.applyFor(ctx, all, e.o.Timeout+time.Duration(len(all))*10*time.Millisecond, len(live)); err != nil {
+		for i, s := range live {
+			switch {
+			case len(live) == 1 || classify(err) == unreachable:
+				errs[i] = err
+			case e.brk.isOpen():
+				errs[i] = errBreakerOpen // it went dark meanwhile: the rest are not tried
+			default:
+				errs[i] = e.apply(ctx, s.changes)
+			}
 		}
 	}
 	var done []mongo.Settled

@@ -111,7 +111,7 @@ func (c *commitEnv) hasRow(t *testing.T, id string) bool {
 // intents cleared, before the waiting requests are answered.
 func TestGroupCommitAppliesWaitingOperationsTogether(t *testing.T) {
 	c := newCommitEnv(t, false)
-	c.e.commit.running.Store(true) // queue before the committer starts: all six wait together
+	c.e.commit.running = true // queue before the committer starts: all six wait together
 	var batch []*settling
 	var tasks []models.Task
 	for i := range 6 {
@@ -180,13 +180,13 @@ func TestGroupCommitIsolatesAPoisonedOperation(t *testing.T) {
 // the document as MongoDB holds it.
 func TestQueuedAsyncOperationsGoToTheWorkerAtStop(t *testing.T) {
 	c := newCommitEnv(t, true)
-	c.e.commit.running.Store(true)
+	c.e.commit.running = true
 	s, task := c.write(t, "queued", false)
 	if !c.e.queue(s) {
 		t.Fatal("the committer's queue refused an operation")
 	}
 	// Stopped before it took the operation (RunCommitter's ending).
-	c.e.commit.running.Store(false)
+	c.e.commit.running = false
 	c.e.drainCommits(context.Background())
 	if c.hasRow(t, task.ID) {
 		t.Fatal("the row was written by the stopped committer")
@@ -216,5 +216,39 @@ func TestStaleQueuedOperationIsLeftToTheWorker(t *testing.T) {
 	in := c.intents(t)
 	if len(in) != 1 || in[0].NextAttemptAt.After(time.Now()) {
 		t.Errorf("intents: got %+v, want the operation's one, due now", in)
+	}
+}
+
+// A hard delete settled before an older copy of the same document (the
+// queue holds operations in the order they settled, not wrote) is not
+// undone by that copy: in one batch, or applied earlier by anyone.
+func TestQueuedCopyDoesNotBringADeletedRowBack(t *testing.T) {
+	c := newCommitEnv(t, true)
+	ctx := context.Background()
+	deletion := func(id string) *settling {
+		op := c.e.Begin()
+		op.Plan(Ref{Tasks, id})
+		if err := op.Record(ctx); err != nil {
+			t.Fatal(err)
+		}
+		op.Deleted(Tasks, id)
+		return &settling{op: op, changes: op.wrote, recorded: len(op.recorded)}
+	}
+	// In one batch: the delete settled first.
+	older, task := c.write(t, "deleted while its writer was still writing", false)
+	c.e.commitBatch(ctx, []*settling{deletion(task.ID), older})
+	if c.hasRow(t, task.ID) {
+		t.Error("one batch: the older copy brought the deleted row back")
+	}
+	// Across batches: the delete was applied before (the worker, another
+	// commit), then the older copy comes.
+	older2, task2 := c.write(t, "deleted by an earlier commit", false)
+	c.e.commitBatch(ctx, []*settling{deletion(task2.ID)})
+	c.e.commitBatch(ctx, []*settling{older2})
+	if c.hasRow(t, task2.ID) {
+		t.Error("two batches: the older copy brought the deleted row back")
+	}
+	if in := c.intents(t); len(in) != 0 {
+		t.Errorf("intents after both: got %d, want none", len(in))
 	}
 }

@@ -420,6 +420,7 @@ func (e *Engine) applyFor(ctx context.Context, changes []Change, bound time.Dura
 		e.lat.add(time.Since(start))
 		e.o.Metrics.applied(changes, time.Since(start))
 		e.recent.add(changes)
+		e.commit.gone.add(e.now(), changes)
 		e.reached(ctx)
 		return nil
 	}
