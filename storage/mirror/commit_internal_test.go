@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/todo-backend/todo/internal/testenv"
 	"github.com/todo-backend/todo/models"
@@ -24,11 +27,20 @@ type commitEnv struct {
 	mongo *mongo.Store
 	m     *Mirror
 	met   *Metrics
+	// inserts counts the insert commands sent.
+	inserts atomic.Int64
 }
 
 func newCommitEnv(t *testing.T, async bool) *commitEnv {
 	t.Helper()
-	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{})
+	c := &commitEnv{}
+	ms, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{Monitor: &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			if e.CommandName == "insert" {
+				c.inserts.Add(1)
+			}
+		},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +53,8 @@ func newCommitEnv(t *testing.T, async bool) *commitEnv {
 	met := NewMetrics(prometheus.NewRegistry())
 	e := NewEngine(ms, m, EngineOptions{Enabled: true, Async: async, Metrics: met, Delay: time.Hour})
 	e.SetReady()
-	return &commitEnv{e: e, mongo: ms, m: m, met: met}
+	c.e, c.mongo, c.m, c.met = e, ms, m, met
+	return c
 }
 
 // write inserts a task into MongoDB the way the facade does (intent first)
@@ -250,5 +263,56 @@ func TestQueuedCopyDoesNotBringADeletedRowBack(t *testing.T) {
 	}
 	if in := c.intents(t); len(in) != 0 {
 		t.Errorf("intents after both: got %d, want none", len(in))
+	}
+}
+
+// Requests that record intents while an insert is under way wait together,
+// and one insert records all of theirs; each is answered once its own are
+// in.
+func TestIntentsOfWaitingRequestsShareOneInsert(t *testing.T) {
+	c := newCommitEnv(t, false)
+	ctx := context.Background()
+	c.e.rec.busy = true // an insert is under way
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Go(func() {
+			op := c.e.Begin()
+			op.PlanNew(Tasks, 2)
+			errs <- op.Record(ctx)
+		})
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.e.rec.mu.Lock()
+		n := len(c.e.rec.waiting)
+		c.e.rec.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 requests waiting after 30 s", n)
+		}
+	}
+	before := c.inserts.Load()
+	// The insert under way ends: it hands the turn to the first waiting.
+	me := &recording{done: make(chan error, 1), lead: make(chan []*recording, 1)}
+	if err := c.e.insertBatch(ctx, []*recording{me}, me); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a waiting request: %v", err)
+		}
+	}
+	if n := c.inserts.Load() - before; n != 1 {
+		t.Errorf("inserts for five waiting requests: got %d, want 1", n)
+	}
+	if in := c.intents(t); len(in) != 10 {
+		t.Errorf("intents recorded: got %d, want 10", len(in))
+	}
+	if c.e.rec.busy {
+		t.Error("the recorder is still busy with nobody waiting")
 	}
 }

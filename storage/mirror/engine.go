@@ -97,6 +97,7 @@ type Engine struct {
 	catch           catchUp
 	recent          recentRefs
 	commit          committer
+	rec             recorder
 }
 
 // NewEngine builds the engine. The mirror database must be migrated before
@@ -287,7 +288,7 @@ func (e *Engine) record(ctx context.Context, token string, refs []Ref, due time.
 		intents[i] = mongo.Intent{ID: bson.NewObjectID(), Coll: r.Collection, DocID: r.ID, Token: token,
 			State: mongo.IntentPending, CreatedAt: now, NextAttemptAt: due}
 	}
-	return e.mongo.InsertIntents(ctx, intents)
+	return e.insertIntents(ctx, intents)
 }
 
 // Wrote records a document as MongoDB stored it.
@@ -323,6 +324,10 @@ func (op *Op) Failed() {
 	op.failed = true
 	op.mu.Unlock()
 }
+
+// asyncLag is how many operations may wait for the committer before
+// asynchronous requests wait for theirs too.
+const asyncLag = 64
 
 // grace is how long the worker leaves a fresh intent to its operation.
 func (e *Engine) grace() time.Duration { return max(e.o.Delay, 2*e.o.Timeout) }
@@ -361,7 +366,7 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		// The worker applies them now.
 		e.handOver(ctx, op, changes, recorded, e.now())
 		return
-	case e.o.Async:
+	case e.o.Async && len(e.commit.q) < asyncLag:
 		// The committer applies them with whatever else is waiting (see
 		// commit.go); the worker if it cannot take them.
 		if !e.queue(&settling{op: op, changes: changes, recorded: recorded}) {
@@ -369,6 +374,10 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		}
 		return
 	}
+	// Synchronous, or asynchronous behind a committer that lags: the
+	// request waits for its commit, so writers cannot outrun the mirror
+	// (their queued copies would go stale and fall to the worker, which
+	// re-reads each one: the slow path, just when it is busy).
 	err, queued := e.awaitCommit(op, changes, recorded)
 	if errors.Is(err, errBreakerOpen) {
 		if e.now().Sub(op.began) < e.grace()/2 {
