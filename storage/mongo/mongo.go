@@ -39,8 +39,6 @@ type Store struct {
 	needLease  bool
 	leaseUntil atomic.Int64
 	born       time.Time
-	// inMax overrides inListMax (tests).
-	inMax int
 }
 
 // Server says what answers at the URI.

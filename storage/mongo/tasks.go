@@ -239,60 +239,28 @@ func (q TaskQuery) position() (bson.D, error) {
 	return bson.D{{Key: "$or", Value: or}}, nil
 }
 
-// inListMax is the most ids a task query names with $in on FerretDB. Its
-// $in compares each document with every id of the list, so a scope of
-// thousands of tasks made each list and count cost documents × ids; past
-// this many, the ids are matched here instead (see byScan).
-const inListMax = 64
-
-// byScan reports whether q's ids are matched in this process: on FerretDB
-// (or before Identify), for more than inListMax ids. MongoDB answers $in
-// from the _id index.
-func (s *Store) byScan(q TaskQuery) bool {
-	return q.IDs != nil && len(q.IDs) > s.inListMax() && !s.atomicUpdates.Load()
-}
-
-func (s *Store) inListMax() int {
-	if s.inMax > 0 {
-		return s.inMax
-	}
-	return inListMax
-}
-
-// orderedFilter is q's selection with its keyset position.
-func (q TaskQuery) orderedFilter() (bson.D, error) {
-	f, err := q.filter()
-	if err != nil || q.After == nil {
-		return f, err
-	}
-	pos, err := q.position()
-	if err != nil {
-		return nil, err
-	}
-	return bson.D{{Key: "$and", Value: bson.A{f, pos}}}, nil
-}
-
-func (q TaskQuery) sort() bson.D {
-	dir := 1
-	if q.Desc {
-		dir = -1
-	}
-	return bson.D{{Key: q.Order, Value: dir}, {Key: "_id", Value: dir}}
-}
-
 // ListTasks returns up to q.Limit tasks in the query's order.
 func (s *Store) ListTasks(ctx context.Context, q TaskQuery) ([]models.Task, error) {
 	if q.IDs != nil && len(q.IDs) == 0 {
 		return nil, nil
 	}
-	if s.byScan(q) {
-		return s.listByScan(ctx, q)
-	}
-	f, err := q.orderedFilter()
+	f, err := q.filter()
 	if err != nil {
 		return nil, err
 	}
-	cur, err := s.coll(CollTasks).Find(ctx, f, options.Find().SetSort(q.sort()).SetLimit(int64(q.Limit)))
+	if q.After != nil {
+		pos, err := q.position()
+		if err != nil {
+			return nil, err
+		}
+		f = bson.D{{Key: "$and", Value: bson.A{f, pos}}}
+	}
+	dir := 1
+	if q.Desc {
+		dir = -1
+	}
+	cur, err := s.coll(CollTasks).Find(ctx, f, options.Find().
+		SetSort(bson.D{{Key: q.Order, Value: dir}, {Key: "_id", Value: dir}}).SetLimit(int64(q.Limit)))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: list tasks: %w", err)
 	}
@@ -307,96 +275,10 @@ func (s *Store) ListTasks(ctx context.Context, q TaskQuery) ([]models.Task, erro
 	return out, nil
 }
 
-// idSet is the ObjectIDs of ids (others match nothing, as in $in).
-func idSet(ids []string) map[bson.ObjectID]bool {
-	set := make(map[bson.ObjectID]bool, len(ids))
-	for _, id := range ids {
-		if oid, err := bson.ObjectIDFromHex(id); err == nil {
-			set[oid] = true
-		}
-	}
-	return set
-}
-
-// scanIDs walks the ids of the tasks matching q without its ids, in q's
-// order (FerretDB filters and sorts them), and calls keep for those of q's
-// ids until it returns false.
-func (s *Store) scanIDs(ctx context.Context, q TaskQuery, ordered bool, keep func(bson.ObjectID) bool) error {
-	want := idSet(q.IDs)
-	q.IDs = nil
-	var f bson.D
-	var err error
-	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}})
-	if ordered {
-		f, err = q.orderedFilter()
-		opts.SetSort(q.sort())
-	} else {
-		f, err = q.filter()
-	}
-	if err != nil {
-		return err
-	}
-	cur, err := s.coll(CollTasks).Find(ctx, f, opts)
-	if err != nil {
-		return err
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		id, ok := cur.Current.Lookup("_id").ObjectIDOK()
-		if ok && want[id] && !keep(id) {
-			return nil
-		}
-	}
-	return cur.Err()
-}
-
-// listByScan is ListTasks for a scope of many ids on FerretDB: the page's
-// ids are picked from an ordered scan of the ids alone, then its tasks read.
-func (s *Store) listByScan(ctx context.Context, q TaskQuery) ([]models.Task, error) {
-	page := bson.A{}
-	err := s.scanIDs(ctx, q, true, func(id bson.ObjectID) bool {
-		page = append(page, id)
-		return q.Limit <= 0 || len(page) < q.Limit
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mongo: list tasks: %w", err)
-	}
-	if len(page) == 0 {
-		return nil, nil
-	}
-	cur, err := s.coll(CollTasks).Find(ctx, idsFilter(page))
-	if err != nil {
-		return nil, fmt.Errorf("mongo: list tasks: %w", err)
-	}
-	var docs []taskDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: list tasks: %w", err)
-	}
-	byID := make(map[bson.ObjectID]taskDoc, len(docs))
-	for _, d := range docs {
-		byID[d.ID] = d
-	}
-	out := make([]models.Task, 0, len(page))
-	for _, id := range page {
-		if d, ok := byID[id.(bson.ObjectID)]; ok { // gone between the two reads: left out
-			out = append(out, d.model())
-		}
-	}
-	return out, nil
-}
-
 // CountTasks counts what ListTasks lists for q over all pages.
 func (s *Store) CountTasks(ctx context.Context, q TaskQuery) (int64, error) {
 	if q.IDs != nil && len(q.IDs) == 0 {
 		return 0, nil
-	}
-	if s.byScan(q) {
-		var n int64
-		err := s.scanIDs(ctx, q, false, func(bson.ObjectID) bool { n++; return true })
-		if err != nil {
-			return 0, fmt.Errorf("mongo: count tasks: %w", err)
-		}
-		return n, nil
 	}
 	f, err := q.filter()
 	if err != nil {
@@ -422,15 +304,6 @@ func (s *Store) SummaryTasks(ctx context.Context, q TaskQuery) ([]models.Task, e
 	}
 	proj := bson.D{{Key: "status", Value: 1}, {Key: "deferredDetails", Value: 1}, {Key: "dueAt", Value: 1},
 		{Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1}}
-	var want map[bson.ObjectID]bool
-	if s.byScan(q) {
-		// As in listByScan: the ids are matched here, not by FerretDB.
-		want = idSet(q.IDs)
-		q.IDs = nil
-		if f, err = q.filter(); err != nil {
-			return nil, err
-		}
-	}
 	cur, err := s.coll(CollTasks).Find(ctx, f, options.Find().SetProjection(proj))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: summary: %w", err)
@@ -439,11 +312,9 @@ func (s *Store) SummaryTasks(ctx context.Context, q TaskQuery) ([]models.Task, e
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("mongo: summary: %w", err)
 	}
-	out := make([]models.Task, 0, len(docs))
-	for _, d := range docs {
-		if want == nil || want[d.ID] {
-			out = append(out, d.model())
-		}
+	out := make([]models.Task, len(docs))
+	for i, d := range docs {
+		out[i] = d.model()
 	}
 	return out, nil
 }
