@@ -274,18 +274,18 @@ func (e *Engine) commitBatch(ctx context.Context, batch []*settling) {
 
 // awaitCommit queues a synchronous operation and waits for its commit,
 // bounded: a committer that does not answer in time leaves the operation
-// to the worker. ok is false if the committer does not take it.
-func (e *Engine) awaitCommit(op *Op, changes []Change, recorded int) (err error, ok bool) {
+// to the worker. queued is false if the committer does not take it.
+func (e *Engine) awaitCommit(op *Op, changes []Change, recorded int) (queued bool, err error) {
 	s := &settling{op: op, changes: changes, recorded: recorded, done: make(chan error, 1)}
 	if !e.queue(s) {
-		return nil, false
+		return false, nil
 	}
 	t := time.NewTimer(3 * e.o.Timeout)
 	defer t.Stop()
 	select {
 	case err := <-s.done:
-		return err, true
+		return true, err
 	case <-t.C:
-		return errCommitSlow, true
+		return true, errCommitSlow
 	}
 }

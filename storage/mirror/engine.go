@@ -378,7 +378,7 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 	// request waits for its commit, so writers cannot outrun the mirror
 	// (their queued copies would go stale and fall to the worker, which
 	// re-reads each one: the slow path, just when it is busy).
-	err, queued := e.awaitCommit(op, changes, recorded)
+	queued, err := e.awaitCommit(op, changes, recorded)
 	if errors.Is(err, errBreakerOpen) {
 		if e.now().Sub(op.began) < e.grace()/2 {
 			return // as above: its intents come due by themselves

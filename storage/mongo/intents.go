@@ -114,7 +114,7 @@ func (s *Store) ClearSettled(ctx context.Context, ops []Settled, now time.Time) 
 	}
 	// Those nobody has leased since (a worker holding one keeps it until it
 	// is done).
-	var token any = tokens[0]
+	token := tokens[0]
 	if len(tokens) > 1 {
 		token = bson.D{{Key: "$in", Value: tokens}}
 	}
