@@ -3,10 +3,13 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +134,86 @@ func TestPostgresDSN(t *testing.T) {
 	}
 }
 
+// TestPostgresTemplateDSN: prepare runs once per key, however many tests ask at once, and each of them
+// gets a copy of its own that it can change without the others seeing it.
+func TestPostgresTemplateDSN(t *testing.T) {
+	PostgresServerDSN(t)
+	var prepared atomic.Int32
+	prepare := func(ctx context.Context, dsn string) error {
+		prepared.Add(1)
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = db.Close() }()
+		_, err = db.ExecContext(ctx, "CREATE TABLE seeded (id int PRIMARY KEY); INSERT INTO seeded VALUES (1)")
+		return err
+	}
+	var mu sync.Mutex
+	var names []string
+	t.Run("copies", func(t *testing.T) {
+		for i := range 4 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				db := openPostgres(t, PostgresTemplateDSN(t, "seeded", prepare))
+				defer func() { _ = db.Close() }()
+				ctx := t.Context()
+				var name string
+				var rows int
+				if err := db.QueryRowContext(ctx, "SELECT current_database(), (SELECT count(*) FROM seeded)").Scan(&name, &rows); err != nil {
+					t.Fatal(err)
+				}
+				if rows != 1 {
+					t.Errorf("copy %s has %d seeded rows, want the template's 1", name, rows)
+				}
+				// A change of one copy: the others, which count the rows, must not see it.
+				if _, err := db.ExecContext(ctx, "INSERT INTO seeded VALUES ($1)", 100+i); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				names = append(names, name)
+				mu.Unlock()
+			})
+		}
+	})
+	if got := prepared.Load(); got != 1 {
+		t.Errorf("prepare ran %d times, want once for the key", got)
+	}
+	slices.Sort(names)
+	if len(slices.Compact(names)) != 4 {
+		t.Errorf("the copies were %v, want 4 databases", names)
+	}
+	for _, name := range names {
+		if databaseExists(t, name) {
+			t.Errorf("copy %s still exists after its test's cleanup", name)
+		}
+	}
+	t.Run("failing", func(t *testing.T) {
+		failed := false
+		ft := &fatalRecorder{TB: t, failed: &failed}
+		func() {
+			defer func() { _ = recover() }()
+			PostgresTemplateDSN(ft, "broken", func(context.Context, string) error { return errors.New("no luck") })
+		}()
+		if !failed {
+			t.Error("a prepare that fails did not fail the test that asked for its template")
+		}
+	})
+}
+
+// fatalRecorder notes a Fatalf instead of ending the test, and panics to stop the caller as
+// FailNow would.
+type fatalRecorder struct {
+	testing.TB
+	failed *bool
+}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	*r.failed = true
+	r.Logf("(expected) "+format, args...)
+	panic("fatal")
+}
+
 func TestParallel(t *testing.T) {
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -180,7 +263,7 @@ func TestStartCluster(t *testing.T) {
 		t.Fatalf("cluster took the default port: %s", c.dsn)
 	}
 
-	if err := createDatabase(ctx, c.dsn, "probe"); err != nil {
+	if err := createDatabase(ctx, c.dsn, "probe", ""); err != nil {
 		t.Fatal(err)
 	}
 	dsn, err := withDatabase(c.dsn, "probe")
