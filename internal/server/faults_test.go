@@ -298,7 +298,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	if o.sqliteMongo {
 		uri, db = testenv.SQLiteMongoURI(t), "todo"
 	} else {
-		uri, db = testenv.MongoURI(t), testenv.MongoDatabase(t)
+		uri, db = testenv.MongoURI(t), indexedMongoDatabase(t)
 	}
 	ms, err := mongo.Connect(uri, db, mongo.Options{Monitor: m.MongoMonitor()})
 	if err != nil {

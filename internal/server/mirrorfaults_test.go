@@ -393,7 +393,14 @@ func TestBlackholedMirrorUnderLoad(t *testing.T) {
 		}
 	})
 
+	// At least 8 s of the load before the black hole, and enough updates
+	// for a p50: on a loaded machine (this package's other tests start
+	// with it) 8 s can hold fewer.
 	time.Sleep(8 * time.Second)
+	waitFor(t, 2*time.Minute, "20 updates before the black hole", func() bool {
+		_, n := lat.p50("before")
+		return n >= 20
+	})
 	lat.set("during")
 	f.proxy.Blackhole()
 	holeAt := time.Now()
@@ -485,24 +492,36 @@ func TestMirroringOffRecordsNothing(t *testing.T) {
 	go func() { defer close(offDone); off.KeepOff(offCtx) }()
 	defer func() { stopOff(); <-offDone }()
 	offStore := storage.New(f.mongo, storage.Options{Engine: off})
-	var tasks []models.Task
-	for i := range 1000 {
-		var err error
-		if i%4 == 3 {
-			cur := tasks[len(tasks)-1]
-			after := cur
-			after.Title = fmt.Sprintf("Edited while off %d", i)
-			cur, err = offStore.UpdateTask(ctx, owner.id, cur, after, "")
-			tasks[len(tasks)-1] = cur
-		} else {
-			var created models.Task
-			created, err = offStore.CreateTask(ctx, owner.id, models.Task{Title: fmt.Sprintf("Written while off %d", i),
-				Priority: models.PriorityLow, Status: models.StatusTodo}, nil)
-			tasks = append(tasks, created)
-		}
-		if err != nil {
-			t.Fatalf("write %d with mirroring off: %v", i, err)
-		}
+	// Four writers of 250 writes each (three creates, then an edit of the
+	// last task created, over and over), as the clients of an instance
+	// would: one writer's round trips alone took minutes on a loaded
+	// machine.
+	const writers, writes = 4, 1000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			var last models.Task
+			for j := range writes / writers {
+				i := w*writes/writers + j
+				var err error
+				if j%4 == 3 {
+					after := last
+					after.Title = fmt.Sprintf("Edited while off %d", i)
+					last, err = offStore.UpdateTask(ctx, owner.id, last, after, "")
+				} else {
+					last, err = offStore.CreateTask(ctx, owner.id, models.Task{Title: fmt.Sprintf("Written while off %d", i),
+						Priority: models.PriorityLow, Status: models.StatusTodo}, nil)
+				}
+				if err != nil {
+					t.Errorf("write %d with mirroring off: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 	cur := before
 	after := cur

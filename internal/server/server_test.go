@@ -125,7 +125,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	if o.mongoVia != nil {
 		uri = o.mongoVia(uri)
 	}
-	ms, err := mongo.Connect(uri, testenv.MongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
+	ms, err := mongo.Connect(uri, indexedMongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +183,22 @@ func (e *env) signIn(t *testing.T, email string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// indexedMongoDatabase is a MongoDB database of the test's own, empty but
+// for the indexes serve creates: on FerretDB, creating them is DDL under a
+// lock that stalls every other test, so the databases are recycled (see
+// testenv.MongoPreparedDatabase).
+func indexedMongoDatabase(t *testing.T) string {
+	t.Helper()
+	return testenv.MongoPreparedDatabase(t, "todo-indexes", func(ctx context.Context, uri, name string) error {
+		ms, err := mongo.Connect(uri, name, mongo.Options{})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = ms.Close(context.Background()) }()
+		return ms.EnsureIndexes(ctx)
+	})
 }
 
 // migratedPostgresDSN is a fresh PostgreSQL database holding the mirror's

@@ -64,15 +64,17 @@ type harness struct {
 	mongoClient *mongo.Client // shared client for creating and dropping test databases
 	ferret      *ferret       // embedded FerretDB we started, if any
 
-	mu        sync.Mutex
-	pgDBs     map[string]bool        // PostgreSQL databases created and not yet dropped
-	templates map[string]*pgTemplate // PostgreSQL template databases, by the key of PostgresTemplateDSN
-	mongoDBs  map[string]bool        // MongoDB databases handed out and not yet dropped
-	tempDirs  []string
-	mainCalls int
+	mu         sync.Mutex
+	pgDBs      map[string]bool        // PostgreSQL databases created and not yet dropped
+	templates  map[string]*pgTemplate // PostgreSQL template databases, by the key of PostgresTemplateDSN
+	mongoPools map[string]*mongoPool  // recycled MongoDB databases, by the key of MongoPreparedDatabase
+	mongoDBs   map[string]bool        // MongoDB databases handed out and not yet dropped
+	tempDirs   []string
+	mainCalls  int
 }
 
-var h = &harness{pgDBs: map[string]bool{}, mongoDBs: map[string]bool{}, templates: map[string]*pgTemplate{}}
+var h = &harness{pgDBs: map[string]bool{}, mongoDBs: map[string]bool{}, templates: map[string]*pgTemplate{},
+	mongoPools: map[string]*mongoPool{}}
 
 // Main runs the package's tests and then stops the servers the harness started and drops the databases
 // it created that are still there. Its result is the exit code for os.Exit.

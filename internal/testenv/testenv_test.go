@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -212,6 +213,74 @@ func (r *fatalRecorder) Fatalf(format string, args ...any) {
 	*r.failed = true
 	r.Logf("(expected) "+format, args...)
 	panic("fatal")
+}
+
+// TestMongoPreparedDatabase: a database comes prepared; once its test is over it is emptied and handed
+// to the next test of the key, unless its indexes changed (then it is dropped), and a database written
+// to after its test ended is not handed out again.
+func TestMongoPreparedDatabase(t *testing.T) {
+	client := mongoClient(t)
+	var prepared atomic.Int32
+	prepare := func(ctx context.Context, uri, name string) error {
+		prepared.Add(1)
+		if uri != MongoURI(t) {
+			return fmt.Errorf("prepare got URI %s, want the server's %s", uri, MongoURI(t))
+		}
+		_, err := client.Database(name).Collection("things").Indexes().CreateOne(ctx,
+			mongo.IndexModel{Keys: bson.D{{Key: "n", Value: 1}}, Options: options.Index().SetName("by_n").SetUnique(true)})
+		return err
+	}
+	use := func(t *testing.T) string {
+		name := MongoPreparedDatabase(t, "things", prepare)
+		coll := client.Database(name).Collection("things")
+		if n, err := coll.CountDocuments(t.Context(), bson.D{}); err != nil || n != 0 {
+			t.Fatalf("database %s starts with %d documents (%v), want none", name, n, err)
+		}
+		for range 2 { // the unique index prepare made is there
+			_, err := coll.InsertOne(t.Context(), bson.D{{Key: "n", Value: 1}})
+			if err != nil && !mongo.IsDuplicateKeyError(err) {
+				t.Fatal(err)
+			}
+		}
+		if n, _ := coll.CountDocuments(t.Context(), bson.D{}); n != 1 {
+			t.Fatalf("two inserts of one unique n left %d documents, want 1 (the index is missing)", n)
+		}
+		if _, err := client.Database(name).Collection("other").InsertOne(t.Context(), bson.D{{Key: "x", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	var first, second string
+	t.Run("first", func(t *testing.T) { first = use(t) })
+	t.Run("second", func(t *testing.T) { second = use(t) })
+	if second != first || prepared.Load() != 1 {
+		t.Errorf("the second test got %s (prepare ran %d times), want the first's %s, emptied", second, prepared.Load(), first)
+	}
+
+	t.Run("changed indexes", func(t *testing.T) {
+		name := use(t)
+		if err := client.Database(name).Collection("things").Indexes().DropOne(t.Context(), "by_n"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var third string
+	t.Run("after a change", func(t *testing.T) { third = use(t) })
+	if third == first || prepared.Load() != 2 {
+		t.Errorf("after its indexes changed, %s was handed out again (prepare ran %d times), want a new database", third, prepared.Load())
+	}
+	if names, _ := client.ListDatabaseNames(t.Context(), bson.D{}); slices.Contains(names, first) {
+		t.Errorf("database %s with changed indexes still exists, want it dropped", first)
+	}
+
+	// Written to after its test: the pool does not hand it out.
+	if _, err := client.Database(third).Collection("things").InsertOne(t.Context(), bson.D{{Key: "n", Value: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	var fourth string
+	t.Run("after a late write", func(t *testing.T) { fourth = use(t) })
+	if fourth == third || prepared.Load() != 3 {
+		t.Errorf("a database written to after its test was handed out again (%s, prepare ran %d times)", fourth, prepared.Load())
+	}
 }
 
 func TestParallel(t *testing.T) {
