@@ -320,7 +320,7 @@ func (f *faultEnv) doubleActive(ctx context.Context) ([]string, error) {
 // under load: on FerretDB a create's cost grows with the collection (its
 // next displayId is a scan), which would blur the comparison.
 func TestBlackholedMirrorUnderLoad(t *testing.T) {
-	t.Parallel() // one of the long tests: it starts at once (see parallel)
+	long(t)
 	const outage = 40 * time.Second
 	f := newFaultEnv(t, faultOpts{cfg: map[string]string{"ADMIN_EMAILS": "hole-admin@example.com"},
 		engine: mirror.EngineOptions{Attempts: 2, Delay: time.Second, Timeout: 2 * time.Second, Poll: 200 * time.Millisecond}})
@@ -479,7 +479,7 @@ func TestBlackholedMirrorUnderLoad(t *testing.T) {
 // catches up by itself, but not before the instance with it off has
 // stopped (a rolling change); then verify finds nothing.
 func TestMirroringOffRecordsNothing(t *testing.T) {
-	t.Parallel() // one of the long tests: it starts at once (see parallel)
+	long(t)
 	const beat = 200 * time.Millisecond
 	f := newFaultEnv(t, faultOpts{engine: mirror.EngineOptions{OffBeat: beat}})
 	ctx := context.Background()

@@ -658,7 +658,7 @@ func newPermEnv(t *testing.T) *env {
 // (reference/infrastructure.md), so every request grows slower with every
 // fixture: a single env did not finish in 15 minutes under -race.
 func TestPermissionMatrix(t *testing.T) {
-	t.Parallel() // one of the long tests: it starts at once (see parallel)
+	long(t)
 	start := time.Now()
 	matrix := &permMatrix{cells: map[[2]string]permCell{}}
 	var mutationRows []string

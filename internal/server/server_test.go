@@ -35,15 +35,27 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Parallel(128))) }
 // lightSlots bounds the parallel tests other than the few long ones: their
 // envs, each with databases and pools of its own, and the CPU they share
 // with the long tests. The machine has 2 cores; the tests wait on FerretDB
-// and PostgreSQL about half the time.
-var lightSlots = make(chan struct{}, 4)
+// and PostgreSQL about half the time. It holds a unit for each long test
+// from the start, and each long test gives its unit back when it ends: the
+// others then run more at once.
+var lightSlots = func() chan struct{} {
+	c := make(chan struct{}, lightTests+longTests)
+	for range longTests {
+		c <- struct{}{}
+	}
+	return c
+}()
+
+// lightTests is how many tests that call parallel run at once beside the
+// longTests, the tests that call long.
+const lightTests, longTests = 4, 5
 
 // parallel runs t beside the package's other parallel tests, once one of
 // the lightSlots is free. Every test of the package owns its data (its env
 // builds fresh databases), so any two may run at once. The long tests
 // (the permission matrix, the read-policy walk, the mirror drills, the
-// browser) call t.Parallel themselves instead and start at once, so that
-// the run takes about as long as its longest test, not that plus a queue.
+// browser) call long instead and start at once, so that the run takes
+// about as long as its longest test, not that plus a queue.
 // The few tests whose bounds are in wall time under a fixed budget (rate
 // limits refilling per second, a burst of writes within MutationTimeout)
 // are not parallel: they run first, alone.
@@ -60,6 +72,15 @@ func parallel(t *testing.T) {
 		<-lightSlots
 		t.Logf("ran %s after %s waiting for a slot", time.Since(began).Round(time.Millisecond), began.Sub(queued).Round(time.Millisecond))
 	})
+}
+
+// long runs t, one of the longTests, beside the package's other parallel
+// tests from the start (see parallel), and gives its unit of lightSlots
+// back when it ends.
+func long(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	t.Cleanup(func() { <-lightSlots })
 }
 
 type downPinger struct{}

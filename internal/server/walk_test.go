@@ -38,7 +38,7 @@ import (
 // becomes null, or leaves its list (and its connection's totalCount), and
 // a guarded field becomes null. The real answer must equal it exactly.
 func TestReadPolicyWalk(t *testing.T) {
-	t.Parallel() // one of the long tests: it starts at once (see parallel)
+	long(t)
 	start := time.Now()
 	e := newWorldEnv(t)
 	w := newWorld(t, e)

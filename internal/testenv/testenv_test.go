@@ -51,6 +51,7 @@ func insertAndFind(t *testing.T, db *mongo.Database) {
 }
 
 func TestMongoDatabase(t *testing.T) {
+	t.Parallel()
 	client := mongoClient(t)
 	var first, second string
 	t.Run("use", func(t *testing.T) {
@@ -98,6 +99,7 @@ func databaseExists(t *testing.T, name string) bool {
 }
 
 func TestPostgresDSN(t *testing.T) {
+	t.Parallel()
 	PostgresServerDSN(t) // skips or fails here, not in the subtest, if there is no server
 	var name string
 	var leaked *sql.DB
@@ -138,6 +140,7 @@ func TestPostgresDSN(t *testing.T) {
 // TestPostgresTemplateDSN: prepare runs once per key, however many tests ask at once, and each of them
 // gets a copy of its own that it can change without the others seeing it.
 func TestPostgresTemplateDSN(t *testing.T) {
+	t.Parallel()
 	PostgresServerDSN(t)
 	var prepared atomic.Int32
 	prepare := func(ctx context.Context, dsn string) error {
@@ -219,6 +222,7 @@ func (r *fatalRecorder) Fatalf(format string, args ...any) {
 // to the next test of the key, unless its indexes changed (then it is dropped), and a database written
 // to after its test ended is not handed out again.
 func TestMongoPreparedDatabase(t *testing.T) {
+	t.Parallel()
 	client := mongoClient(t)
 	var prepared atomic.Int32
 	prepare := func(ctx context.Context, uri, name string) error {
@@ -284,6 +288,7 @@ func TestMongoPreparedDatabase(t *testing.T) {
 }
 
 func TestParallel(t *testing.T) {
+	t.Parallel()
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
@@ -393,6 +398,7 @@ func TestFerretSQLite(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
+	t.Parallel()
 	a, b := uniqueName("t"), uniqueName("t")
 	if a == b || len(a) > 63 || !strings.HasPrefix(a, "t_testenv_") {
 		t.Errorf("uniqueName gave %q and %q", a, b)
