@@ -17,6 +17,7 @@ import (
 // answer is replayed, another request is refused, a released key runs
 // again, and an expired record counts as absent until it is purged.
 func TestIdempotencyKeyLifecycle(t *testing.T) {
+	t.Parallel()
 	m, err := mongo.Connect(testenv.MongoURI(t), testenv.MongoDatabase(t), mongo.Options{})
 	if err != nil {
 		t.Fatal(err)

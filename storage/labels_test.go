@@ -46,6 +46,7 @@ func names(p Page[models.Label]) []string {
 func endCursor(p Page[models.Label]) *string { return &p.Edges[len(p.Edges)-1].Cursor }
 
 func TestLabelsPagesThroughTheSeeds(t *testing.T) {
+	t.Parallel()
 	s, _ := newSeeded(t)
 	var got []string
 	seen := map[string]bool{}
@@ -93,6 +94,7 @@ func TestLabelsPagesThroughTheSeeds(t *testing.T) {
 // A label inserted between two page requests, before or after the cursor,
 // does not shift the next page: it starts right after the last label seen.
 func TestLabelsCursorIsStableUnderInserts(t *testing.T) {
+	t.Parallel()
 	s, m := newSeeded(t)
 	p1 := page(t, s, LabelFilter{}, 3, nil, 3, true)
 	if got, want := names(p1), []string{"API", "Bug", "Documentation"}; !slices.Equal(got, want) {
@@ -114,6 +116,7 @@ func TestLabelsCursorIsStableUnderInserts(t *testing.T) {
 }
 
 func TestLabelsPageSizeLimits(t *testing.T) {
+	t.Parallel()
 	s, m := newSeeded(t)
 	for i := range 15 {
 		addLabel(t, m, "Extra "+string(rune('a'+i)))
@@ -132,6 +135,7 @@ func TestLabelsPageSizeLimits(t *testing.T) {
 }
 
 func TestLabelsRejectsBadArguments(t *testing.T) {
+	t.Parallel()
 	s, _ := newSeeded(t)
 	good := page(t, s, LabelFilter{}, 1, nil, 1, true).Edges[0].Cursor
 	forged := func(json string) *string { return ptr(base64.RawURLEncoding.EncodeToString([]byte(json))) }

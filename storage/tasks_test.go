@@ -13,6 +13,7 @@ import (
 // counter set back (a database restored, or written before the counter), a
 // create skips the numbers taken and gets a free one.
 func TestDisplayIDsStayUnique(t *testing.T) {
+	t.Parallel()
 	s, m := newSeeded(t)
 	ctx := t.Context()
 	actor := bson.NewObjectID().Hex()

@@ -41,18 +41,35 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// configVars are the variables config reads that a developer's own
+// environment may hold.
+var configVars = []string{"ENV", "PORT", "MONGODB_URI", "DB_NAME", "POSTGRES_DSN", "POSTGRES_HOST",
+	"POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_NAME", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATA_DIR",
+	"PRIVATE_KEY", "PUBLIC_KEY", "SECRET_KEY", "AUTH_DEV_LOGIN", "GOOGLE_OAUTH_CLIENT_ID"}
+
 // isolateEnv clears every variable config reads, so the developer's own
 // environment cannot leak into a test, then sets the given ones.
 func isolateEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, name := range []string{"ENV", "PORT", "MONGODB_URI", "DB_NAME", "POSTGRES_DSN", "POSTGRES_HOST",
-		"POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_NAME", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATA_DIR",
-		"PRIVATE_KEY", "PUBLIC_KEY", "SECRET_KEY", "AUTH_DEV_LOGIN", "GOOGLE_OAUTH_CLIENT_ID"} {
+	for _, name := range configVars {
 		t.Setenv(name, "")
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
+}
+
+// isolatedEnviron is isolateEnv for a process of its own: this process's
+// environment with every variable config reads cleared, then env set.
+func isolatedEnviron(env map[string]string) []string {
+	out := os.Environ()
+	for _, name := range configVars {
+		out = append(out, name+"=")
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func freePort(t *testing.T) int {

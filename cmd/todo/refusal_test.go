@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,13 +22,11 @@ import (
 // attack is sent reps times and the CPU time divided, so the clock's 10 ms
 // ticks do not blur the figure.
 func TestRefusalsCostLittle(t *testing.T) {
+	t.Parallel() // it sets no variable of this process: the server is a process of its own
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Fatalf("this test reads the server's CPU time from /proc: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "todo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := todoBinary(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "serve")

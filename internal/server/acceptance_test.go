@@ -67,6 +67,7 @@ func ids(t *testing.T, raw json.RawMessage, path ...string) []string {
 }
 
 func TestTaskVisibilityAcrossUsers(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	a, b, c := e.person(t, "a@example.com"), e.person(t, "b@example.com"), e.person(t, "c@example.com")
 	var created struct {
@@ -102,6 +103,7 @@ func TestTaskVisibilityAcrossUsers(t *testing.T) {
 }
 
 func TestTeamHandOffAndRemoval(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": "root@example.com"}})
 	admin := e.person(t, "root@example.com")
 	owner, member := e.person(t, "owner@example.com"), e.person(t, "member@example.com")
@@ -190,6 +192,7 @@ func TestTeamHandOffAndRemoval(t *testing.T) {
 }
 
 func TestQueryLimitsRefuseBeforeAnyDatabaseWork(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	p := e.person(t, "limits@example.com")
 	deep := "{ tasks { nodes { assignment { task { assignment { task { assignment { task { assignment { task { assignment { task { assignment { task { id } } } } } } } } } } } } } } }"

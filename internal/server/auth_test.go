@@ -113,6 +113,7 @@ func (e *oidcEnv) userCount(t *testing.T) int64 {
 }
 
 func TestGoogleSignInEndToEnd(t *testing.T) {
+	parallel(t)
 	e := newOIDCEnv(t, map[string]string{"ADMIN_EMAILS": "ann@example.com"})
 	before := e.userCount(t)
 	c := browser(t)
@@ -150,6 +151,7 @@ func TestGoogleSignInEndToEnd(t *testing.T) {
 }
 
 func TestGoogleLoginAsJSON(t *testing.T) {
+	parallel(t)
 	e := newOIDCEnv(t, nil)
 	r := e.do(t, http.MethodGet, "/v1/auth/google/login", "", "", "Accept", "application/json")
 	var body struct{ AuthURL string }
@@ -194,6 +196,7 @@ func (e *oidcEnv) startFlow(t *testing.T, c *http.Client) string {
 }
 
 func TestGoogleSignInFailures(t *testing.T) {
+	parallel(t)
 	e := newOIDCEnv(t, nil)
 	withState := func(callback, state string) string {
 		u, _ := url.Parse(callback)
@@ -279,6 +282,7 @@ func TestGoogleSignInFailures(t *testing.T) {
 // TestForgedTokens: every token that is not ours, or not valid now, gets
 // UNAUTHENTICATED, never a 500.
 func TestForgedTokens(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	valid := e.token
 	claims, err := e.auth.Tokens().Verify(valid, auth.AccessToken)

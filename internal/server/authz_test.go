@@ -20,6 +20,7 @@ import (
 // Finding 1: teamActivity showed the current task of every entry, even of
 // tasks that left the team and were edited by their new assignee since.
 func TestTeamActivityShowsOnlyReadableTasks(t *testing.T) {
+	parallel(t)
 	e := newWorldEnv(t)
 	w := newWorld(t, e)
 	g := w.as(t, "member", `query($t: ID!) { teamActivity(teamId: $t, first: 100) {
@@ -77,6 +78,7 @@ func TestTeamActivityShowsOnlyReadableTasks(t *testing.T) {
 // non-members through user.teams, user.roles, Task.assignment.team, the
 // Assignee union and AuditLog.team.
 func TestTeamsReachOnlyTheirMembers(t *testing.T) {
+	parallel(t)
 	e := newWorldEnv(t)
 	w := newWorld(t, e)
 	T := w.id(t, "T")
@@ -152,6 +154,7 @@ func TestTeamsReachOnlyTheirMembers(t *testing.T) {
 
 // Finding 4: watching was a grant that outlived membership.
 func TestWatchingIsNotAGrant(t *testing.T) {
+	parallel(t)
 	e := newWorldEnv(t)
 	w := newWorld(t, e)
 	lost, task := w.users["lostWatcher"], w.id(t, "tTeam")
@@ -184,6 +187,7 @@ func TestWatchingIsNotAGrant(t *testing.T) {
 // mutations are found by introspection: one that takes an id and is not
 // listed here fails the test.
 func TestUnreadableLooksMissing(t *testing.T) {
+	parallel(t)
 	e := newWorldEnv(t)
 	w := newWorld(t, e)
 	ctx := context.Background()
@@ -326,6 +330,7 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 // member can no longer assign to T in the same document (the review of
 // issue 8 found this). The answer of the leave itself still shows the team.
 func TestArgumentGatesDecideOnNow(t *testing.T) {
+	parallel(t)
 	e := newWorldEnv(t)
 	w := newWorld(t, e)
 	T := w.id(t, "T")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestClientAddr(t *testing.T) {
+	t.Parallel()
 	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	tests := []struct {
 		name    string
@@ -57,6 +58,7 @@ func TestClientAddr(t *testing.T) {
 }
 
 func TestAddressKey(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"203.0.113.7":             "203.0.113.7",
 		"2001:db8:0:0:1::1":       "2001:db8::/64",
@@ -77,6 +79,7 @@ func TestAddressKey(t *testing.T) {
 // error, a freed slot goes to the next, other keys are not held up, and a
 // key nobody holds or waits for is forgotten.
 func TestInFlight(t *testing.T) {
+	t.Parallel()
 	f := newInFlight(2)
 	ctx := context.Background()
 	a1, err := f.enter(ctx, "a")
@@ -157,6 +160,7 @@ func TestInFlight(t *testing.T) {
 // Every field named for its own per-parent query is one of the schema's:
 // a rename must not quietly take it out of its turns.
 func TestPerParentQueriesExist(t *testing.T) {
+	t.Parallel()
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	for typ, fields := range perParentQueries {
 		for field := range fields {

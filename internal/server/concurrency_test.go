@@ -18,6 +18,7 @@ import (
 // mirror row is written: uniqueness is MongoDB's (a unique key on the
 // active grant), not a check before the insert that all twenty pass.
 func TestConcurrentGrantsOfOneRole(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	ctx := context.Background()
 	u, err := e.store.SignInByEmail(ctx, "boss@example.com", "Boss")
@@ -82,6 +83,7 @@ func decodeData(t *testing.T, r gqlResponse, into any) {
 // decided again (and refused: a done task is not deferred), and the audit
 // entries chain, each "from" the status the task really had.
 func TestChangesAreDecidedOnWhatTheyOverwrite(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	const rounds = 8
 	create := func() string {

@@ -45,6 +45,7 @@ func (e *env) post(token, query string) (int, gqlResponse, error) {
 // One request's root fields take turns: twenty of them never hold more
 // than MaxRootConcurrency of the pool's connections at once.
 func TestRootFieldsTakeTurns(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	q := "{ " + hostile.Aliases("labels(first: 5) { nodes { id } }", 20) + "}"
 	var g gqlResponse
@@ -62,6 +63,7 @@ func TestRootFieldsTakeTurns(t *testing.T) {
 // turns for their queries, so it holds a bounded share of the pool while
 // another user's request is served beside it without an error.
 func TestPerParentQueriesTakeTurns(t *testing.T) {
+	parallel(t)
 	// The bound under test is the turns, not the deadline: the race
 	// detector and the other packages' tests share the cores.
 	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_TIMEOUT": "120"}})
@@ -126,6 +128,7 @@ func TestPerParentQueriesTakeTurns(t *testing.T) {
 // running one) run one at a time, so they never hold more than one
 // request's share of the pool.
 func TestClientTakesTurns(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_CONCURRENCY": "1"}})
 	q := "{ " + hostile.Aliases("labels(first: 5) { nodes { id } }", 20) + "}"
 	var failed []string
@@ -155,6 +158,7 @@ func TestClientTakesTurns(t *testing.T) {
 // /v1/health is open to anyone, so its cost must not follow how often it
 // is asked: one check serves every caller for a second.
 func TestHealthCostBounded(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	before := e.commands(t)
 	var wg sync.WaitGroup
@@ -186,6 +190,7 @@ func TestHealthCostBounded(t *testing.T) {
 // one at a time inside the page's slot, so twelve teams' pages, each with
 // its members and its tasks' labels and creators, stay within the turns.
 func TestTeamPagesTakeTurns(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_TIMEOUT": "120"}})
 	ctx := context.Background()
 	owner := e.person(t, "owner@example.com")

@@ -55,6 +55,7 @@ func nestedFragments(depth int) string {
 }
 
 func TestHostileDocumentsRefused(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	for _, h := range hostileDocuments() {
 		t.Run(h.name, func(t *testing.T) {
@@ -79,6 +80,7 @@ func TestHostileDocumentsRefused(t *testing.T) {
 }
 
 func TestStringInputsBounded(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	long := strings.Repeat("a", 100<<10)
 	for _, tc := range []struct {
@@ -112,6 +114,7 @@ func TestStringInputsBounded(t *testing.T) {
 // A malformed body of 120 KB is refused as the client's mistake, in a few
 // words: nothing of it is echoed (gqlgen quoted it whole) or logged.
 func TestMalformedBodyNotEchoed(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	body := `{"query": "{ me { id } }", "variables": {"x": "` + strings.Repeat("b", 120<<10)
 	r := e.do(t, http.MethodPost, "/graphql", "application/json", body, "Authorization", "Bearer "+e.token)
@@ -122,6 +125,7 @@ func TestMalformedBodyNotEchoed(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	parallel(t)
 	for _, secure := range []string{"false", "true"} {
 		e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"COOKIE_SECURE": secure}})
 		for _, path := range []string{"/v1/health", "/playground", "/graphql?query=%7B__typename%7D"} {
@@ -142,6 +146,7 @@ func TestSecurityHeaders(t *testing.T) {
 
 // Field suggestions map the schema for strangers: only development makes them.
 func TestNoSuggestionsOutsideDevelopment(t *testing.T) {
+	parallel(t)
 	for env, want := range map[string]bool{"development": true, "staging": false} {
 		e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"ENV": env}})
 		g := e.graphql(t, "{ tsks { totalCount } }", nil)
@@ -155,6 +160,7 @@ func TestNoSuggestionsOutsideDevelopment(t *testing.T) {
 // so; a mutation, once begun, runs to completion however short the
 // request's deadline (here 1 ms, shorter than a loader's batch window).
 func TestRequestDeadline(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"REQUEST_TIMEOUT": "0.001"}})
 	g := e.graphql(t, "{ me { id teams { id } } }", nil)
 	if len(g.Errors) == 0 || !strings.Contains(g.Errors[0].Message, "ran out of time") || g.Errors[0].Extensions["requestId"] == nil {
@@ -237,6 +243,7 @@ func TestRequestBudget(t *testing.T) {
 
 // The review of issue 9's first cut: documents that cost seconds before.
 func TestHostileDocumentsFromTheReview(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	var chain strings.Builder
 	chain.WriteString("query A { ...f0 } query B { __typename }")

@@ -19,7 +19,7 @@ var auditDir = filepath.Join("..", "..", "test", "graphql-http")
 // caller): no error and no warning. The suite is installed from its
 // lockfile when missing (npm's registry is reachable here and in CI).
 func TestGraphQLOverHTTPAudit(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is needed for graphql-http's audit: %v", err)

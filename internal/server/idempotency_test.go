@@ -344,6 +344,7 @@ func replayed(r response) bool { return r.header.Get("Idempotent-Replayed") == "
 // the same key creates the task once, with one active assignment; a third
 // call replays that answer and writes nothing.
 func TestIdempotentCreateTaskRetry(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner, assignee := e.person(t, "idem-owner@example.com"), e.person(t, "idem-assignee@example.com")
@@ -404,6 +405,7 @@ func TestIdempotentCreateTaskRetry(t *testing.T) {
 // attempt is final and its error is replayed, not run again into a second
 // task.
 func TestIdempotencyWhenTheUndoFails(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner, assignee := e.person(t, "undo-owner@example.com"), e.person(t, "undo-assignee@example.com")
@@ -437,6 +439,7 @@ func TestIdempotencyWhenTheUndoFails(t *testing.T) {
 // second failing, answers no data at all (createTask is non-null), but
 // the first wrote its task: a retry replays, it does not write it again.
 func TestIdempotencyKeepsADocumentWhole(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner, assignee := e.person(t, "whole-owner@example.com"), e.person(t, "whole-assignee@example.com")
@@ -464,6 +467,7 @@ func TestIdempotencyKeepsADocumentWhole(t *testing.T) {
 
 // TestIdempotencyKeyRules: what else a key does and does not do.
 func TestIdempotencyKeyRules(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner, other := e.person(t, "rules-owner@example.com"), e.person(t, "rules-other@example.com")
@@ -610,6 +614,7 @@ func mustOID(t *testing.T, hex string) bson.ObjectID {
 // the creation code unused; its retry with the same key makes one team
 // with the code.
 func TestIdempotentCreateTeamRetry(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner := e.person(t, "team-owner@example.com")
@@ -674,6 +679,7 @@ func TestIdempotentCreateTeamRetry(t *testing.T) {
 // cut under it) puts the old one back: the task keeps its assignee, and
 // the retry replaces it as if the first attempt had not happened.
 func TestFailedReassignmentKeepsTheAssignee(t *testing.T) {
+	parallel(t)
 	proxy := newWireProxy(t)
 	e := newEnv(t, opts{mongoVia: proxy.via})
 	owner, first, second := e.person(t, "re-owner@example.com"), e.person(t, "re-first@example.com"), e.person(t, "re-second@example.com")

@@ -31,6 +31,7 @@ func (e *env) sameRow(t *testing.T, collection, id string, doc any) {
 // TestMutationsReachTheMirror: each mutation's MongoDB write shows up in
 // the matching postgres_* row, with the same values and version.
 func TestMutationsReachTheMirror(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	ctx := context.Background()
 	owner, member := e.person(t, "mo@example.com"), e.person(t, "mm@example.com")

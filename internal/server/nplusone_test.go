@@ -25,6 +25,7 @@ const nestedList = `query($n: Int) { tasks(first: $n, filter: {deferred: INCLUDE
 // authentication included, over 100 tasks with labels, assignees, teams,
 // deferrals and watchers: at most 10, whatever `first` is.
 func TestTaskListRoundTrips(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	ctx := context.Background()
 	viewer := e.person(t, "poc@example.com")

@@ -63,6 +63,7 @@ func orNull(s *string) string {
 // page asked for with `after` has a previous page, and start and end cursors
 // are the first and last edges' (null on an empty page).
 func TestPageInfo(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	const labelsQ = `query($n: Int, $a: String) { labels(first: $n, after: $a) {
 		edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`

@@ -23,6 +23,7 @@ func checkEmptyPage(t *testing.T, what string, edges int, edgesNull bool, pi pag
 }
 
 func TestTaskPaginationEdges(t *testing.T) {
+	parallel(t)
 	e, _ := newScenarioEnv(t)
 	me := e.person(t, "pager@example.com")
 
@@ -75,6 +76,7 @@ func TestTaskPaginationEdges(t *testing.T) {
 // adds tasks. A task that sorts before the cursor does not show; one after
 // it does; the original tasks each show exactly once.
 func TestTaskPaginationUnderConcurrentInserts(t *testing.T) {
+	parallel(t)
 	e, _ := newScenarioEnv(t)
 	for _, tc := range []struct {
 		name  string
@@ -152,6 +154,7 @@ func TestTaskPaginationUnderConcurrentInserts(t *testing.T) {
 }
 
 func TestLabelPaginationEdges(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	me := e.person(t, "labels@example.com")
 	const q = `query($s: String, $n: Int, $a: String) { labels(search: $s, first: $n, after: $a) {

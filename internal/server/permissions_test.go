@@ -658,7 +658,7 @@ func newPermEnv(t *testing.T) *env {
 // (reference/infrastructure.md), so every request grows slower with every
 // fixture: a single env did not finish in 15 minutes under -race.
 func TestPermissionMatrix(t *testing.T) {
-	t.Parallel() // the two longest tests of the package run beside each other: each waits on the stores more than it computes
+	long(t)
 	start := time.Now()
 	matrix := &permMatrix{cells: map[[2]string]permCell{}}
 	var mutationRows []string
@@ -671,7 +671,7 @@ func TestPermissionMatrix(t *testing.T) {
 	t.Run("mutations", func(t *testing.T) {
 		rows := make(chan int)
 		var wg sync.WaitGroup
-		for range 3 {
+		for range 6 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

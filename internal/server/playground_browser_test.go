@@ -27,7 +27,7 @@ const chromiumPath = "/usr/bin/chromium"
 // reachable (test/playground/browser.mjs says what it checks). Without
 // chromium or node it is skipped, except with CI=true, where it fails.
 func TestPlaygroundInBrowser(t *testing.T) {
-	t.Parallel()
+	long(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		testenv.Unavailable(t, "node is needed to drive the browser: %v", err)

@@ -38,6 +38,7 @@ func withTypeDepth(t *testing.T, n int) string {
 // elsewhere), however deep its ofType chain, and refused to others; the
 // depth limit on data and the bound on introspection's nested lists hold.
 func TestStandardIntrospection(t *testing.T) {
+	parallel(t)
 	dev := newEnv(t, opts{unmirrored: true})
 	staging := newEnv(t, opts{unmirrored: true, cfg: map[string]string{"ENV": "staging", "ADMIN_EMAILS": "root@example.com"}})
 	admin := staging.signIn(t, "root@example.com")
@@ -113,6 +114,7 @@ func deepData(levels int) string {
 // revalidation with the ETag gets 304; the page loads the bundle from the
 // server itself under a CSP that allows nothing else.
 func TestPlaygroundAssetsMatchTheirSums(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	f, err := os.Open(filepath.Join("playground", "SHA256SUMS"))
 	if err != nil {

@@ -143,6 +143,7 @@ func TestConcurrentWrongCodesAreLimited(t *testing.T) {
 // TestCreationCodeBudgetIsShared: createTeam and verifyTeamCreationInviteCode
 // guess at the same secret, so their wrong codes count against one budget.
 func TestCreationCodeBudgetIsShared(t *testing.T) {
+	parallel(t)
 	e, admin := newGuessEnv(t)
 	p := e.person(t, "sharer@example.com")
 	for i := range storage.JoinAttempts - 1 {
@@ -159,6 +160,7 @@ func TestCreationCodeBudgetIsShared(t *testing.T) {
 // TestRightCodesDoNotSpendTheBudget: only wrong codes count; a right one
 // between them leaves the budget as it was.
 func TestRightCodesDoNotSpendTheBudget(t *testing.T) {
+	parallel(t)
 	e, admin := newGuessEnv(t)
 	owner := e.person(t, "owner@example.com")
 	var team struct {

@@ -367,6 +367,7 @@ func checkOrder(t *testing.T, what string, ts []task, field string, desc bool) {
 // include-done views, the filters and orders of the task list, and the
 // summary card.
 func TestDashboardScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	me, other := e.person(t, "me@example.com"), e.person(t, "other@example.com")
 	myTeam, _ := e.newTeam(t, admin, me, "Mine", other)      // me: owner and POC
@@ -508,6 +509,7 @@ func TestDashboardScenario(t *testing.T) {
 // TestTeamTasksScenario is a team's Todos page: tasks assigned to the team
 // and tasks handed to its members, for members only.
 func TestTeamTasksScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	owner, member, outsider := e.person(t, "owner@example.com"), e.person(t, "member@example.com"), e.person(t, "outsider@example.com")
 	teamID, _ := e.newTeam(t, admin, owner, "Support", member)
@@ -563,6 +565,7 @@ func TestTeamTasksScenario(t *testing.T) {
 // TestCreateAndEditTaskScenario is the task form: create with everything,
 // the due-date rule in the caller's zone, and partial edits.
 func TestCreateAndEditTaskScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	me, mate, outsider := e.person(t, "me@example.com"), e.person(t, "mate@example.com"), e.person(t, "outsider@example.com")
 	teamID, _ := e.newTeam(t, admin, me, "Design", mate)
@@ -687,6 +690,7 @@ func TestCreateAndEditTaskScenario(t *testing.T) {
 
 // TestDeferScenario is the defer dialog and what deferral does to a task.
 func TestDeferScenario(t *testing.T) {
+	parallel(t)
 	e, _ := newScenarioEnv(t)
 	me := e.person(t, "me@example.com")
 	now := time.Now().UTC().Truncate(time.Second)
@@ -739,6 +743,7 @@ func TestDeferScenario(t *testing.T) {
 
 // TestWatchlistScenario is the Watch List tab and the watch toggle.
 func TestWatchlistScenario(t *testing.T) {
+	parallel(t)
 	e, _ := newScenarioEnv(t)
 	me, b, c := e.person(t, "me@example.com"), e.person(t, "b@example.com"), e.person(t, "c@example.com")
 	var w []task
@@ -842,6 +847,7 @@ func strOf(s *string) string {
 // TestTeamsScenario is the Teams screens: create, join, members, POC,
 // join-code rotation, removal and leaving, and the activity timeline.
 func TestTeamsScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	owner := e.person(t, "owner@example.com")
 	m1, m2, m3 := e.person(t, "m1@example.com"), e.person(t, "m2@example.com"), e.person(t, "m3@example.com")
@@ -1115,6 +1121,7 @@ func TestTeamsScenario(t *testing.T) {
 
 // TestAdminCodesScenario is the admin page of team-creation codes.
 func TestAdminCodesScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	founder := e.person(t, "founder@example.com")
 	const genQ = `mutation($d: String) { generateTeamCreationInviteCode(description: $d) { id code description isUsed createdBy { id } usedBy { id } usedAt } }`
@@ -1211,6 +1218,7 @@ func TestAdminCodesScenario(t *testing.T) {
 // TestBadInputsScenario sends what a broken or hostile client might: none of
 // it may answer INTERNAL or HTTP 500, and ids name the offending field.
 func TestBadInputsScenario(t *testing.T) {
+	parallel(t)
 	e, admin := newScenarioEnv(t)
 	me := e.person(t, "me@example.com")
 	teamID, _ := e.newTeam(t, admin, me, "Ops")

@@ -27,7 +27,61 @@ import (
 	"github.com/todo-backend/todo/storage/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+// The package schedules its parallel tests itself (see parallel), so the
+// testing package's own bound must not bind: it would start them in no
+// particular order, and the longest ones could start last.
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Parallel(128))) }
+
+// lightSlots bounds the parallel tests other than the few long ones: their
+// envs, each with databases and pools of its own, and the CPU they share
+// with the long tests. The machine has 2 cores; the tests wait on FerretDB
+// and PostgreSQL about half the time. It holds a unit for each long test
+// from the start, and each long test gives its unit back when it ends: the
+// others then run more at once.
+var lightSlots = func() chan struct{} {
+	c := make(chan struct{}, lightTests+longTests)
+	for range longTests {
+		c <- struct{}{}
+	}
+	return c
+}()
+
+// lightTests is how many tests that call parallel run at once beside the
+// longTests, the tests that call long.
+const lightTests, longTests = 4, 5
+
+// parallel runs t beside the package's other parallel tests, once one of
+// the lightSlots is free. Every test of the package owns its data (its env
+// builds fresh databases), so any two may run at once. The long tests
+// (the permission matrix, the read-policy walk, the mirror drills, the
+// browser) call long instead and start at once, so that the run takes
+// about as long as its longest test, not that plus a queue.
+// The few tests whose bounds are in wall time under a fixed budget (rate
+// limits refilling per second, a burst of writes within MutationTimeout)
+// are not parallel: they run first, alone.
+//
+// The test's elapsed time in go test's report counts from t.Parallel, so
+// it includes the wait for a slot: the test logs both.
+func parallel(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	queued := time.Now()
+	lightSlots <- struct{}{}
+	began := time.Now()
+	t.Cleanup(func() {
+		<-lightSlots
+		t.Logf("ran %s after %s waiting for a slot", time.Since(began).Round(time.Millisecond), began.Sub(queued).Round(time.Millisecond))
+	})
+}
+
+// long runs t, one of the longTests, beside the package's other parallel
+// tests from the start (see parallel), and gives its unit of lightSlots
+// back when it ends.
+func long(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	t.Cleanup(func() { <-lightSlots })
+}
 
 type downPinger struct{}
 
@@ -92,7 +146,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	if o.mongoVia != nil {
 		uri = o.mongoVia(uri)
 	}
-	ms, err := mongo.Connect(uri, testenv.MongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
+	ms, err := mongo.Connect(uri, indexedMongoDatabase(t), mongo.Options{Monitor: flight.monitor(m.MongoMonitor())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +158,13 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	if _, err := ms.Seed(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgres.Open(testenv.PostgresDSN(t))
+	pg, err := postgres.Open(migratedPostgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Close() })
+	// As serve does at start-up; on a copy of the migrated template it
+	// applies nothing.
 	if _, err := pg.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +205,38 @@ func (e *env) signIn(t *testing.T, email string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// indexedMongoDatabase is a MongoDB database of the test's own, empty but
+// for the indexes serve creates: on FerretDB, creating them is DDL under a
+// lock that stalls every other test, so the databases are recycled (see
+// testenv.MongoPreparedDatabase).
+func indexedMongoDatabase(t *testing.T) string {
+	t.Helper()
+	return testenv.MongoPreparedDatabase(t, "todo-indexes", func(ctx context.Context, uri, name string) error {
+		ms, err := mongo.Connect(uri, name, mongo.Options{})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = ms.Close(context.Background()) }()
+		return ms.EnsureIndexes(ctx)
+	})
+}
+
+// migratedPostgresDSN is a fresh PostgreSQL database holding the mirror's
+// schema: a copy of a template migrated once per test binary, since
+// migrating every env's database anew was a third of building the env.
+func migratedPostgresDSN(t *testing.T) string {
+	t.Helper()
+	return testenv.PostgresTemplateDSN(t, "mirror-migrated", func(ctx context.Context, dsn string) error {
+		pg, err := postgres.Open(dsn)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = pg.Close() }()
+		_, err = pg.Migrate(ctx)
+		return err
+	})
 }
 
 var (
@@ -235,6 +323,7 @@ func (e *env) graphqlAs(t *testing.T, token, query string, vars map[string]any) 
 }
 
 func TestHealth(t *testing.T) {
+	parallel(t)
 	tests := []struct {
 		name       string
 		o          opts
@@ -258,6 +347,7 @@ func TestHealth(t *testing.T) {
 // TestHealthWithUnreachableStores uses real clients pointed at closed ports:
 // the checks must fail within the health timeout, not hang.
 func TestHealthWithUnreachableStores(t *testing.T) {
+	parallel(t)
 	ms, err := mongo.Connect("mongodb://127.0.0.1:1/?connectTimeoutMS=200", "x", mongo.Options{ServerSelectionTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +371,7 @@ func TestHealthWithUnreachableStores(t *testing.T) {
 }
 
 func TestLabelsOverHTTP(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	q := "{labels(first:3){totalCount nodes{name color} pageInfo{hasNextPage endCursor}}}"
 	bearer := []string{"Authorization", "Bearer " + e.token}
@@ -319,6 +410,7 @@ func TestLabelsOverHTTP(t *testing.T) {
 
 // TestTotalCountOnlyWhenAsked: counting is a round trip of its own.
 func TestTotalCountOnlyWhenAsked(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	counter := e.metrics.MongoCommands.WithLabelValues("aggregate")
 	before := testCounter(counter)
@@ -338,6 +430,7 @@ func TestTotalCountOnlyWhenAsked(t *testing.T) {
 // coerce, is 200 under application/json (the default) and 400 with no data
 // under application/graphql-response+json.
 func TestBadRequests(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{unmirrored: true})
 	const gqlResponseJSON = "application/graphql-response+json"
 	tests := []struct {
@@ -470,6 +563,7 @@ func costly(n int) string {
 }
 
 func TestDepthLimit(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	// A narrow query one level too deep. (Introspection's ofType chains are
 	// measured otherwise: TestStandardIntrospection.)
@@ -484,6 +578,7 @@ func TestDepthLimit(t *testing.T) {
 }
 
 func TestRequestIDAndCORS(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
 	r := e.do(t, http.MethodGet, "/v1/health", "", "", "X-Request-Id", "abc-123")
 	if got := r.header.Get("X-Request-Id"); got != "abc-123" {
@@ -506,6 +601,7 @@ func TestRequestIDAndCORS(t *testing.T) {
 }
 
 func TestMetricsCountMongoCommands(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	e.graphql(t, "{labels{nodes{name}}}", nil)
 	r := e.do(t, http.MethodGet, "/metrics", "", "")
@@ -517,6 +613,7 @@ func TestMetricsCountMongoCommands(t *testing.T) {
 }
 
 func TestPlayground(t *testing.T) {
+	parallel(t)
 	r := newEnv(t, opts{}).do(t, http.MethodGet, "/playground", "", "")
 	if r.status != 200 || !strings.Contains(string(r.body), "playground/assets/main.js") {
 		t.Errorf("got %d, want the playground page loading GraphiQL from the server", r.status)

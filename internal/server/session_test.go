@@ -61,6 +61,7 @@ func (e *env) meCode(t *testing.T, s session) string {
 }
 
 func TestDevLoginAndMe(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": "Boss@Example.com"}})
 	s := e.devLogin(t, "dev@example.com")
 	if got := e.meCode(t, s); got != "OK" {
@@ -85,6 +86,7 @@ func TestDevLoginAndMe(t *testing.T) {
 }
 
 func TestDevLoginRejects(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	tests := []struct{ name, contentType, body string }{
 		{"not JSON", "application/json", `email=a@b.c`},
@@ -115,6 +117,7 @@ func TestDevLoginRejects(t *testing.T) {
 // someone else (login CSRF): it takes JSON only, and a foreign Origin is
 // refused as on the other cookie routes.
 func TestDevLoginIsJSONAndOriginChecked(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
 	body := `{"email":"victim-as-attacker@example.com","name":"Dev"}`
 	tests := []struct {
@@ -162,6 +165,7 @@ func TestDevLoginIsJSONAndOriginChecked(t *testing.T) {
 }
 
 func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	first := e.devLogin(t, "rot@example.com")
 	r := e.refresh(t, first)
@@ -193,6 +197,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 }
 
 func TestRefreshRejects(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	s := e.devLogin(t, "rej@example.com")
 	tests := []struct {
@@ -222,6 +227,7 @@ func TestRefreshRejects(t *testing.T) {
 }
 
 func TestLogoutRevokes(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{})
 	s := e.devLogin(t, "bye@example.com")
 	r := e.do(t, http.MethodPost, "/v1/auth/logout", "", "", "Cookie", "todo-refresh="+s.refresh)
@@ -247,6 +253,7 @@ func TestLogoutRevokes(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
 	s := e.devLogin(t, "csrf@example.com")
 	q := `{"query":"{ me { id } }"}`
@@ -277,6 +284,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestSignInRequiredAndAdminOnly(t *testing.T) {
+	parallel(t)
 	e := newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": "root@example.com"}})
 	codes := "{ teamCreationInviteCodes { totalCount nodes { code createdBy { email } } } }"
 	for name, tc := range map[string]struct {
@@ -310,6 +318,7 @@ func TestSignInRequiredAndAdminOnly(t *testing.T) {
 // TestIntrospectionAndPlaygroundOutsideDevelopment: outside development only
 // admins may introspect or load the playground.
 func TestIntrospectionAndPlaygroundOutsideDevelopment(t *testing.T) {
+	parallel(t)
 	// Staging refuses dev login; signIn issues the tokens directly.
 	e := newEnv(t, opts{cfg: map[string]string{"ENV": "staging", "ADMIN_EMAILS": "root@example.com"}})
 	admin := e.signIn(t, "root@example.com")

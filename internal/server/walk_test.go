@@ -38,7 +38,7 @@ import (
 // becomes null, or leaves its list (and its connection's totalCount), and
 // a guarded field becomes null. The real answer must equal it exactly.
 func TestReadPolicyWalk(t *testing.T) {
-	t.Parallel() // the two longest tests of the package run beside each other: each waits on the stores more than it computes
+	long(t)
 	start := time.Now()
 	e := newWorldEnv(t)
 	w := newWorld(t, e)

@@ -56,10 +56,13 @@ func (h *harness) startFerretForTests(ctx context.Context) (*ferret, error) {
 	h.pgOnce.Do(h.startPostgres)
 	if h.pgErr == nil {
 		name := uniqueName("ferretdb")
-		if err := createDatabase(ctx, h.pgDSN, name); err != nil {
+		if err := createDatabase(ctx, h.pgDSN, name, ""); err != nil {
 			return nil, err
 		}
 		dsn, err := withDatabase(h.pgDSN, name)
+		if err == nil {
+			dsn, err = withParam(dsn, "pool_max_conns", strconv.Itoa(ferretPoolConns))
+		}
 		if err == nil {
 			var f *ferret
 			if f, err = startFerret(ctx, &ferretdb.Config{Handler: "postgresql", PostgreSQLURL: dsn}); err == nil {
@@ -80,6 +83,12 @@ func (h *harness) startFerretForTests(ctx context.Context) (*ferret, error) {
 	h.mu.Unlock()
 	return startFerret(ctx, &ferretdb.Config{Handler: "sqlite", SQLiteURL: sqliteURL(dir)})
 }
+
+// ferretPoolConns caps the PostgreSQL connections of the tests' FerretDB (its default is 50). Two
+// test binaries run at once, each with a FerretDB and its tests' own pools, against a server that
+// takes 100 connections in all; on two cores, more queries at once than this only queue in
+// PostgreSQL instead of in FerretDB.
+const ferretPoolConns = 20
 
 // sqliteURL is the form FerretDB wants: an absolute directory with a trailing slash (an in-memory
 // database hangs on the first update after a find).
@@ -157,6 +166,10 @@ func ferretdBinary(ctx context.Context) (string, error) {
 func startFerretProcess(ctx context.Context, bin string, cfg *ferretdb.Config) (*ferret, error) {
 	cmd := exec.Command(bin, "-handler", cfg.Handler, "-postgresql-url", cfg.PostgreSQLURL, "-sqlite-url", cfg.SQLiteURL) //nolint:gosec // G204: our own binary, arguments of our own
 	cmd.Stderr = os.Stderr
+	// It allocates for every document it decodes, and at the default GOGC
+	// collecting took a sixth of its CPU; memory is not what the machine is
+	// short of.
+	cmd.Env = append(os.Environ(), "GOGC=400")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

@@ -183,14 +183,36 @@ func ping(ctx context.Context, dsn string) error {
 	return conn.Ping(ctx)
 }
 
-func createDatabase(ctx context.Context, server, name string) error {
+// createDatabase creates database name, as a copy of template unless that is "".
+func createDatabase(ctx context.Context, server, name, template string) error {
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
 		return fmt.Errorf("connecting to PostgreSQL to create database %s: %w", name, err)
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("creating PostgreSQL database %s: %w", name, err)
+	}
+	return nil
+}
+
+// closeToConnections makes database name refuse connections and ends those it has, so that it can
+// serve as a template: autovacuum leaves such a database alone too.
+func closeToConnections(ctx context.Context, server, name string) error {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return fmt.Errorf("connecting to PostgreSQL to close database %s: %w", name, err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" ALLOW_CONNECTIONS false"); err != nil {
+		return fmt.Errorf("closing PostgreSQL database %s to connections: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+		return fmt.Errorf("ending the connections to PostgreSQL database %s: %w", name, err)
 	}
 	return nil
 }
@@ -214,6 +236,21 @@ func dropDatabase(ctx context.Context, server, name string) error {
 		return fmt.Errorf("dropping PostgreSQL database %s: %w", name, err)
 	}
 	return nil
+}
+
+// withParam returns dsn with the setting key=value, in either DSN syntax pgx accepts.
+func withParam(dsn, key, value string) (string, error) {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + key + "=" + value, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("parsing PostgreSQL DSN: %w", err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // withDatabase returns server's DSN pointed at database name, in either DSN syntax pgx accepts.

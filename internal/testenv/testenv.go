@@ -30,9 +30,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,22 +64,28 @@ type harness struct {
 	mongoClient *mongo.Client // shared client for creating and dropping test databases
 	ferret      *ferret       // embedded FerretDB we started, if any
 
-	mu        sync.Mutex
-	pgDBs     map[string]bool // PostgreSQL databases created and not yet dropped
-	mongoDBs  map[string]bool // MongoDB databases handed out and not yet dropped
-	tempDirs  []string
-	mainCalls int
+	mu         sync.Mutex
+	pgDBs      map[string]bool        // PostgreSQL databases created and not yet dropped
+	templates  map[string]*pgTemplate // PostgreSQL template databases, by the key of PostgresTemplateDSN
+	mongoPools map[string]*mongoPool  // recycled MongoDB databases, by the key of MongoPreparedDatabase
+	mongoDBs   map[string]bool        // MongoDB databases handed out and not yet dropped
+	tempDirs   []string
+	mainCalls  int
 }
 
-var h = &harness{pgDBs: map[string]bool{}, mongoDBs: map[string]bool{}}
+var h = &harness{pgDBs: map[string]bool{}, mongoDBs: map[string]bool{}, templates: map[string]*pgTemplate{},
+	mongoPools: map[string]*mongoPool{}}
 
 // Main runs the package's tests and then stops the servers the harness started and drops the databases
 // it created that are still there. Its result is the exit code for os.Exit.
-func Main(m *testing.M) int {
+func Main(m *testing.M, opts ...Option) int {
 	h.mu.Lock()
 	h.mainCalls++
 	h.mu.Unlock()
 
+	for _, o := range opts {
+		o()
+	}
 	code := m.Run()
 	if err := h.shutdown(); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: shutdown: %v\n", err)
@@ -86,6 +94,28 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// Option changes how [Main] runs a package's tests.
+type Option func()
+
+// Parallel makes n the number of parallel tests that run at once unless the command line says
+// otherwise (go test -parallel). The default, GOMAXPROCS, suits tests that compute; a package whose
+// tests mostly wait on the database servers, on timers and on drills that last seconds leaves a
+// 2-core machine idle with it.
+func Parallel(n int) Option {
+	return func() {
+		if !flag.Parsed() {
+			flag.Parse()
+		}
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+		if !set {
+			if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+				panic(fmt.Sprintf("testenv: setting -test.parallel: %v", err))
+			}
+		}
+	}
 }
 
 // MongoURI returns the URI of this test binary's MongoDB-wire server, starting an embedded FerretDB on
@@ -135,7 +165,64 @@ func PostgresServerDSN(t testing.TB) string {
 // the test ends, even if connections to it are still open.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
+	return postgresDSN(t, PostgresServerDSN(t), "")
+}
+
+// PostgresTemplateDSN is [PostgresDSN] for a database that does not start empty: prepare fills a
+// template database once per test binary and key (it is handed the template's DSN and must close
+// every connection it opened before it returns), and each call gets a fresh copy of the template
+// (CREATE DATABASE ... TEMPLATE), dropped when the test ends. A copy costs what an empty database
+// costs, far less than running prepare again: migrating a schema is a few hundred DDL statements.
+// An error from prepare fails every test that asks for the key.
+func PostgresTemplateDSN(t testing.TB, key string, prepare func(ctx context.Context, dsn string) error) string {
+	t.Helper()
 	server := PostgresServerDSN(t)
+	h.mu.Lock()
+	tmpl := h.templates[key]
+	if tmpl == nil {
+		tmpl = &pgTemplate{}
+		h.templates[key] = tmpl
+	}
+	h.mu.Unlock()
+	tmpl.once.Do(func() { tmpl.name, tmpl.err = h.makeTemplate(server, prepare) })
+	if tmpl.err != nil {
+		t.Fatalf("testenv: preparing the PostgreSQL template %q: %v", key, tmpl.err)
+	}
+	return postgresDSN(t, server, tmpl.name)
+}
+
+// pgTemplate is one template database of [PostgresTemplateDSN].
+type pgTemplate struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// makeTemplate creates a database, has prepare fill it, and closes it to connections: CREATE
+// DATABASE refuses a template that anyone (autovacuum included) is connected to.
+func (h *harness) makeTemplate(server string, prepare func(ctx context.Context, dsn string) error) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	name := uniqueName("tmpl")
+	dsn, err := withDatabase(server, name)
+	if err != nil {
+		return "", err
+	}
+	if err := createDatabase(ctx, server, name, ""); err != nil {
+		return "", err
+	}
+	h.track(h.pgDBs, name, true) // dropped at shutdown, with whatever the tests left
+	if err := prepare(ctx, dsn); err != nil {
+		return "", err
+	}
+	if err := closeToConnections(ctx, server, name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func postgresDSN(t testing.TB, server, template string) string {
+	t.Helper()
 	name := uniqueName("t")
 	dsn, err := withDatabase(server, name)
 	if err != nil {
@@ -143,7 +230,7 @@ func PostgresDSN(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	if err := createDatabase(ctx, server, name); err != nil {
+	if err := createDatabase(ctx, server, name, template); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	h.track(h.pgDBs, name, true)

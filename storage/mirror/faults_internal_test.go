@@ -15,6 +15,7 @@ import (
 )
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		err  error
 		want fault
@@ -41,6 +42,7 @@ func TestClassify(t *testing.T) {
 // half-open (requests still skip the mirror); a passing apply closes it, an
 // unreachable one opens it again; probes come at most once a poll.
 func TestBreaker(t *testing.T) {
+	t.Parallel()
 	var b breaker
 	now := time.Now()
 	for i := range breakerThreshold - 1 {
@@ -88,6 +90,7 @@ func TestBreaker(t *testing.T) {
 }
 
 func TestBackoffCapped(t *testing.T) {
+	t.Parallel()
 	for attempt := 1; attempt < 40; attempt++ {
 		d := backoff(time.Second, 5*time.Minute, attempt)
 		want := min(time.Second<<min(attempt-1, 20), 5*time.Minute)
@@ -98,6 +101,7 @@ func TestBackoffCapped(t *testing.T) {
 }
 
 func TestStorableRefusesNUL(t *testing.T) {
+	t.Parallel()
 	clean, err := Map(models.Label{ID: "6b0eead37596247c0f418398", Name: "ok\ttab", Color: "#fff"})
 	if err != nil {
 		t.Fatal(err)

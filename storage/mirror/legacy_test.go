@@ -42,6 +42,7 @@ var originalMirror = []string{
 // The mirror writes over a mirror the original service made, once Migrate
 // has added what its tables lack.
 func TestOriginalMirror(t *testing.T) {
+	t.Parallel()
 	db, err := postgres.Open(testenv.PostgresDSN(t))
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)

@@ -13,6 +13,7 @@ import (
 // Every model, fully populated and then with its optional fields empty, is
 // written and read back column by column.
 func TestUpsertRoundTrip(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, _ *postgres.DB) {
 		for _, set := range []struct {
 			name     string
@@ -39,6 +40,7 @@ func TestUpsertRoundTrip(t *testing.T) {
 // Every field of every model reaches the mirror: the full fixtures set all of
 // them, and changing any one of them makes the document differ from its row.
 func TestEveryFieldIsMapped(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, _ *postgres.DB) {
 		for _, f := range fullFixtures() {
 			t.Run(f.name, func(t *testing.T) {
@@ -142,6 +144,7 @@ func change(v reflect.Value) {
 }
 
 func TestCollection(t *testing.T) {
+	t.Parallel()
 	db := dialects[1].open(t)
 	m := New(db)
 	want := map[string]string{

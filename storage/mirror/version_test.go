@@ -46,6 +46,7 @@ func count(t *testing.T, db *postgres.DB, model any) int64 {
 // A newer version overwrites the row and replaces the task's children; an
 // older or equal one changes nothing, children included.
 func TestVersionGuard(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, db *postgres.DB) {
 		v2 := task(2, []string{idLabelA, idLabelB}, &t2)
 		mustUpsert(t, m, v2, true)
@@ -95,6 +96,7 @@ func TestVersionGuard(t *testing.T) {
 // mirror has no row, not rewritten at version 0 (the backfill bumps the
 // version to overwrite), overwritten by any later version.
 func TestVersionZero(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, _ *postgres.DB) {
 		v0 := task(0, []string{idLabelA}, nil)
 		mustUpsert(t, m, v0, true)
@@ -112,6 +114,7 @@ func TestVersionZero(t *testing.T) {
 // A zero value that replaces a set one is written as is, not as the
 // column's default: the update path goes through the same literal values.
 func TestZeroValuesOverwrite(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, _ *postgres.DB) {
 		label := models.Label{ID: idLabel, Name: "Feature", Color: "#22c55e", CreatedAt: t0, Version: 1}
 		role := models.Role{ID: idRole, Name: models.RoleOwner, Scope: models.ScopeTeam, IsActive: true,
@@ -151,6 +154,7 @@ func TestZeroValuesOverwrite(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, m *Mirror, db *postgres.DB) {
 		gone := task(1, []string{idLabelA, idLabelB}, &t2)
 		kept := task(1, []string{idLabelA}, &t2)
@@ -189,6 +193,7 @@ func TestDelete(t *testing.T) {
 // Writers racing with versions 1..50 of one task in random order leave the
 // row at version 50 with version 50's children.
 func TestConcurrentUpserts(t *testing.T) {
+	t.Parallel()
 	const versions, writers = 50, 8
 	label := func(n int64) string { return fmt.Sprintf("65a00000000000000000%04x", n) }
 	doc := func(v int64) models.Task {

@@ -36,6 +36,7 @@ func decodeStored[T any](t *testing.T, coll *mongo.Collection, stored any) (T, e
 }
 
 func TestRefDecodesEveryStoredForm(t *testing.T) {
+	t.Parallel()
 	coll := newStore(t).coll("refs")
 	oid := bson.NewObjectID()
 	cases := []struct {
@@ -66,6 +67,7 @@ func TestRefDecodesEveryStoredForm(t *testing.T) {
 }
 
 func TestTSDecodesDatesAndPythonISOStrings(t *testing.T) {
+	t.Parallel()
 	coll := newStore(t).coll("times")
 	micro := time.Date(2025, 8, 1, 12, 34, 56, 123456000, time.UTC)
 	cases := []struct {
@@ -117,6 +119,7 @@ func storedType(t *testing.T, raw bson.Raw, path ...string) bson.Type {
 }
 
 func TestNewWritesUseObjectIDsDatesAndNulls(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	user := bson.NewObjectID().Hex()
 	label := bson.NewObjectID().Hex()
@@ -197,6 +200,7 @@ func inMillis(p *time.Time) *time.Time {
 }
 
 func TestTaskRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	at := time.Date(2025, 8, 1, 12, 34, 56, 987654321, time.UTC)
 	later := at.Add(36 * time.Hour)

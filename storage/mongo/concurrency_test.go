@@ -22,6 +22,7 @@ import (
 // from an older read is ErrStale and changes nothing, so two writers can
 // never both leave version n+1.
 func TestUpdateFromStaleReadIsRefused(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -53,6 +54,7 @@ func TestUpdateFromStaleReadIsRefused(t *testing.T) {
 // Documents the original service wrote carry no version; a change read
 // from one applies once, and a second change from the same read is stale.
 func TestUpdateOfUnversionedDocument(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	id := bson.NewObjectID()
@@ -78,6 +80,7 @@ func TestUpdateOfUnversionedDocument(t *testing.T) {
 // acknowledged bumped the version by exactly one (none lost, none sharing
 // a version), whatever the server.
 func TestConcurrentWritersOfOneDocument(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	task := models.Task{ID: NewID(), DisplayID: "#1", Title: "t", Status: models.StatusTodo, CreatedAt: time.Now().UTC(), Version: 1}
@@ -290,6 +293,7 @@ func newStoreWith(t *testing.T, db *string, o Options) *Store {
 // grant (each with a new version, as the value changes), after which the
 // indexes build.
 func TestNormalizeRepairsWhatTheUniqueKeysRefuse(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	user, now := bson.NewObjectID(), time.Now().UTC()
@@ -346,6 +350,7 @@ func TestNormalizeRepairsWhatTheUniqueKeysRefuse(t *testing.T) {
 // The intent counts health and the metrics ask for come from a grouping
 // query and one lookup of the oldest pending intent.
 func TestTallyIntents(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)

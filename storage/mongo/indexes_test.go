@@ -60,6 +60,7 @@ func checkIndexes(t *testing.T, s *Store) {
 }
 
 func TestEnsureIndexesCreatesEveryIndexOnce(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	for _, coll := range []string{CollUsers, CollTeams, CollWatchlist, CollUserTeamDetails, CollTaskDetails} {
 		if len(IndexNames(coll)) == 0 {
@@ -75,6 +76,7 @@ func TestEnsureIndexesCreatesEveryIndexOnce(t *testing.T) {
 }
 
 func TestUniqueIndexesRejectDuplicates(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	if err := s.EnsureIndexes(t.Context()); err != nil {
 		t.Fatalf("EnsureIndexes: %v", err)
@@ -136,6 +138,7 @@ func TestUniqueIndexesRejectDuplicates(t *testing.T) {
 // An index the existing data violates is reported by name and does not
 // keep the others from being created.
 func TestEnsureIndexesReportsViolatedIndex(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	now := ts(time.Now())
 	insertRaw(t, s, CollTeams,

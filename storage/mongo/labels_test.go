@@ -29,6 +29,7 @@ func namesOf(labels []models.Label) []string {
 }
 
 func TestListLabelsSearch(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	addLabels(t, s, false, "API", "Bug", "Feature", "feature request", "UI/UX", "a.*b", "Paren (x)", "Plain")
 	addLabels(t, s, true, "Deleted feature", "Deleted (x)")
@@ -91,6 +92,7 @@ func pageAll(t *testing.T, s *Store, q LabelQuery, limit int) []models.Label {
 }
 
 func TestListLabelsKeysetPaging(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	// No unique index here: a database the original filled may hold two
 	// labels of one name, which the _id tie-break keeps apart.

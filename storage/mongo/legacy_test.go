@@ -25,6 +25,7 @@ func modelOf[D modeler[M], M any](r *mongo.SingleResult) (any, error) {
 // strings, dates as ISO strings), later $set with native ObjectIds and dates,
 // mixed camelCase and snake_case, no version, and stray fields.
 func TestLegacyDocuments(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	var (
 		userOID      = bson.NewObjectID()

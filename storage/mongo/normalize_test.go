@@ -16,6 +16,7 @@ import (
 // characters other than NUL: FerretDB keeps documents in PostgreSQL's
 // jsonb, which refuses a NUL as the mirror does (the NUL test below).
 func TestNormalizeReportsUnmirrorableText(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
 	badLabel, cleanLabel := bson.NewObjectID(), bson.NewObjectID()
@@ -85,6 +86,7 @@ func TestNormalizeReportsUnmirrorableText(t *testing.T) {
 // refuses to store one, so this runs on a FerretDB on SQLite, which stores
 // it as MongoDB does.
 func TestNormalizeReportsNUL(t *testing.T) {
+	t.Parallel()
 	s, err := Connect(testenv.SQLiteMongoURI(t), "todo", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +113,7 @@ func TestNormalizeReportsNUL(t *testing.T) {
 // A collection full of unmirrorable documents lists the first few and
 // counts them all.
 func TestNormalizeCapsUnmirrorableList(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	n := maxListedUnmirrorable + 3
 	docs := make([]any, n)
@@ -128,6 +131,7 @@ func TestNormalizeCapsUnmirrorableList(t *testing.T) {
 }
 
 func TestControlFields(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		doc  bson.D

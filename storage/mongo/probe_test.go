@@ -34,6 +34,7 @@ func probeDoc(t *testing.T, s *Store, id string) probeRecord {
 // The probe upserts its own document, counting its writes, and its first
 // write removes the documents of processes that stopped probing long ago.
 func TestWriteProbeWrites(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	now := time.Now().UTC()
 	insertRaw(t, s, CollHealthProbe,
@@ -64,6 +65,7 @@ func TestWriteProbeWrites(t *testing.T) {
 // A failed write is recorded in words safe to show anyone: the server's
 // address, which the driver's error names, is not among them.
 func TestWriteProbeUnreachable(t *testing.T) {
+	t.Parallel()
 	s, err := Connect("mongodb://127.0.0.1:1/?connectTimeoutMS=200", "x", Options{ServerSelectionTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,7 @@ func TestWriteProbeUnreachable(t *testing.T) {
 // lease) does not probe, and keeps the last outcome: the lapsed lease shows
 // in Ping, and the failing writes that let it lapse stay the reason.
 func TestWriteProbeFenced(t *testing.T) {
+	t.Parallel()
 	db := testenv.MongoDatabase(t)
 	s, err := Connect(testenv.MongoURI(t), db, Options{WriterLease: true})
 	if err != nil {
@@ -124,6 +127,7 @@ func TestWriteProbeRun(t *testing.T) {
 }
 
 func TestBriefly(t *testing.T) {
+	t.Parallel()
 	full := mongo.CommandError{Code: 1, Name: "InternalError", Message: "[msg_update.go:133 handler.(*Handler).updateDocument] " +
 		"[update.go:105 common.UpdateDocument] [db.go:167 fsql.(*DB).InTransaction] database or disk is full (13)"}
 	tests := []struct {

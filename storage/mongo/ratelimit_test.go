@@ -44,6 +44,7 @@ func giveBack(t *testing.T, s *Store, key string) {
 // exactly limit get ok: never more, and none refused for losing the race
 // to create the counter.
 func TestTakeAttemptConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	for _, limit := range []int64{10, 100} {
 		key := fmt.Sprintf("join:racer-%d", limit)
@@ -88,6 +89,7 @@ func takeAtOnce(t *testing.T, s *Store, key string, n int, limit int64) (ok, err
 }
 
 func TestTakeAttemptRestartsAStaleWindow(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	first := time.Now().UTC().Truncate(time.Millisecond)
 	for range 10 {
@@ -102,6 +104,7 @@ func TestTakeAttemptRestartsAStaleWindow(t *testing.T) {
 }
 
 func TestGiveBackAttempt(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for range 10 {

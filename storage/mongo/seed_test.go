@@ -64,6 +64,7 @@ func labelNames(t *testing.T, s *Store) []string {
 }
 
 func TestSeedFreshDatabaseThenAgain(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	seed(t, s, SeedResult{Labels: len(SeedLabels), Roles: len(SeedRoles), Counter: true})
 	// The original's 8 labels and 4 roles, plus our GLOBAL admin role.
@@ -98,6 +99,7 @@ func TestSeedFreshDatabaseThenAgain(t *testing.T) {
 // with an ISO-string date gets no second "Feature", and its counter is not
 // reset.
 func TestSeedKeepsTheOriginalsRows(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	original := bson.NewObjectID()
 	insertRaw(t, s, CollLabels, bson.D{
@@ -135,6 +137,7 @@ func TestSeedKeepsTheOriginalsRows(t *testing.T) {
 // client of its own, as separate instances do, and runs after EnsureIndexes
 // as start-up does.
 func TestSeedConcurrently(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	if err := s.EnsureIndexes(t.Context()); err != nil {
 		t.Fatalf("EnsureIndexes: %v", err)

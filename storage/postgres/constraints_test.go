@@ -24,6 +24,7 @@ func mustInsert(t *testing.T, db bun.IDB, row any) {
 }
 
 func TestTaskChildrenCascade(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			db := d.open(t)
@@ -80,6 +81,7 @@ func TestTaskChildrenCascade(t *testing.T) {
 }
 
 func TestOneActiveUserRole(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			db := d.open(t)
@@ -125,6 +127,7 @@ func TestOneActiveUserRole(t *testing.T) {
 // Values equal to Go's zero value are stored as given, not replaced by the
 // column's default.
 func TestRowsKeepInactiveFlags(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			db := d.open(t)

@@ -37,6 +37,7 @@ var djangoMirror = []string{
 // A mirror made by the original service keeps its tables and rows; Migrate
 // adds what they lack, with defaults for the rows already there.
 func TestMigrateOriginalMirror(t *testing.T) {
+	t.Parallel()
 	db := openPostgres(t, testenv.PostgresDSN(t))
 	for _, ddl := range djangoMirror {
 		if _, err := db.Bun.ExecContext(t.Context(), ddl); err != nil {

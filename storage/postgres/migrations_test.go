@@ -71,6 +71,7 @@ func countRows(t *testing.T, db *DB, table string) int {
 }
 
 func TestMigrateFreshDatabase(t *testing.T) {
+	t.Parallel()
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			db := d.open(t)
@@ -88,6 +89,7 @@ func TestMigrateFreshDatabase(t *testing.T) {
 // Several instances starting at once migrate once between them: the
 // advisory lock makes the others wait and then find nothing to do.
 func TestMigrateConcurrentlyOnPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
 	const instances = 4
 	applied := make([][]string, instances)

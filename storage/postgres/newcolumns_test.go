@@ -10,6 +10,7 @@ import (
 // added to a row struct (postgres_roles.updated_by) gets it from migration
 // 3, on both dialects, and keeps its rows.
 func TestNewColumnsReachOlderMirrors(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(*testing.T) *DB{
 		"postgres": func(t *testing.T) *DB { return openPostgres(t, testenv.PostgresDSN(t)) },
 		"sqlite":   openSQLite,
