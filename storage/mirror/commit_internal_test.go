@@ -29,6 +29,9 @@ type commitEnv struct {
 	met   *Metrics
 	// inserts counts the insert commands sent.
 	inserts atomic.Int64
+	// slowInserts delays each insert command that long before it is sent
+	// (a loaded MongoDB).
+	slowInserts atomic.Int64
 }
 
 func newCommitEnv(t *testing.T, async bool) *commitEnv {
@@ -38,6 +41,7 @@ func newCommitEnv(t *testing.T, async bool) *commitEnv {
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			if e.CommandName == "insert" {
 				c.inserts.Add(1)
+				time.Sleep(time.Duration(c.slowInserts.Load()))
 			}
 		},
 	}})
@@ -314,5 +318,27 @@ func TestIntentsOfWaitingRequestsShareOneInsert(t *testing.T) {
 	}
 	if c.e.rec.busy {
 		t.Error("the recorder is still busy with nobody waiting")
+	}
+}
+
+// Recording intents is a MongoDB write of the request: bounded by the
+// request's deadline, not by the mirror's apply timeout. (Bounded by twice
+// that, a loaded MongoDB failed the request's write.)
+func TestRecordingIsBoundedByTheRequestNotTheMirror(t *testing.T) {
+	c := newCommitEnv(t, false)
+	c.e.o.Timeout = 20 * time.Millisecond
+	c.slowInserts.Store(int64(150 * time.Millisecond))
+	record := func(bound time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		op := c.e.Begin()
+		op.PlanNew(Tasks, 1)
+		return op.Record(ctx)
+	}
+	if err := record(10 * time.Second); err != nil {
+		t.Errorf("recording within a 10 s request, MongoDB answering in 150 ms, mirror timeout 20 ms: got %v, want success", err)
+	}
+	if err := record(50 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("recording within a 50 ms request, MongoDB answering in 150 ms: got %v, want the request's deadline exceeded", err)
 	}
 }

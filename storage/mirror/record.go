@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/todo-backend/todo/storage/mongo"
 )
@@ -25,11 +26,15 @@ type recording struct {
 	intents []mongo.Intent
 	done    chan error
 	lead    chan []*recording
+	// deadline is the request's (zero if it has none): the insert is a
+	// MongoDB write of the request, bounded as its others are.
+	deadline time.Time
 }
 
 // insertIntents records intents, with those of concurrent requests.
 func (e *Engine) insertIntents(ctx context.Context, intents []mongo.Intent) error {
 	r := &recording{intents: intents, done: make(chan error, 1), lead: make(chan []*recording, 1)}
+	r.deadline, _ = ctx.Deadline()
 	e.rec.mu.Lock()
 	if e.rec.busy {
 		e.rec.waiting = append(e.rec.waiting, r)
@@ -48,13 +53,26 @@ func (e *Engine) insertIntents(ctx context.Context, intents []mongo.Intent) erro
 
 // insertBatch inserts batch (which holds me), answers the others, and hands
 // the turn to the first of those who came meanwhile. The insert is detached
-// from the caller: the others' requests depend on it too.
+// from the caller's cancellation (the others' requests depend on it too)
+// and bounded by the latest of their deadlines: it is their MongoDB write,
+// not the mirror's, so the mirror's apply timeout has no say in it (under
+// load a bound of twice that failed writes MongoDB would have taken).
 func (e *Engine) insertBatch(ctx context.Context, batch []*recording, me *recording) error {
 	var all []mongo.Intent
+	var last time.Time
+	bounded := true
 	for _, r := range batch {
 		all = append(all, r.intents...)
+		if r.deadline.IsZero() {
+			bounded = false // the driver's own operation timeout bounds it
+		} else if r.deadline.After(last) {
+			last = r.deadline
+		}
 	}
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout+e.o.Timeout)
+	ictx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if bounded {
+		ictx, cancel = context.WithDeadline(ictx, last)
+	}
 	err := e.mongo.InsertIntents(ictx, all)
 	cancel()
 	for _, r := range batch {
