@@ -847,8 +847,8 @@ func TestSyncAdminSurface(t *testing.T) {
 	// a failure the breaker counts) rather than meeting a closed one. Which
 	// of the two happened depended on timing, and under load the test saw
 	// the breaker open before the worker's last attempt.
-	f.via.Bun.DB.SetMaxIdleConns(0)
-	f.via.Bun.DB.SetMaxIdleConns(8)
+	f.via.Bun.SetMaxIdleConns(0)
+	f.via.Bun.SetMaxIdleConns(8)
 	var created struct{ CreateTask struct{ ID string } }
 	f.must(t, admin, createTask, map[string]any{"in": map[string]any{"title": "Written while the mirror is down"}}, &created)
 	id := created.CreateTask.ID
