@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -30,11 +32,21 @@ type DB struct {
 
 // Open prepares a PostgreSQL connection pool. Like the MongoDB driver it
 // connects lazily: Open succeeds while PostgreSQL is down.
+//
+// Queries go by the simple protocol, one message each, unless the DSN says
+// otherwise (default_query_exec_mode): Bun writes every value into the SQL
+// text, so no two upserts have the same text, and pgx's default (prepare
+// and cache each text) cost every query that returns rows a round trip and
+// a parse more, for statements never used again.
 func Open(dsn string) (*DB, error) {
-	sqldb, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(16)
 	sqldb.SetMaxIdleConns(8)
 	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), Where: redact(dsn)}, nil
