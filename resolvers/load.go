@@ -5,15 +5,13 @@ import (
 	"errors"
 	"sort"
 
-	"github.com/graph-gophers/dataloader/v7"
-
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
 
 // loadOne loads one item through a request loader.
-func loadOne[V any](ctx context.Context, l *dataloader.Loader[string, V], id string) (*V, error) {
+func loadOne[V any](ctx context.Context, l *loaders.Loader[V], id string) (*V, error) {
 	v, err := l.Load(ctx, id)()
 	if err != nil {
 		return nil, err
@@ -23,7 +21,7 @@ func loadOne[V any](ctx context.Context, l *dataloader.Loader[string, V], id str
 
 // loadAll loads items by id in the order given; references to items that no
 // longer exist are dropped rather than failing the list.
-func loadAll[V any](ctx context.Context, l *dataloader.Loader[string, V], ids []string) ([]V, error) {
+func loadAll[V any](ctx context.Context, l *loaders.Loader[V], ids []string) ([]V, error) {
 	vals, errs := l.LoadMany(ctx, ids)()
 	out := make([]V, 0, len(ids))
 	for i, v := range vals {

@@ -62,6 +62,9 @@ type benchOptions struct {
 	// ferretdb).
 	sizes  []int
 	sweeps []string
+	// before is a git revision whose embedded default is swept too, at
+	// the first size: the "no slower than before" baseline, in this run.
+	before string
 }
 
 func ints(flagName, list string) ([]int, error) {
@@ -85,12 +88,13 @@ func run() error {
 	flag.StringVar(&o.pg, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin DSN")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "length of each measurement")
 	flag.StringVar(&clients, "clients", "1,8", "concurrent clients")
-	flag.StringVar(&modes, "modes", "none,off,sync,async", "dual-write modes; the first is the baseline of the ratios and gets the raw-driver baselines")
+	flag.StringVar(&modes, "modes", "none,off,sync,async", "dual-write modes; the first is the baseline of the ratios and gets the raw-driver baselines; empty: only the sweeps")
 	flag.IntVar(&o.tasks, "tasks", 120, "tasks seeded for the list query")
 	flag.BoolVar(&o.hostile, "hostile", true, "also measure 8 clients while a ninth sends hostile requests")
 	flag.DurationVar(&o.hostileDuration, "hostile-duration", 30*time.Second, "length of each hostile measurement, in 5 slices taking turns with the others")
 	flag.StringVar(&sizes, "sizes", "100,500,2000,5000", "task counts of the data-size sweep")
 	flag.StringVar(&sweeps, "sweeps", "embedded,ferretdb", "setups the sweep runs on: embedded (the default `go run ./cmd/todo`), ferretdb (FerretDB on PostgreSQL, sync dual-write); empty: none")
+	flag.StringVar(&o.before, "before", "d465e23", "git revision whose embedded default is also measured at the sweep's first size, as the baseline of \"no slower than before\" (main when issue 13 was filed); empty: none")
 	flag.Parse()
 	var err error
 	if o.clients, err = ints("clients", clients); err != nil {
@@ -99,7 +103,9 @@ func run() error {
 	if o.sizes, err = ints("sizes", sizes); err != nil {
 		return err
 	}
-	o.modes = strings.Split(modes, ",")
+	if modes != "" {
+		o.modes = strings.Split(modes, ",")
+	}
 	if sweeps != "" {
 		o.sweeps = strings.Split(sweeps, ",")
 	}
@@ -200,8 +206,41 @@ func run() error {
 		rep.sweep = append(rep.sweep, rows...)
 		rep.memory = append(rep.memory, memory{setup: name + " sweep to " + strconv.Itoa(o.sizes[len(o.sizes)-1]) + " tasks", peak: hwm, limit: limit})
 	}
+	if o.before != "" && slices.Contains(o.sweeps, "embedded") && len(o.sizes) > 0 {
+		beforeBin, err := buildAt(ctx, o.before, dir)
+		if err != nil {
+			return err
+		}
+		sp := serverSpec{mode: "sync", embedded: true, dataDir: filepath.Join(dir, "sweep-before")}
+		rows, _, err := sweep(ctx, beforeBin, "embedded@"+o.before, sp, o.sizes[:1])
+		if err != nil {
+			return err
+		}
+		rep.sweep = append(rep.sweep, rows...)
+	}
 	rep.write(os.Stdout)
 	return nil
+}
+
+// buildAt builds cmd/todo as it was at rev, from the repository's own
+// history (git archive: no worktree left behind), into dir.
+func buildAt(ctx context.Context, rev, dir string) (string, error) {
+	src := filepath.Join(dir, "src-"+rev)
+	if err := os.MkdirAll(src, 0o750); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "building the server at %s…\n", rev)
+	archive := exec.CommandContext(ctx, "sh", "-c", `git archive "$1" | tar -x -C "$2"`, "sh", rev, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("git archive %s: %w\n%s", rev, err, out)
+	}
+	bin := filepath.Join(dir, "todo-"+rev)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/todo")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build at %s: %w\n%s", rev, err, out)
+	}
+	return bin, nil
 }
 
 type result struct {

@@ -39,19 +39,19 @@ type Store interface {
 
 // Loaders are the loaders of one request.
 type Loaders struct {
-	Users             *dataloader.Loader[string, models.User]
-	Teams             *dataloader.Loader[string, models.Team]
-	Tasks             *dataloader.Loader[string, models.Task]
-	Labels            *dataloader.Loader[string, models.Label]
-	RolesByUser       *dataloader.Loader[string, []models.UserRole]
-	MembershipsByUser *dataloader.Loader[string, []models.TeamMembership]
-	MembershipsByTeam *dataloader.Loader[string, []models.TeamMembership]
+	Users             *Loader[models.User]
+	Teams             *Loader[models.Team]
+	Tasks             *Loader[models.Task]
+	Labels            *Loader[models.Label]
+	RolesByUser       *Loader[[]models.UserRole]
+	MembershipsByUser *Loader[[]models.TeamMembership]
+	MembershipsByTeam *Loader[[]models.TeamMembership]
 	// AssignmentByTask holds each task's active assignment (none: empty).
-	AssignmentByTask *dataloader.Loader[string, []models.TaskAssignment]
+	AssignmentByTask *Loader[[]models.TaskAssignment]
 	// AssignmentsByTeam holds the active assignments in each team's context.
-	AssignmentsByTeam *dataloader.Loader[string, []models.TaskAssignment]
+	AssignmentsByTeam *Loader[[]models.TaskAssignment]
 	// WatchByTask holds the viewer's watch rows per task.
-	WatchByTask *dataloader.Loader[string, []models.WatchlistEntry]
+	WatchByTask *Loader[[]models.WatchlistEntry]
 }
 
 // New builds fresh loaders over store for the request of viewer ("" when
@@ -75,10 +75,6 @@ func New(store Store, viewer string) *Loaders {
 		AssignmentsByTeam: newLoader(grouped(store.AssignmentsInTeams, func(a models.TaskAssignment) string { return a.TeamID })),
 		WatchByTask:       newLoader(grouped(watch, func(w models.WatchlistEntry) string { return w.TaskID })),
 	}
-}
-
-func newLoader[V any](fn dataloader.BatchFunc[string, V]) *dataloader.Loader[string, V] {
-	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[string, V](wait), dataloader.WithBatchCapacity[string, V](1000))
 }
 
 type key struct{}

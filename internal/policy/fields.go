@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
 )
@@ -241,6 +242,7 @@ func All[T any](ctx context.Context, items []T, rule func(context.Context, T) (b
 		return oks, err
 	}
 	errs := make([]error, len(items))
+	ctx = loaders.Together(ctx) // the rules' asks batch
 	var wg sync.WaitGroup
 	for i, it := range items {
 		wg.Go(func() { oks[i], errs[i] = rule(ctx, it) })

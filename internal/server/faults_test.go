@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,10 +105,7 @@ func newFaultProxy(t *testing.T, dsn string) (*faultProxy, string) {
 	}
 	p := &faultProxy{t: t, conns: map[net.Conn]struct{}{},
 		dial: func() (net.Conn, error) { return net.DialTimeout(network, target, 2*time.Second) }}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenBelowEphemeral(t)
 	p.addr = ln.Addr().String()
 	p.serve(ln)
 	t.Cleanup(func() {
@@ -212,6 +211,34 @@ func (p *faultProxy) Stop() {
 		_ = c.Close()
 		delete(p.conns, c)
 	}
+}
+
+// listenBelowEphemeral listens on a loopback port below the kernel's
+// ephemeral range, so that Start can listen on it again: a port the kernel
+// handed out (port 0) can be taken meanwhile as the local end of any
+// connection of the suite's, and stays taken as long as that connection
+// lives (CI saw "address already in use" after retrying 5 s). The suite's
+// other listeners ask for port 0, so only the proxies share this range.
+func listenBelowEphemeral(t *testing.T) net.Listener {
+	t.Helper()
+	lo, hi := 20000, 32767
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if start, err := strconv.Atoi(f[0]); err == nil && start > 11000 {
+				lo, hi = 10000, start-1
+			}
+		}
+	}
+	var err error
+	for range 200 {
+		port := lo + rand.IntN(hi-lo+1)
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			return ln
+		}
+	}
+	t.Fatalf("proxy: no free port below the ephemeral range: %v", err)
+	return nil
 }
 
 // Start makes PostgreSQL reachable again, on the same port.

@@ -164,6 +164,11 @@ func newGraphQL(d Deps) http.Handler {
 			inner := res
 			res = func(ctx context.Context) (any, error) { return rules.Around(ctx, fc, inner) }
 		}
+		if fc.Object == "Mutation" || fc.Object == "Query" {
+			// A root field's resolver runs by itself: its loader asks have
+			// nothing to wait for (the fields below batch again).
+			ctx = loaders.Alone(ctx)
+		}
 		if fc.Object == "Mutation" {
 			return retryStale(ctx, fc, res)
 		}
