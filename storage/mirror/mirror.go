@@ -167,7 +167,7 @@ func (m *Mirror) writeIn(ctx context.Context, db bun.IDB, rec Record, repair boo
 	now := at(m.now())
 	sc := rec.sync()
 	sc.SyncStatus, sc.LastSyncAt, sc.SyncError = "SYNCED", now, nil
-	id, applied, err := upsertRow(ctx, db, rec.Row, repair)
+	id, applied, fresh, err := upsertRow(ctx, db, rec.Row, repair)
 	if err != nil || !applied {
 		return applied, err
 	}
@@ -177,10 +177,10 @@ func (m *Mirror) writeIn(ctx context.Context, db bun.IDB, rec Record, repair boo
 	if rec.Collection != Tasks {
 		return true, nil
 	}
-	if err := syncLabels(ctx, db, id, rec.Labels, now); err != nil {
+	if err := syncLabels(ctx, db, id, rec.Labels, now, fresh); err != nil {
 		return false, err
 	}
-	return true, syncDeferral(ctx, db, id, rec.Deferred, now)
+	return true, syncDeferral(ctx, db, id, rec.Deferred, now, fresh)
 }
 
 // Change is one document to bring into the mirror: Doc is its current

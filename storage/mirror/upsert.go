@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/schema"
 
 	"github.com/todo-backend/todo/storage/postgres"
@@ -32,7 +33,11 @@ var errNoRows = sql.ErrNoRows
 // of an unversioned document overwrite each other in either order. A version-0
 // document is still inserted where no row exists; to overwrite a version-0
 // row, `todo migrate normalize` gives the document version 1.
-func upsertRow(ctx context.Context, db bun.IDB, row any, repair bool) (id int64, applied bool, err error) {
+//
+// fresh reports that the row was inserted, not updated (on PostgreSQL: a
+// row version that no transaction locked, xmax = 0, is a new row), so it
+// has no children yet; on SQLite it is never known and always false.
+func upsertRow(ctx context.Context, db bun.IDB, row any, repair bool) (id int64, applied, fresh bool, err error) {
 	table := db.Dialect().Tables().Get(reflect.TypeOf(row).Elem())
 	q := db.NewInsert().Model(row)
 	cols := make([]string, 0, len(table.Fields))
@@ -52,14 +57,18 @@ func upsertRow(ctx context.Context, db bun.IDB, row any, repair bool) (id int64,
 	} else {
 		q = q.Where("?TableAlias.version < EXCLUDED.version")
 	}
-	err = q.Returning("id").Scan(ctx, &id)
+	if db.Dialect().Name() == dialect.PG {
+		err = q.Returning("id, (xmax = 0)").Scan(ctx, &id, &fresh)
+	} else {
+		err = q.Returning("id").Scan(ctx, &id)
+	}
 	if errors.Is(err, errNoRows) {
-		return 0, false, nil // the guard held: no row was inserted or updated
+		return 0, false, false, nil // the guard held: no row was inserted or updated
 	}
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
-	return id, true, nil
+	return id, true, fresh, nil
 }
 
 // literalValues makes the insert write every value as it is in the struct.
@@ -87,13 +96,16 @@ func literalValues(q *bun.InsertQuery, table *schema.Table, strct reflect.Value)
 
 // syncLabels makes the task's label rows exactly labels, keeping the rows
 // (and their created_at) of labels it already had.
-func syncLabels(ctx context.Context, tx bun.IDB, taskID int64, labels []string, now time.Time) error {
-	del := tx.NewDelete().Model((*postgres.TaskLabelRow)(nil)).Where("task_id = ?", taskID)
-	if len(labels) > 0 {
-		del = del.Where("label_mongo_id NOT IN (?)", bun.List(labels))
-	}
-	if _, err := del.Exec(ctx); err != nil {
-		return err
+// A fresh row (just inserted) has none to delete.
+func syncLabels(ctx context.Context, tx bun.IDB, taskID int64, labels []string, now time.Time, fresh bool) error {
+	if !fresh {
+		del := tx.NewDelete().Model((*postgres.TaskLabelRow)(nil)).Where("task_id = ?", taskID)
+		if len(labels) > 0 {
+			del = del.Where("label_mongo_id NOT IN (?)", bun.List(labels))
+		}
+		if _, err := del.Exec(ctx); err != nil {
+			return err
+		}
 	}
 	if len(labels) == 0 {
 		return nil
@@ -108,8 +120,11 @@ func syncLabels(ctx context.Context, tx bun.IDB, taskID int64, labels []string, 
 }
 
 // syncDeferral writes the task's deferral row, or deletes it when the task
-// has none.
-func syncDeferral(ctx context.Context, tx bun.IDB, taskID int64, d *postgres.DeferredDetailsRow, now time.Time) error {
+// has none (a fresh row has none to delete).
+func syncDeferral(ctx context.Context, tx bun.IDB, taskID int64, d *postgres.DeferredDetailsRow, now time.Time, fresh bool) error {
+	if d == nil && fresh {
+		return nil
+	}
 	if d == nil {
 		_, err := tx.NewDelete().Model((*postgres.DeferredDetailsRow)(nil)).Where("task_id = ?", taskID).Exec(ctx)
 		return err
