@@ -159,6 +159,9 @@ func measureHostile(ctx context.Context, srv *process, o benchOptions, budgets s
 func mergeResults(a, b result) result {
 	a.lat = append(append([]time.Duration(nil), a.lat...), b.lat...)
 	slices.Sort(a.lat)
+	if a.n+b.n > 0 {
+		a.cpu = (a.cpu*time.Duration(a.n) + b.cpu*time.Duration(b.n)) / time.Duration(a.n+b.n)
+	}
 	a.n += b.n
 	a.errors += b.errors
 	a.wall += b.wall

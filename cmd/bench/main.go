@@ -139,30 +139,44 @@ func run() error {
 	defer ferret.stop()
 
 	rep := &runReport{o: o, commit: commit}
+	// Every mode's server runs at once, seeded alike, and the modes take
+	// turns in slices of each measurement: the machine's speed drifts over
+	// minutes (on this VM the same mode measured 99 and 194 req/s in two
+	// runs), and one mode after the other put that drift into the ratios.
+	var runs []*modeRun
+	defer func() {
+		for _, m := range runs {
+			m.stop()
+		}
+	}()
 	for i, mode := range o.modes {
 		mirrorDB, err := dbs.create(ctx, "mirror_"+mode)
 		if err != nil {
 			return err
 		}
-		dbName := fmt.Sprintf("bench_%d_%s", os.Getpid(), mode)
-		srv, err := startServer(ctx, bin, dir, ferret.uri, dbName, mirrorDB, mode)
-		if err != nil {
+		m := &modeRun{mode: mode, dbName: fmt.Sprintf("bench_%d_%s", os.Getpid(), mode), mirrorDB: mirrorDB}
+		if m.srv, err = startServer(ctx, bin, dir, ferret.uri, m.dbName, mirrorDB, mode); err != nil {
 			return err
 		}
-		var raw *rawTarget
+		runs = append(runs, m)
 		if i == 0 {
-			raw = &rawTarget{uri: ferret.uri, dbName: dbName}
+			m.raw = &rawTarget{uri: ferret.uri, dbName: m.dbName}
 		}
-		rs, ts, err := measureServer(ctx, srv, mode, o, raw)
-		raw.close()
-		hwm := srv.peakRSS()
-		srv.stop()
+		if m.f, err = seed(ctx, m.srv, mode, o, m.raw); err != nil {
+			return err
+		}
+	}
+	if len(runs) > 0 {
+		rep.results = append(rep.results, interleave(ctx, runs, o)...)
+	}
+	for i, m := range runs {
+		ts, err := modeTrips(ctx, m)
 		if err != nil {
 			return err
 		}
-		rep.results = append(rep.results, rs...)
 		rep.trips = append(rep.trips, ts...)
-		rep.memory = append(rep.memory, memory{setup: "FerretDB-PostgreSQL, dual-write " + mode, peak: hwm, limit: 100 << 20})
+		m.stop()
+		rep.memory = append(rep.memory, memory{setup: "FerretDB-PostgreSQL, dual-write " + m.mode, peak: m.hwm, limit: 100 << 20})
 		if i == 0 && o.hostile {
 			// On the same data, a server with budgets off (the worst case),
 			// then one with the default budgets.
@@ -171,7 +185,7 @@ func run() error {
 				if budgets == "on" {
 					extra = []string{"REQUEST_RATE=20", "REQUEST_BURST=60", "REQUEST_CONCURRENCY=4"}
 				}
-				hs, err := startServer(ctx, bin, dir, ferret.uri, dbName, mirrorDB, mode, extra...)
+				hs, err := startServer(ctx, bin, dir, ferret.uri, m.dbName, m.mirrorDB, m.mode, extra...)
 				if err != nil {
 					return err
 				}

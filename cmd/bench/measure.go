@@ -143,50 +143,107 @@ func (f *fixture) op(name string, c int) func(k, i int) error {
 	}
 }
 
-// measureServer seeds the viewer's tasks and measures each operation at
-// each client count, then counts its MongoDB round trips. When raw is set,
-// the raw-driver baseline of each operation runs right after it, on the
-// same data.
-func measureServer(ctx context.Context, srv *process, mode string, o benchOptions, raw *rawTarget) ([]result, []trips, error) {
+// modeRun is one dual-write mode's server, its data and (for the first
+// mode) the raw-driver baseline on the same database.
+type modeRun struct {
+	mode, dbName, mirrorDB string
+	srv                    *process
+	f                      *fixture
+	raw                    *rawTarget
+	hwm                    int64
+	stopped                bool
+}
+
+func (m *modeRun) stop() {
+	if m.stopped || m.srv == nil {
+		return
+	}
+	m.stopped = true
+	m.raw.close()
+	m.hwm = m.srv.peakRSS()
+	m.srv.stop()
+}
+
+// seed signs the users in and grows the viewer's tasks; with raw, it
+// prepares the raw-driver baseline on the same data.
+func seed(ctx context.Context, srv *process, mode string, o benchOptions, raw *rawTarget) (*fixture, error) {
 	f, err := newFixture(srv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "dual-write %s: seeding %d tasks…\n", mode, o.tasks)
 	if err := f.grow(ctx, o.tasks); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if raw != nil {
 		if err := raw.prepare(ctx, f); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+	}
+	return f, nil
+}
+
+// turns is how many slices each measurement is cut into, the modes taking
+// turns slice by slice (each round starting with the next mode).
+const turns = 3
+
+// interleave measures each operation at each client count on every mode,
+// and the raw-driver baseline after the first mode, the runs taking turns.
+func interleave(ctx context.Context, runs []*modeRun, o benchOptions) []result {
+	type turn struct {
+		label string
+		cpu   func() time.Duration
+		fn    func(c int) func(k, i int) error
 	}
 	var out []result
 	for _, name := range ops {
-		for _, c := range o.clients {
-			out = append(out, load(ctx, name, mode, c, o.duration, srv.cpuTime, f.op(name, c)))
+		var ts []turn
+		for _, m := range runs {
+			ts = append(ts, turn{m.mode, m.srv.cpuTime, func(c int) func(k, i int) error { return m.f.op(name, c) }})
+			if m.raw != nil {
+				raw := m.raw
+				ts = append(ts, turn{"raw-driver", selfCPU, func(c int) func(k, i int) error { return raw.op(name, c) }})
+			}
 		}
-		if raw != nil {
-			for _, c := range o.clients {
-				out = append(out, load(ctx, name, "raw-driver", c, o.duration, selfCPU, raw.op(name, c)))
+		for _, c := range o.clients {
+			merged := make([]*result, len(ts))
+			for round := range turns {
+				for j := range ts {
+					k := (j + round) % len(ts)
+					fn, off := ts[k].fn(c), (round+1)*1000000
+					r := load(ctx, name, ts[k].label, c, o.duration/turns, ts[k].cpu, func(cl, i int) error { return fn(cl, i+off) })
+					if merged[k] == nil {
+						merged[k] = &r
+					} else {
+						*merged[k] = mergeResults(*merged[k], r)
+					}
+				}
+			}
+			for _, r := range merged {
+				out = append(out, *r)
 			}
 		}
 	}
+	return out
+}
+
+// modeTrips counts a mode's MongoDB round trips per request.
+func modeTrips(ctx context.Context, m *modeRun) ([]trips, error) {
 	settle := time.Duration(0)
-	if mode == "async" {
+	if m.mode == "async" {
 		settle = 2 * time.Second // the worker's share is the writes' cost too
 	}
 	var ts []trips
 	for _, name := range ops {
-		op := f.op(name, 1)
-		t, err := roundTrips(ctx, srv, name, mode, 40, settle, func(i int) error { return op(0, 100000+i) })
+		op := m.f.op(name, 1)
+		t, err := roundTrips(ctx, m.srv, name, m.mode, 40, settle, func(i int) error { return op(0, 100000+i) })
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		fmt.Fprintf(os.Stderr, "  %-10s %-5s round trips/request %s\n", name, mode, t)
+		fmt.Fprintf(os.Stderr, "  %-10s %-5s round trips/request %s\n", name, m.mode, t)
 		ts = append(ts, t)
 	}
-	return out, ts, nil
+	return ts, nil
 }
 
 func findAll(ctx context.Context, db *mongo.Database, coll string, filter bson.D, opts *options.FindOptionsBuilder, into any) error {
