@@ -228,15 +228,7 @@ func indexedMongoDatabase(t *testing.T) string {
 // migrating every env's database anew was a third of building the env.
 func migratedPostgresDSN(t *testing.T) string {
 	t.Helper()
-	return testenv.PostgresTemplateDSN(t, "mirror-migrated", func(ctx context.Context, dsn string) error {
-		pg, err := postgres.Open(dsn)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = pg.Close() }()
-		_, err = pg.Migrate(ctx)
-		return err
-	})
+	return testenv.PostgresTemplateDSN(t, "mirror-migrated", postgres.MigrateDSN)
 }
 
 var (

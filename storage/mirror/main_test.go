@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"context"
 	"maps"
 	"os"
 	"path/filepath"
@@ -25,15 +24,7 @@ var dialects = []struct {
 		t.Helper()
 		// A copy of a database migrated once (Migrate, below, applies
 		// nothing then): migrating anew was most of a test's time.
-		db, err := postgres.Open(testenv.PostgresTemplateDSN(t, "mirror-migrated", func(ctx context.Context, dsn string) error {
-			db, err := postgres.Open(dsn)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = db.Close() }()
-			_, err = db.Migrate(ctx)
-			return err
-		}))
+		db, err := postgres.Open(testenv.PostgresTemplateDSN(t, "mirror-migrated", postgres.MigrateDSN))
 		if err != nil {
 			t.Fatalf("postgres.Open: %v", err)
 		}

@@ -86,6 +86,19 @@ func (db *DB) Dialect() string { return db.Bun.Dialect().Name().String() }
 // instances starting at once ("todomigr" in ASCII).
 const migrateLockKey int64 = 0x746f646f6d696772
 
+// MigrateDSN opens the PostgreSQL database at dsn, migrates it and closes
+// it: the preparation of the tests' migrated template database, one for
+// every package that copies it.
+func MigrateDSN(ctx context.Context, dsn string) error {
+	db, err := Open(dsn)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	_, err = db.Migrate(ctx)
+	return err
+}
+
 // Migrate applies the migrations not yet applied and returns their names.
 // Running it again applies nothing.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
