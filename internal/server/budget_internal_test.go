@@ -183,3 +183,28 @@ func TestPerParentQueriesExist(t *testing.T) {
 		t.Error("no totalCount field found in the schema")
 	}
 }
+
+// A request that finds a free turn gets it, even past its deadline (a 1 ms
+// REQUEST_TIMEOUT on a loaded machine): the wait is what the deadline
+// bounds. A select on both ready cases refused about half of them.
+func TestAFreeTurnIsTakenPastTheDeadline(t *testing.T) {
+	t.Parallel()
+	f := newInFlight(2)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 20 {
+		leave, err := f.enter(ended, "client")
+		if err != nil {
+			t.Fatalf("try %d: a free turn past the deadline: got %v, want it taken", i, err)
+		}
+		leave()
+	}
+	// With every turn taken, the ended deadline refuses at once.
+	a, _ := f.enter(context.Background(), "client")
+	b, _ := f.enter(context.Background(), "client")
+	defer a()
+	defer b()
+	if _, err := f.enter(ended, "client"); !errors.Is(err, context.Canceled) {
+		t.Errorf("no free turn, deadline ended: got %v, want the context's error", err)
+	}
+}

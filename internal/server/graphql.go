@@ -54,14 +54,12 @@ type (
 // its own children need.
 type slots struct{ root, fanOut chan struct{} }
 
-// acquire takes one of ch's slots, or fails when ctx ends first.
+// acquire takes one of ch's slots, or fails when ctx ends before one is free.
 func acquire(ctx context.Context, ch chan struct{}) (release func(), err error) {
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := take(ctx, ch); err != nil {
+		return nil, err
 	}
+	return func() { <-ch }, nil
 }
 
 // perParentQueries are the fields below the root whose resolver sends a
