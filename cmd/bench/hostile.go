@@ -160,7 +160,10 @@ func mergeResults(a, b result) result {
 	a.lat = append(append([]time.Duration(nil), a.lat...), b.lat...)
 	slices.Sort(a.lat)
 	if a.n+b.n > 0 {
-		a.cpu = (a.cpu*time.Duration(a.n) + b.cpu*time.Duration(b.n)) / time.Duration(a.n+b.n)
+		w := func(x, y time.Duration) time.Duration {
+			return (x*time.Duration(a.n) + y*time.Duration(b.n)) / time.Duration(a.n+b.n)
+		}
+		a.cpu, a.machine, a.ferret = w(a.cpu, b.cpu), w(a.machine, b.machine), w(a.ferret, b.ferret)
 	}
 	a.n += b.n
 	a.errors += b.errors

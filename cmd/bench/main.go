@@ -167,7 +167,7 @@ func run() error {
 		}
 	}
 	if len(runs) > 0 {
-		rep.results = append(rep.results, interleave(ctx, runs, o)...)
+		rep.results = append(rep.results, interleave(ctx, runs, ferret, o)...)
 	}
 	for i, m := range runs {
 		ts, err := modeTrips(ctx, m)
@@ -267,6 +267,10 @@ type result struct {
 	// cpu is the server's (or, for the baseline, this process's) CPU time
 	// per request.
 	cpu time.Duration
+	// machine is the whole machine's busy CPU time per request (server,
+	// FerretDB, PostgreSQL and this client): with every core busy, what a
+	// request costs in all decides the rate. ferret is FerretDB's share.
+	machine, ferret time.Duration
 	// lat and wall are the sorted latencies and the time they took, for
 	// merging slices of one measurement.
 	lat  []time.Duration
@@ -279,7 +283,7 @@ func load(ctx context.Context, op, mode string, c int, d time.Duration, cpu func
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
-	cpu0 := cpu()
+	cpu0, m0 := cpu(), machineBusy()
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
@@ -304,15 +308,16 @@ func load(ctx context.Context, op, mode string, c int, d time.Duration, cpu func
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	used := cpu() - cpu0
+	used, mused := cpu()-cpu0, machineBusy()-m0
 	slices.Sort(lat)
 	r := result{op: op, mode: mode, clients: c, n: len(lat), errors: errs, rate: float64(len(lat)) / wall.Seconds(), lat: lat, wall: wall}
 	if len(lat) > 0 {
 		r.p50, r.p99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
 		r.cpu = used / time.Duration(len(lat))
+		r.machine = mused / time.Duration(len(lat))
 	}
-	fmt.Fprintf(os.Stderr, "  %-10s %-5s c=%d  %7.1f req/s  p50 %v  p99 %v  cpu/req %v  errors %d\n",
-		op, mode, c, r.rate, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.cpu.Round(10*time.Microsecond), errs)
+	fmt.Fprintf(os.Stderr, "  %-10s %-5s c=%d  %7.1f req/s  p50 %v  p99 %v  cpu/req %v  machine/req %v  errors %d\n",
+		op, mode, c, r.rate, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.cpu.Round(10*time.Microsecond), r.machine.Round(10*time.Microsecond), errs)
 	return r
 }
 
@@ -386,6 +391,26 @@ func (p *process) cpuTime() time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // clock ticks: 100 Hz on Linux
+}
+
+// machineBusy is the CPU time every core of the machine spent busy (not
+// idle or waiting for I/O), from the first line of /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	var busy int64
+	for i, v := range f[1:min(len(f), 9)] {
+		if i == 3 || i == 4 {
+			continue // idle, iowait
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / 100 // clock ticks: 100 Hz on Linux
 }
 
 // peakRSS is the process's peak resident set (VmHWM), in bytes.

@@ -189,7 +189,7 @@ const turns = 3
 
 // interleave measures each operation at each client count on every mode,
 // and the raw-driver baseline after the first mode, the runs taking turns.
-func interleave(ctx context.Context, runs []*modeRun, o benchOptions) []result {
+func interleave(ctx context.Context, runs []*modeRun, ferret *process, o benchOptions) []result {
 	type turn struct {
 		label string
 		cpu   func() time.Duration
@@ -211,7 +211,11 @@ func interleave(ctx context.Context, runs []*modeRun, o benchOptions) []result {
 				for j := range ts {
 					k := (j + round) % len(ts)
 					fn, off := ts[k].fn(c), (round+1)*1000000
+					f0 := ferret.cpuTime()
 					r := load(ctx, name, ts[k].label, c, o.duration/turns, ts[k].cpu, func(cl, i int) error { return fn(cl, i+off) })
+					if r.n > 0 {
+						r.ferret = (ferret.cpuTime() - f0) / time.Duration(r.n)
+					}
 					if merged[k] == nil {
 						merged[k] = &r
 					} else {

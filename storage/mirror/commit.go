@@ -252,7 +252,7 @@ func (e *Engine) commitBatch(ctx context.Context, batch []*settling) {
 	var done []mongo.Settled
 	for i, s := range live {
 		if errs[i] == nil {
-			done = append(done, mongo.Settled{Token: s.op.token, Docs: docRefs(s.changes), Began: s.op.began})
+			done = append(done, mongo.Settled{Token: s.op.token, Docs: s.op.existing(s.changes), Began: s.op.began})
 		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Timeout)

@@ -168,10 +168,12 @@ type Op struct {
 	began time.Time
 	mu    sync.Mutex
 	// recorded are the documents with an intent; planned wait for Record;
-	// fresh are ids planned for documents the operation will insert.
+	// fresh are ids planned for documents the operation will insert, not
+	// handed out yet; made are all the ids it chose for new documents.
 	recorded map[Ref]bool
 	planned  []Ref
 	fresh    map[string][]string
+	made     map[Ref]bool
 	wrote    []Change
 	// failed: a write returned an error, so it may or may not have
 	// happened; the intents are left to the worker, which re-reads.
@@ -184,7 +186,8 @@ func (e *Engine) Begin() *Op {
 	if e == nil || !e.o.Enabled {
 		return nil
 	}
-	return &Op{e: e, token: bson.NewObjectID().Hex(), began: e.now(), recorded: map[Ref]bool{}, fresh: map[string][]string{}}
+	return &Op{e: e, token: bson.NewObjectID().Hex(), began: e.now(), recorded: map[Ref]bool{}, fresh: map[string][]string{},
+		made: map[Ref]bool{}}
 }
 
 // Plan adds existing documents the operation will write.
@@ -213,6 +216,7 @@ func (op *Op) PlanNew(coll string, n int) {
 		id := bson.NewObjectID().Hex()
 		op.fresh[coll] = append(op.fresh[coll], id)
 		op.planned = append(op.planned, Ref{coll, id})
+		op.made[Ref{coll, id}] = true
 	}
 }
 
@@ -272,8 +276,9 @@ func (op *Op) Take(ctx context.Context, coll string) (string, error) {
 		}
 		return ids[0], nil
 	}
-	op.mu.Unlock()
 	id := bson.NewObjectID().Hex()
+	op.made[Ref{coll, id}] = true
+	op.mu.Unlock()
 	return id, op.Need(ctx, Ref{coll, id})
 }
 
@@ -392,7 +397,7 @@ func (e *Engine) Settle(ctx context.Context, op *Op) {
 		if err = e.apply(ctx, changes); err == nil {
 			cctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 			defer cancel()
-			if err := e.mongo.ClearIntents(cctx, op.token, e.now(), docRefs(changes), op.began); err != nil {
+			if err := e.mongo.ClearIntents(cctx, op.token, e.now(), op.existing(changes), op.began); err != nil {
 				// The rows are written; the worker will find them up to date.
 				e.o.Log.WarnContext(ctx, "clearing mirror intents failed", "err", err)
 			}
@@ -474,6 +479,21 @@ func (e *Engine) reached(ctx context.Context) {
 // Unreachable reports whether the breaker is not closed: the mirror
 // stopped answering and writes wait for the worker.
 func (e *Engine) Unreachable() bool { return e.brk.isOpen() }
+
+// existing are the documents of changes the operation did not create: only
+// those can have failed before it (a new document's id is its own), so only
+// those are looked up for failures it supersedes when its intents go.
+func (op *Op) existing(changes []Change) []mongo.DocRef {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	out := make([]mongo.DocRef, 0, len(changes))
+	for _, c := range changes {
+		if !op.made[Ref{c.Collection, c.ID}] {
+			out = append(out, mongo.DocRef{Coll: c.Collection, DocID: c.ID})
+		}
+	}
+	return out
+}
 
 func docRefs(changes []Change) []mongo.DocRef {
 	out := make([]mongo.DocRef, len(changes))

@@ -64,6 +64,14 @@ func retired(docs []DocRef, since time.Time) bson.D {
 		{Key: "$or", Value: or}}
 }
 
+// retiredOf is retired for one document, as equalities a store can look
+// up (FerretDB filters an $or or an $in in its own process, reading every
+// intent; it hands plain equalities to PostgreSQL).
+func retiredOf(d DocRef, since time.Time) bson.D {
+	return bson.D{{Key: "coll", Value: d.Coll}, {Key: "doc_id", Value: d.DocID}, {Key: "permanent", Value: true},
+		{Key: "last_failed_at", Value: bson.D{{Key: "$lt", Value: since}}}}
+}
+
 // InsertIntents records intents in one round trip.
 func (s *Store) InsertIntents(ctx context.Context, intents []Intent) error {
 	if len(intents) == 0 {
@@ -99,30 +107,39 @@ type Settled struct {
 	Began time.Time
 }
 
-// ClearSettled is ClearIntents for several operations, in one round trip.
+// ClearSettled is ClearIntents for several operations, in one round trip:
+// one delete command whose statements are each an equality the store can
+// look up, an operation's token or a document's failures (one filter with
+// $in and $or made FerretDB read and filter every intent: 8 ms of the
+// machine per clear on the bench, 2 ms as equalities).
 func (s *Store) ClearSettled(ctx context.Context, ops []Settled, now time.Time) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	tokens := make(bson.A, len(ops))
-	var or bson.A
-	for i, op := range ops {
-		tokens[i] = op.Token
-		if len(op.Docs) > 0 {
-			or = append(or, retired(op.Docs, op.Began))
+	var models []mongo.WriteModel
+	// A document in several operations: its failures before the latest
+	// of their beginnings (each one's were read after those failed).
+	since := map[DocRef]time.Time{}
+	var docs []DocRef
+	for _, op := range ops {
+		// Those nobody has leased since (a worker holding one keeps it
+		// until it is done).
+		models = append(models, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: "token", Value: op.Token},
+			{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}))
+		for _, d := range op.Docs {
+			t, seen := since[d]
+			if !seen {
+				docs = append(docs, d)
+			}
+			if !seen || op.Began.After(t) {
+				since[d] = op.Began
+			}
 		}
 	}
-	// Those nobody has leased since (a worker holding one keeps it until it
-	// is done).
-	token := tokens[0]
-	if len(tokens) > 1 {
-		token = bson.D{{Key: "$in", Value: tokens}}
+	for _, d := range docs {
+		models = append(models, mongo.NewDeleteManyModel().SetFilter(retiredOf(d, since[d])))
 	}
-	filter := bson.D{{Key: "token", Value: token}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}
-	if len(or) > 0 {
-		filter = bson.D{{Key: "$or", Value: append(bson.A{filter}, or...)}}
-	}
-	if _, err := s.coll(CollMirrorIntents).DeleteMany(ctx, filter); err != nil {
+	if _, err := s.coll(CollMirrorIntents).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 		return fmt.Errorf("mongo: clear mirror intents: %w", err)
 	}
 	return nil
