@@ -394,7 +394,8 @@ func (p *process) cpuTime() time.Duration {
 }
 
 // machineBusy is the CPU time every core of the machine spent busy (not
-// idle or waiting for I/O), from the first line of /proc/stat.
+// idle, waiting for I/O or stolen by the hypervisor), from the first line
+// of /proc/stat.
 func machineBusy() time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -404,8 +405,8 @@ func machineBusy() time.Duration {
 	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
 	var busy int64
 	for i, v := range f[1:min(len(f), 9)] {
-		if i == 3 || i == 4 {
-			continue // idle, iowait
+		if i == 3 || i == 4 || i == 7 {
+			continue // idle, iowait, steal
 		}
 		n, _ := strconv.ParseInt(v, 10, 64)
 		busy += n

@@ -52,7 +52,7 @@ func (r *runReport) write(w io.Writer) {
 	o := r.o
 	fmt.Fprintf(w, "Run %s at commit %s on %s/%s, %d cores, Go %s; %v per measurement, %d tasks listed.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.commit, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.duration, o.tasks)
-	fmt.Fprintln(w, "CPU/req is the server's (the raw driver's: this process's); FerretDB/req is FerretDB's process; machine/req is every process of the machine (server, FerretDB, PostgreSQL, the clients).")
+	fmt.Fprintln(w, "CPU/req is the server's (the raw driver's: this process's); FerretDB/req is FerretDB's process; machine/req is every process of the machine (server, FerretDB, PostgreSQL, the clients, and the idle work of every server of the run, which weighs on few requests at low rates).")
 	fmt.Fprintln(w, "\n| operation | dual-write | clients | req/s | p50 | p99 | CPU/req | FerretDB/req | machine/req | errors |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, x := range r.results {
