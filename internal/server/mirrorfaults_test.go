@@ -322,9 +322,7 @@ func (f *faultEnv) doubleActive(ctx context.Context) ([]string, error) {
 func TestBlackholedMirrorUnderLoad(t *testing.T) {
 	long(t)
 	const outage = 40 * time.Second
-	// No request budget: the clients send as fast as they are answered, and
-	// with the mirror out of the requests' way that passes 20 a second.
-	f := newFaultEnv(t, faultOpts{cfg: map[string]string{"ADMIN_EMAILS": "hole-admin@example.com", "REQUEST_RATE": "0"},
+	f := newFaultEnv(t, faultOpts{cfg: map[string]string{"ADMIN_EMAILS": "hole-admin@example.com"},
 		engine: mirror.EngineOptions{Attempts: 2, Delay: time.Second, Timeout: 2 * time.Second, Poll: 200 * time.Millisecond}})
 	ctx := context.Background()
 	admin := f.person(t, "hole-admin@example.com")
@@ -349,8 +347,21 @@ func TestBlackholedMirrorUnderLoad(t *testing.T) {
 	for c := range clients {
 		p, other, mine := people[c], people[(c+1)%clients], pools[c]
 		wg.Go(func() {
+			var last time.Time
 			for i := 0; loadCtx.Err() == nil; i++ {
+				// Paced, at most one request per 60 ms: under the request
+				// budget (20 a second) however fast the answers come once the
+				// mirror is out of their way (unpaced, they outran it), and
+				// no more load on a fast machine than on a slow one.
+				if wait := 60*time.Millisecond - time.Since(last); wait > 0 {
+					select {
+					case <-loadCtx.Done():
+						return
+					case <-time.After(wait):
+					}
+				}
 				start := time.Now()
+				last = start
 				var err error
 				update := i%2 == 0
 				if !update {
