@@ -5,8 +5,6 @@ import (
 
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
-	"github.com/todo-backend/todo/storage/mirror"
-	"github.com/todo-backend/todo/storage/mongo"
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -19,7 +17,7 @@ func intp(v *int64) *int {
 	return &n
 }
 
-func syncStatus(st mirror.Status) *models.SyncStatus {
+func syncStatus(st storage.SyncStatus) *models.SyncStatus {
 	out := &models.SyncStatus{Collection: st.Collection, ID: st.ID, State: models.SyncState(st.State),
 		DocumentVersion: intp(st.DocVersion), RowVersion: intp(st.RowVersion), Differences: st.Differences}
 	if out.Differences == nil {
@@ -54,7 +52,7 @@ func syncFailure(f storage.SyncFailure) models.SyncFailure {
 	if f.LastError != "" {
 		out.Error = &f.LastError
 	}
-	if f.State == mongo.IntentFailed {
+	if f.Failed {
 		out.State = models.SyncStateFailed
 	}
 	return out

@@ -11,7 +11,6 @@ import (
 	"github.com/todo-backend/todo/internal/loaders"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage"
-	"github.com/todo-backend/todo/storage/mongo"
 )
 
 func badInput(field, msg string) error { return &storage.FieldError{Field: field, Msg: msg} }
@@ -38,7 +37,7 @@ func taskList(v *auth.Viewer, f *models.TaskFilter, o *models.TaskOrder, first *
 		if f.Deferred != nil {
 			l.Deferred = string(*f.Deferred)
 		} else if containsStatus(f.Statuses, models.StatusDeferred) {
-			l.Deferred = mongo.DeferredInclude // asking for DEFERRED asks for deferred tasks
+			l.Deferred = storage.DeferredInclude // asking for DEFERRED asks for deferred tasks
 		}
 		l.Priorities = f.Priorities
 		for _, id := range f.LabelIds {
@@ -58,15 +57,15 @@ func taskList(v *auth.Viewer, f *models.TaskFilter, o *models.TaskOrder, first *
 	if o != nil {
 		switch o.Field {
 		case models.TaskOrderFieldCreatedAt:
-			l.Order, l.Desc = mongo.OrderCreatedAt, true
+			l.Order, l.Desc = storage.OrderCreatedAt, true
 		case models.TaskOrderFieldDueAt:
-			l.Order, l.Desc = mongo.OrderDueAt, false
+			l.Order, l.Desc = storage.OrderDueAt, false
 		case models.TaskOrderFieldPriority:
-			l.Order, l.Desc = mongo.OrderPriority, false
+			l.Order, l.Desc = storage.OrderPriority, false
 		case models.TaskOrderFieldTitle:
-			l.Order, l.Desc = mongo.OrderTitle, false
+			l.Order, l.Desc = storage.OrderTitle, false
 		default:
-			l.Order, l.Desc = mongo.OrderUpdatedAt, true
+			l.Order, l.Desc = storage.OrderUpdatedAt, true
 		}
 		if o.Direction != nil {
 			l.Desc = *o.Direction == models.OrderDirectionDesc

@@ -123,9 +123,6 @@ func (s *Store) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, 
 	return l, translate(err)
 }
 
-// AuditFilter selects audit entries.
-type AuditFilter = mongo.AuditQuery
-
 // AuditLogs lists audit entries, newest first.
 func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Page[models.AuditLog], func(context.Context) (int, error), error) {
 	var page Page[models.AuditLog]
@@ -134,10 +131,10 @@ func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Pa
 		return page, nil, err
 	}
 	count := func(ctx context.Context) (int, error) {
-		n, err := s.mongo.CountAuditLogs(ctx, f)
+		n, err := s.mongo.CountAuditLogs(ctx, f.query())
 		return int(n), translate(err)
 	}
-	q := f
+	q := f.query()
 	q.Limit = limit + 1
 	if args.After != nil {
 		c, err := decodeCursor(*args.After, 1)

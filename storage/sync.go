@@ -47,39 +47,39 @@ func deadline(ctx context.Context) time.Time {
 }
 
 // SyncStatus reports where one document stands in the mirror.
-func (s *Store) SyncStatus(ctx context.Context, coll, id string) (mirror.Status, error) {
+func (s *Store) SyncStatus(ctx context.Context, coll, id string) (SyncStatus, error) {
 	e, err := s.syncEngine()
 	if err != nil {
-		return mirror.Status{}, err
+		return SyncStatus{}, err
 	}
 	if !models.ValidID(id) {
-		return mirror.Status{}, invalid("id", "not a valid id")
+		return SyncStatus{}, invalid("id", "not a valid id")
 	}
 	st, err := e.Status(ctx, coll, id)
-	return st, syncErr(err)
+	return syncStatusOf(st), syncErr(err)
 }
 
 // RetrySync retries one document's mirror write now.
-func (s *Store) RetrySync(ctx context.Context, coll, id string) (mirror.Status, error) {
+func (s *Store) RetrySync(ctx context.Context, coll, id string) (SyncStatus, error) {
 	e, err := s.syncEngine()
 	if err != nil {
-		return mirror.Status{}, err
+		return SyncStatus{}, err
 	}
 	if !models.ValidID(id) {
-		return mirror.Status{}, invalid("id", "not a valid id")
+		return SyncStatus{}, invalid("id", "not a valid id")
 	}
 	ctx, cancel := context.WithTimeout(ctx, adminAnswer)
 	defer cancel()
 	mctx, cancel := context.WithTimeout(ctx, mirror.AdminBound)
 	defer cancel()
 	if err := e.Retry(mctx, coll, id); err != nil {
-		return mirror.Status{}, syncErr(err)
+		return SyncStatus{}, syncErr(err)
 	}
 	// The worker (woken) applies it; the answer shows the outcome if it
 	// comes within the bound, PENDING otherwise.
 	for {
 		st, err := s.SyncStatus(ctx, coll, id)
-		if err != nil || st.State != mirror.StatePending || ctx.Err() != nil {
+		if err != nil || st.State != SyncPending || ctx.Err() != nil {
 			return st, err
 		}
 		select {
@@ -107,27 +107,20 @@ func (s *Store) RetryAllFailedSyncs(ctx context.Context, coll string) (int, erro
 
 // ResyncDocument copies one document into the mirror now, whatever the
 // row's version.
-func (s *Store) ResyncDocument(ctx context.Context, coll, id string) (mirror.Status, error) {
+func (s *Store) ResyncDocument(ctx context.Context, coll, id string) (SyncStatus, error) {
 	e, err := s.syncEngine()
 	if err != nil {
-		return mirror.Status{}, err
+		return SyncStatus{}, err
 	}
 	if !models.ValidID(id) {
-		return mirror.Status{}, invalid("id", "not a valid id")
+		return SyncStatus{}, invalid("id", "not a valid id")
 	}
 	ctx, cancel := context.WithTimeout(ctx, adminAnswer)
 	defer cancel()
 	if err := e.Resync(ctx, coll, id); err != nil {
-		return mirror.Status{}, syncErr(err)
+		return SyncStatus{}, syncErr(err)
 	}
 	return s.SyncStatus(ctx, coll, id)
-}
-
-// SyncFailure is a failed mirror write with its document's version.
-type SyncFailure struct {
-	mirror.Failure
-	// Version is the document's current version; nil when it is gone.
-	Version *int64
 }
 
 // SyncFailures lists mirror writes that failed at least once, oldest
@@ -182,7 +175,7 @@ func (s *Store) SyncFailures(ctx context.Context, coll, state string, args PageA
 		}
 	}
 	for _, f := range rest {
-		sf := SyncFailure{Failure: f}
+		sf := syncFailureOf(f)
 		if v, ok := versions[mirror.Ref{Collection: f.Coll, ID: f.DocID}]; ok {
 			sf.Version = &v
 		}
@@ -199,11 +192,11 @@ type SyncMetrics struct {
 	// Unavailable names the stores that did not answer in time; their
 	// figures are left out.
 	Unavailable []string
-	Tables      map[string]mirror.TableStats
-	Counts      mirror.IntentCounts
+	Tables      map[string]TableStats
+	Counts      IntentCounts
 	P50, P99    time.Duration
 	Retries     int
-	LastVerify  *mirror.VerifyResult
+	LastVerify  *VerifySummary
 }
 
 // SyncMetrics gathers the mirror's state. Each store is asked within
@@ -217,7 +210,14 @@ func (s *Store) SyncMetrics(ctx context.Context) (SyncMetrics, error) {
 	}
 	o := e.Overview(ctx)
 	m := SyncMetrics{Enabled: e.Enabled(), Async: e.Async(), Unreachable: e.Unreachable(),
-		Tables: o.Tables, Counts: o.Counts, Retries: o.Retries, LastVerify: o.LastVerify}
+		Tables: map[string]TableStats{}, Counts: intentCountsOf(o.Counts), Retries: o.Retries}
+	for c, t := range o.Tables {
+		m.Tables[c] = TableStats{Rows: t.Rows, LastSyncAt: t.LastSyncAt}
+	}
+	if o.LastVerify != nil {
+		v := verifySummaryOf(*o.LastVerify)
+		m.LastVerify = &v
+	}
 	m.P50, m.P99 = e.ApplyLatency()
 	if o.MongoErr != nil {
 		s.log.WarnContext(ctx, "mirror figures of MongoDB unavailable", "err", o.MongoErr)

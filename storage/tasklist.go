@@ -26,7 +26,7 @@ type TaskList struct {
 
 	Statuses    []models.TaskStatus
 	IncludeDone bool
-	// Deferred is EXCLUDE (default), ONLY or INCLUDE.
+	// Deferred is DeferredExclude (default), DeferredOnly or DeferredInclude.
 	Deferred   string
 	Priorities []models.Priority
 	LabelIDs   []string
@@ -34,7 +34,8 @@ type TaskList struct {
 	DueBefore  *time.Time
 	DueAfter   *time.Time
 
-	// Order is one of the mongo.Order* fields; Desc its direction.
+	// Order is one of the Order* fields (default OrderUpdatedAt); Desc its
+	// direction.
 	Order string
 	Desc  bool
 	Page  PageArgs
@@ -99,9 +100,9 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 	if err != nil {
 		return out, err
 	}
-	q := mongo.TaskQuery{Now: s.now(), Statuses: l.Statuses, IncludeDone: l.IncludeDone, Deferred: l.Deferred,
+	q := mongo.TaskQuery{Now: s.now(), Statuses: l.Statuses, IncludeDone: l.IncludeDone, Deferred: deferral(l.Deferred),
 		Priorities: l.Priorities, LabelIDs: l.LabelIDs, Search: l.Search, DueBefore: l.DueBefore, DueAfter: l.DueAfter,
-		Order: l.Order, Desc: l.Desc, Limit: limit + 1}
+		Order: taskOrder(l.Order), Desc: l.Desc, Limit: limit + 1}
 	if q.Order == "" {
 		q.Order, q.Desc = mongo.OrderUpdatedAt, true
 	}

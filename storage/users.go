@@ -164,19 +164,16 @@ func localPart(email string) string {
 	return email
 }
 
-// RefreshToken is the server-side record of a refresh token.
-type RefreshToken = mongo.RefreshToken
-
 // SaveRefreshToken records an issued refresh token.
 func (s *Store) SaveRefreshToken(ctx context.Context, t RefreshToken) error {
-	return translate(s.mongo.SaveRefreshToken(ctx, t))
+	return translate(s.mongo.SaveRefreshToken(ctx, t.doc()))
 }
 
 // UseRefreshToken consumes a refresh token: ErrTokenReused when it was used
 // or revoked before, ErrNotFound when we never issued it.
 func (s *Store) UseRefreshToken(ctx context.Context, id string) (RefreshToken, error) {
 	t, err := s.mongo.UseRefreshToken(ctx, id, s.now())
-	return t, translate(err)
+	return refreshTokenOf(t), translate(err)
 }
 
 // RevokeRefreshFamily revokes every token of a rotation chain.

@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	handler := server.New(server.Deps{
 		Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc,
-		Mongo: probe, Mirror: st.mirror, Sync: engine,
+		Mongo: probe, Mirror: st.mirror, Sync: storage.SyncStateOf(engine),
 	})
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {

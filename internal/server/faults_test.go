@@ -367,7 +367,7 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), eo.Log, nil)
 	handler = server.New(server.Deps{Config: cfg, Log: eo.Log, Metrics: m, Store: store, Auth: authSvc,
-		Mongo: ms, Mirror: via, Sync: engine})
+		Mongo: ms, Mirror: via, Sync: storage.SyncStateOf(engine)})
 	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(direct), engine: engine, store: store,
 		auth: authSvc, metrics: m}
 	e.token = e.signIn(t, "tester@example.com")

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/todo-backend/todo/storage/mirror"
+	"github.com/todo-backend/todo/storage"
 )
 
 // healthTimeout bounds each dependency check so a hung database makes the
@@ -37,11 +37,11 @@ type catchUpBody struct {
 // whether PostgreSQL stopped answering (the breaker is open), a running
 // catch-up, and the last verification.
 type SyncCounter interface {
-	Counts(ctx context.Context) (mirror.IntentCounts, error)
+	Counts(ctx context.Context) (storage.IntentCounts, error)
 	Enabled() bool
 	Unreachable() bool
-	CatchingUp() (mirror.CatchUpProgress, bool)
-	LastVerify(ctx context.Context) (mirror.VerifyResult, bool, error)
+	CatchingUp() (storage.CatchUp, bool)
+	LastVerify(ctx context.Context) (storage.VerifySummary, bool, error)
 }
 
 // WriteChecker is a MongoDB Pinger that also knows whether writes go
