@@ -100,6 +100,9 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 	if err != nil {
 		return out, err
 	}
+	if l.Order != "" && taskOrder(l.Order) == "" {
+		return out, invalid("orderBy", "not a task order")
+	}
 	q := mongo.TaskQuery{Now: s.now(), Statuses: l.Statuses, IncludeDone: l.IncludeDone, Deferred: deferral(l.Deferred),
 		Priorities: l.Priorities, LabelIDs: l.LabelIDs, Search: l.Search, DueBefore: l.DueBefore, DueAfter: l.DueAfter,
 		Order: taskOrder(l.Order), Desc: l.Desc, Limit: limit + 1}
