@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	DeferredDetails() DeferredDetailsResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	ReadMigration() ReadMigrationResolver
 	Task() TaskResolver
 	TaskAssignment() TaskAssignmentResolver
 	Team() TeamResolver
@@ -123,6 +124,7 @@ type ComplexityRoot struct {
 		RetrySync                      func(childComplexity int, collection string, id string) int
 		RevokeTeamRole                 func(childComplexity int, teamID string, userID string, role models.RoleName) int
 		RotateTeamInviteCode           func(childComplexity int, teamID string) int
+		SetReadSource                  func(childComplexity int, family models.ReadFamily, source models.ReadSource, shadowPercent *int) int
 		UnassignTask                   func(childComplexity int, taskID string) int
 		UnwatchTask                    func(childComplexity int, taskID string) int
 		UpdateLabel                    func(childComplexity int, id string, input models.LabelInput) int
@@ -143,6 +145,7 @@ type ComplexityRoot struct {
 		AuditLogs               func(childComplexity int, filter *models.AuditLogFilter, first *int, after *string) int
 		Labels                  func(childComplexity int, search *string, first *int, after *string) int
 		Me                      func(childComplexity int) int
+		ReadMigration           func(childComplexity int) int
 		Roles                   func(childComplexity int, scope *models.RoleScope) int
 		SyncFailures            func(childComplexity int, filter *models.SyncFailureFilter, first *int, after *string) int
 		SyncMetrics             func(childComplexity int) int
@@ -157,6 +160,44 @@ type ComplexityRoot struct {
 		User                    func(childComplexity int, id string) int
 		Users                   func(childComplexity int, search string, first *int, after *string) int
 		Watchlist               func(childComplexity int, first *int, after *string) int
+	}
+
+	ReadFamilyState struct {
+		CandidateErrors      func(childComplexity int) int
+		Fallbacks            func(childComplexity int) int
+		Family               func(childComplexity int) int
+		Lag                  func(childComplexity int) int
+		Matched              func(childComplexity int) int
+		Mismatched           func(childComplexity int) int
+		ReadableFromPostgres func(childComplexity int) int
+		ServedFromPostgres   func(childComplexity int) int
+		ShadowPercent        func(childComplexity int) int
+		Source               func(childComplexity int) int
+	}
+
+	ReadMigration struct {
+		Families   func(childComplexity int) int
+		Mismatches func(childComplexity int, first *int, after *string) int
+	}
+
+	ReadMismatch struct {
+		At     func(childComplexity int) int
+		Family func(childComplexity int) int
+		Fields func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Ids    func(childComplexity int) int
+		Read   func(childComplexity int) int
+	}
+
+	ReadMismatchConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ReadMismatchEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Role struct {
@@ -397,6 +438,7 @@ type MutationResolver interface {
 	CreateLabel(ctx context.Context, input models.LabelInput) (*models.Label, error)
 	UpdateLabel(ctx context.Context, id string, input models.LabelInput) (*models.Label, error)
 	DeleteLabel(ctx context.Context, id string) (*models.Label, error)
+	SetReadSource(ctx context.Context, family models.ReadFamily, source models.ReadSource, shadowPercent *int) (*models.ReadMigration, error)
 	RetrySync(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
 	RetryAllFailedSyncs(ctx context.Context, collection *string) (int, error)
 	ResyncDocument(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
@@ -415,6 +457,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	AuditLogs(ctx context.Context, filter *models.AuditLogFilter, first *int, after *string) (*models.AuditLogConnection, error)
 	Labels(ctx context.Context, search *string, first *int, after *string) (*models.LabelConnection, error)
+	ReadMigration(ctx context.Context) (*models.ReadMigration, error)
 	SyncMetrics(ctx context.Context) (*models.SyncMetrics, error)
 	SyncFailures(ctx context.Context, filter *models.SyncFailureFilter, first *int, after *string) (*models.SyncFailureConnection, error)
 	SyncStatus(ctx context.Context, collection string, id string) (*models.SyncStatus, error)
@@ -429,6 +472,9 @@ type QueryResolver interface {
 	User(ctx context.Context, id string) (*models.User, error)
 	Users(ctx context.Context, search string, first *int, after *string) (*models.UserConnection, error)
 	Roles(ctx context.Context, scope *models.RoleScope) ([]models.Role, error)
+}
+type ReadMigrationResolver interface {
+	Mismatches(ctx context.Context, obj *models.ReadMigration, first *int, after *string) (*models.ReadMismatchConnection, error)
 }
 type TaskResolver interface {
 	Labels(ctx context.Context, obj *models.Task) ([]models.Label, error)
@@ -902,6 +948,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateTeamInviteCode(childComplexity, args["teamId"].(string)), true
+	case "Mutation.setReadSource":
+		if e.ComplexityRoot.Mutation.SetReadSource == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setReadSource_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetReadSource(childComplexity, args["family"].(models.ReadFamily), args["source"].(models.ReadSource), args["shadowPercent"].(*int)), true
 	case "Mutation.unassignTask":
 		if e.ComplexityRoot.Mutation.UnassignTask == nil {
 			break
@@ -1034,6 +1091,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.readMigration":
+		if e.ComplexityRoot.Query.ReadMigration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ReadMigration(childComplexity), true
 	case "Query.roles":
 		if e.ComplexityRoot.Query.Roles == nil {
 			break
@@ -1178,6 +1241,154 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Watchlist(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "ReadFamilyState.candidateErrors":
+		if e.ComplexityRoot.ReadFamilyState.CandidateErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.CandidateErrors(childComplexity), true
+	case "ReadFamilyState.fallbacks":
+		if e.ComplexityRoot.ReadFamilyState.Fallbacks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Fallbacks(childComplexity), true
+	case "ReadFamilyState.family":
+		if e.ComplexityRoot.ReadFamilyState.Family == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Family(childComplexity), true
+	case "ReadFamilyState.lag":
+		if e.ComplexityRoot.ReadFamilyState.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Lag(childComplexity), true
+	case "ReadFamilyState.matched":
+		if e.ComplexityRoot.ReadFamilyState.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Matched(childComplexity), true
+	case "ReadFamilyState.mismatched":
+		if e.ComplexityRoot.ReadFamilyState.Mismatched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Mismatched(childComplexity), true
+	case "ReadFamilyState.readableFromPostgres":
+		if e.ComplexityRoot.ReadFamilyState.ReadableFromPostgres == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.ReadableFromPostgres(childComplexity), true
+	case "ReadFamilyState.servedFromPostgres":
+		if e.ComplexityRoot.ReadFamilyState.ServedFromPostgres == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.ServedFromPostgres(childComplexity), true
+	case "ReadFamilyState.shadowPercent":
+		if e.ComplexityRoot.ReadFamilyState.ShadowPercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.ShadowPercent(childComplexity), true
+	case "ReadFamilyState.source":
+		if e.ComplexityRoot.ReadFamilyState.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.Source(childComplexity), true
+
+	case "ReadMigration.families":
+		if e.ComplexityRoot.ReadMigration.Families == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMigration.Families(childComplexity), true
+	case "ReadMigration.mismatches":
+		if e.ComplexityRoot.ReadMigration.Mismatches == nil {
+			break
+		}
+
+		args, err := ec.field_ReadMigration_mismatches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ReadMigration.Mismatches(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "ReadMismatch.at":
+		if e.ComplexityRoot.ReadMismatch.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.At(childComplexity), true
+	case "ReadMismatch.family":
+		if e.ComplexityRoot.ReadMismatch.Family == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.Family(childComplexity), true
+	case "ReadMismatch.fields":
+		if e.ComplexityRoot.ReadMismatch.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.Fields(childComplexity), true
+	case "ReadMismatch.id":
+		if e.ComplexityRoot.ReadMismatch.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.ID(childComplexity), true
+	case "ReadMismatch.ids":
+		if e.ComplexityRoot.ReadMismatch.Ids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.Ids(childComplexity), true
+	case "ReadMismatch.read":
+		if e.ComplexityRoot.ReadMismatch.Read == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatch.Read(childComplexity), true
+
+	case "ReadMismatchConnection.edges":
+		if e.ComplexityRoot.ReadMismatchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatchConnection.Edges(childComplexity), true
+	case "ReadMismatchConnection.nodes":
+		if e.ComplexityRoot.ReadMismatchConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatchConnection.Nodes(childComplexity), true
+	case "ReadMismatchConnection.pageInfo":
+		if e.ComplexityRoot.ReadMismatchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatchConnection.PageInfo(childComplexity), true
+
+	case "ReadMismatchEdge.cursor":
+		if e.ComplexityRoot.ReadMismatchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatchEdge.Cursor(childComplexity), true
+	case "ReadMismatchEdge.node":
+		if e.ComplexityRoot.ReadMismatchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadMismatchEdge.Node(childComplexity), true
 
 	case "Role.description":
 		if e.ComplexityRoot.Role.Description == nil {
@@ -2345,6 +2556,137 @@ input LabelInput {
   color: String!
 }
 `, BuiltIn: false},
+	{Name: "../schema/reads.graphqls", Input: `extend type Query {
+  "Where the move of reads to PostgreSQL stands: each read family's flag and this instance's shadow-read and fallback counts, and the newest mismatches (kept in MongoDB, the same on every instance). Admins only."
+  readMigration: ReadMigration! @hasRole(role: ADMIN)
+}
+
+extend type Mutation {
+  """
+  Sets which store serves a read family and, when given, the share of its reads shadowed on the
+  other store. Stored in MongoDB: every instance follows within seconds; audited as
+  read_source_changed. POSTGRES for a family without a PostgreSQL read path yet is
+  BAD_USER_INPUT. Admins only.
+  """
+  setReadSource(
+    "The family whose reads move."
+    family: ReadFamily!
+    "The store that serves them."
+    source: ReadSource!
+    "The percentage (0 to 100) of its reads run on the other store too and compared; omitted, unchanged."
+    shadowPercent: Int
+  ): ReadMigration! @hasRole(role: ADMIN)
+}
+
+"""
+A group of reads that moves from MongoDB to PostgreSQL as one.
+"""
+enum ReadFamily {
+  "Tasks by id, task lists (every scope, filter and order), totals, taskSummary, assignments."
+  TASKS
+  "Teams, members and roles."
+  TEAMS
+  "Users and user search."
+  USERS
+  "Labels."
+  LABELS
+  "The watchlist."
+  WATCHLIST
+  "Audit logs and activity."
+  AUDIT
+}
+
+"""
+A store reads can come from.
+"""
+enum ReadSource {
+  "The system of record."
+  MONGODB
+  "The mirror (the embedded SQLite file when no PostgreSQL is configured)."
+  POSTGRES
+}
+
+"""
+One read family's flag and what this instance counted since it started.
+"""
+type ReadFamilyState {
+  "The family."
+  family: ReadFamily!
+  "The store its reads come from (falling back to MongoDB while the mirror is behind, failing or slow)."
+  source: ReadSource!
+  "The percentage of its reads shadowed on the other store."
+  shadowPercent: Int!
+  "Whether the family has a PostgreSQL read path (POSTGRES is refused for one that has none)."
+  readableFromPostgres: Boolean!
+  "Shadow reads whose two answers were the same."
+  matched: Int!
+  "Shadow reads whose answers differed with nothing to explain it (kept in ` + "`" + `mismatches` + "`" + `)."
+  mismatched: Int!
+  "Shadow reads whose answers differed because a write landed between them or the mirror had not applied it yet."
+  lag: Int!
+  "Shadow reads whose candidate read failed (the client's answer was not affected)."
+  candidateErrors: Int!
+  "Reads the flag sent to PostgreSQL that MongoDB served (the mirror behind, failing or slow)."
+  fallbacks: Int!
+  "Reads PostgreSQL answered."
+  servedFromPostgres: Int!
+}
+
+"""
+The move of reads to PostgreSQL.
+"""
+type ReadMigration {
+  "Every family, in a fixed order."
+  families: [ReadFamilyState!]!
+  "The newest shadow mismatches first (the last 200 are kept)."
+  mismatches(
+    "How many to return: 0 to 100, default 20."
+    first: Int
+    "Continue after this cursor: the ` + "`" + `endCursor` + "`" + ` of the previous page."
+    after: String
+  ): ReadMismatchConnection!
+}
+
+"""
+A shadow read whose stores answered differently.
+"""
+type ReadMismatch {
+  "The mismatch's id."
+  id: ID!
+  "The family."
+  family: ReadFamily!
+  "The read and its arguments."
+  read: String!
+  "The documents that differed."
+  ids: [ID!]!
+  "Per document, the fields that differed (missing, extra or order for a list)."
+  fields: [String!]!
+  "When it was found."
+  at: Time!
+}
+
+"""
+A page of mismatches.
+"""
+type ReadMismatchConnection {
+  "The mismatches of this page, each with its cursor."
+  edges: [ReadMismatchEdge!]!
+  "The mismatches of this page."
+  nodes: [ReadMismatch!]!
+  "Where this page ends and whether more follow."
+  pageInfo: PageInfo!
+}
+
+"""
+A mismatch and its cursor.
+"""
+type ReadMismatchEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this mismatch."
+  cursor: String!
+  "The mismatch."
+  node: ReadMismatch!
+}
+`, BuiltIn: false},
 	{Name: "../schema/sync.graphqls", Input: `extend type Query {
   "The state of the PostgreSQL mirror. Admins only."
   syncMetrics: SyncMetrics! @hasRole(role: ADMIN)
@@ -3474,6 +3816,82 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ReadFamilyState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "family":
+		return ec.fieldContext_ReadFamilyState_family(ctx, field)
+	case "source":
+		return ec.fieldContext_ReadFamilyState_source(ctx, field)
+	case "shadowPercent":
+		return ec.fieldContext_ReadFamilyState_shadowPercent(ctx, field)
+	case "readableFromPostgres":
+		return ec.fieldContext_ReadFamilyState_readableFromPostgres(ctx, field)
+	case "matched":
+		return ec.fieldContext_ReadFamilyState_matched(ctx, field)
+	case "mismatched":
+		return ec.fieldContext_ReadFamilyState_mismatched(ctx, field)
+	case "lag":
+		return ec.fieldContext_ReadFamilyState_lag(ctx, field)
+	case "candidateErrors":
+		return ec.fieldContext_ReadFamilyState_candidateErrors(ctx, field)
+	case "fallbacks":
+		return ec.fieldContext_ReadFamilyState_fallbacks(ctx, field)
+	case "servedFromPostgres":
+		return ec.fieldContext_ReadFamilyState_servedFromPostgres(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadFamilyState", field.Name)
+}
+
+func (ec *executionContext) childFields_ReadMigration(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "families":
+		return ec.fieldContext_ReadMigration_families(ctx, field)
+	case "mismatches":
+		return ec.fieldContext_ReadMigration_mismatches(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadMigration", field.Name)
+}
+
+func (ec *executionContext) childFields_ReadMismatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReadMismatch_id(ctx, field)
+	case "family":
+		return ec.fieldContext_ReadMismatch_family(ctx, field)
+	case "read":
+		return ec.fieldContext_ReadMismatch_read(ctx, field)
+	case "ids":
+		return ec.fieldContext_ReadMismatch_ids(ctx, field)
+	case "fields":
+		return ec.fieldContext_ReadMismatch_fields(ctx, field)
+	case "at":
+		return ec.fieldContext_ReadMismatch_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadMismatch", field.Name)
+}
+
+func (ec *executionContext) childFields_ReadMismatchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ReadMismatchConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ReadMismatchConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ReadMismatchConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadMismatchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ReadMismatchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ReadMismatchEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ReadMismatchEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadMismatchEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4374,6 +4792,36 @@ func (ec *executionContext) field_Mutation_rotateTeamInviteCode_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setReadSource_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "family",
+		func(ctx context.Context, v any) (models.ReadFamily, error) {
+			return ec.unmarshalNReadFamily2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamily(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["family"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "source",
+		func(ctx context.Context, v any) (models.ReadSource, error) {
+			return ec.unmarshalNReadSource2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadSource(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["source"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "shadowPercent",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shadowPercent"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unassignTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4821,6 +5269,28 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 }
 
 func (ec *executionContext) field_Query_watchlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_ReadMigration_mismatches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -6477,6 +6947,68 @@ func (ec *executionContext) fieldContext_Mutation_deleteLabel(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setReadSource(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setReadSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetReadSource(ctx, fc.Args["family"].(models.ReadFamily), fc.Args["source"].(models.ReadSource), fc.Args["shadowPercent"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.ReadMigration
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.ReadMigration
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ReadMigration) graphql.Marshaler {
+			return ec.marshalNReadMigration2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMigration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setReadSource(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMigration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setReadSource_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_retrySync(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7351,6 +7883,56 @@ func (ec *executionContext) fieldContext_Query_labels(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_readMigration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_readMigration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ReadMigration(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRoleName2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRoleName(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *models.ReadMigration
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *models.ReadMigration
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ReadMigration) graphql.Marshaler {
+			return ec.marshalNReadMigration2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMigration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_readMigration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMigration(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_syncMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8086,6 +8668,601 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadFamilyState_family(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_family(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Family, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.ReadFamily) graphql.Marshaler {
+			return ec.marshalNReadFamily2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamily(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "ReadFamily")
+}
+
+func (ec *executionContext) _ReadFamilyState_source(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.ReadSource) graphql.Marshaler {
+			return ec.marshalNReadSource2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "ReadSource")
+}
+
+func (ec *executionContext) _ReadFamilyState_shadowPercent(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_shadowPercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShadowPercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_shadowPercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_readableFromPostgres(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_readableFromPostgres(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadableFromPostgres, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_readableFromPostgres(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ReadFamilyState_matched(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_matched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_mismatched(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_mismatched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mismatched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_mismatched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_lag(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_candidateErrors(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_candidateErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CandidateErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_candidateErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_fallbacks(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_fallbacks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fallbacks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_fallbacks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_servedFromPostgres(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_servedFromPostgres(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServedFromPostgres, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_servedFromPostgres(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadMigration_families(ctx context.Context, field graphql.CollectedField, obj *models.ReadMigration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMigration_families(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Families, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.ReadFamilyState) graphql.Marshaler {
+			return ec.marshalNReadFamilyState2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamilyStateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMigration_families(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMigration",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadFamilyState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadMigration_mismatches(ctx context.Context, field graphql.CollectedField, obj *models.ReadMigration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMigration_mismatches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ReadMigration().Mismatches(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ReadMismatchConnection) graphql.Marshaler {
+			return ec.marshalNReadMismatchConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMigration_mismatches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMigration",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMismatchConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ReadMigration_mismatches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadMismatch_id(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReadMismatch_family(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_family(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Family, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.ReadFamily) graphql.Marshaler {
+			return ec.marshalNReadFamily2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamily(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "ReadFamily")
+}
+
+func (ec *executionContext) _ReadMismatch_read(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_read(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Read, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_read(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReadMismatch_ids(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReadMismatch_fields(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReadMismatch_at(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatch_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatch_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReadMismatchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatchConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.ReadMismatchEdge) graphql.Marshaler {
+			return ec.marshalNReadMismatchEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMismatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMismatchEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadMismatchConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatchConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.ReadMismatch) graphql.Marshaler {
+			return ec.marshalNReadMismatch2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatchConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMismatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMismatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadMismatchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatchConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMismatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadMismatchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatchEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadMismatchEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReadMismatchEdge_node(ctx context.Context, field graphql.CollectedField, obj *models.ReadMismatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadMismatchEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ReadMismatch) graphql.Marshaler {
+			return ec.marshalNReadMismatch2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadMismatchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadMismatchEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadMismatch(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13944,6 +15121,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setReadSource":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setReadSource(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "retrySync":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retrySync(ctx, field)
@@ -14137,6 +15321,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_labels(ctx, field)
 				})
+		case "readMigration":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_readMigration(ctx, field)
+				})
 		case "syncMetrics":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -14234,6 +15424,262 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readFamilyStateImplementors = []string{"ReadFamilyState"}
+
+func (ec *executionContext) _ReadFamilyState(ctx context.Context, sel ast.SelectionSet, obj *models.ReadFamilyState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readFamilyStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadFamilyState")
+		case "family":
+			out.Values[i] = ec._ReadFamilyState_family(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._ReadFamilyState_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shadowPercent":
+			out.Values[i] = ec._ReadFamilyState_shadowPercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readableFromPostgres":
+			out.Values[i] = ec._ReadFamilyState_readableFromPostgres(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matched":
+			out.Values[i] = ec._ReadFamilyState_matched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mismatched":
+			out.Values[i] = ec._ReadFamilyState_mismatched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._ReadFamilyState_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "candidateErrors":
+			out.Values[i] = ec._ReadFamilyState_candidateErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fallbacks":
+			out.Values[i] = ec._ReadFamilyState_fallbacks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "servedFromPostgres":
+			out.Values[i] = ec._ReadFamilyState_servedFromPostgres(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readMigrationImplementors = []string{"ReadMigration"}
+
+func (ec *executionContext) _ReadMigration(ctx context.Context, sel ast.SelectionSet, obj *models.ReadMigration) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readMigrationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadMigration")
+		case "families":
+			out.Values[i] = ec._ReadMigration_families(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "mismatches":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReadMigration_mismatches(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readMismatchImplementors = []string{"ReadMismatch"}
+
+func (ec *executionContext) _ReadMismatch(ctx context.Context, sel ast.SelectionSet, obj *models.ReadMismatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readMismatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadMismatch")
+		case "id":
+			out.Values[i] = ec._ReadMismatch_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "family":
+			out.Values[i] = ec._ReadMismatch_family(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "read":
+			out.Values[i] = ec._ReadMismatch_read(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ids":
+			out.Values[i] = ec._ReadMismatch_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._ReadMismatch_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ReadMismatch_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readMismatchConnectionImplementors = []string{"ReadMismatchConnection"}
+
+func (ec *executionContext) _ReadMismatchConnection(ctx context.Context, sel ast.SelectionSet, obj *models.ReadMismatchConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readMismatchConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadMismatchConnection")
+		case "edges":
+			out.Values[i] = ec._ReadMismatchConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ReadMismatchConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ReadMismatchConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readMismatchEdgeImplementors = []string{"ReadMismatchEdge"}
+
+func (ec *executionContext) _ReadMismatchEdge(ctx context.Context, sel ast.SelectionSet, obj *models.ReadMismatchEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readMismatchEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadMismatchEdge")
+		case "cursor":
+			out.Values[i] = ec._ReadMismatchEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ReadMismatchEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16227,6 +17673,118 @@ func (ec *executionContext) unmarshalNLabelInput2githubᚗcomᚋtodoᚑbackend�
 
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v models.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *models.PageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReadFamily2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamily(ctx context.Context, v any) (models.ReadFamily, error) {
+	var res models.ReadFamily
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReadFamily2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamily(ctx context.Context, sel ast.SelectionSet, v models.ReadFamily) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReadFamilyState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamilyState(ctx context.Context, sel ast.SelectionSet, v models.ReadFamilyState) graphql.Marshaler {
+	return ec._ReadFamilyState(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReadFamilyState2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamilyStateᚄ(ctx context.Context, sel ast.SelectionSet, v []models.ReadFamilyState) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReadFamilyState2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadFamilyState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReadMigration2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMigration(ctx context.Context, sel ast.SelectionSet, v *models.ReadMigration) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReadMigration!")
+		return graphql.Null
+	}
+	return ec._ReadMigration(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadMismatch2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatch(ctx context.Context, sel ast.SelectionSet, v models.ReadMismatch) graphql.Marshaler {
+	return ec._ReadMismatch(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReadMismatch2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchᚄ(ctx context.Context, sel ast.SelectionSet, v []models.ReadMismatch) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReadMismatch2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReadMismatch2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatch(ctx context.Context, sel ast.SelectionSet, v *models.ReadMismatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReadMismatch!")
+		return graphql.Null
+	}
+	return ec._ReadMismatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadMismatchConnection2ᚖgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchConnection(ctx context.Context, sel ast.SelectionSet, v *models.ReadMismatchConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReadMismatchConnection!")
+		return graphql.Null
+	}
+	return ec._ReadMismatchConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadMismatchEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchEdge(ctx context.Context, sel ast.SelectionSet, v models.ReadMismatchEdge) graphql.Marshaler {
+	return ec._ReadMismatchEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReadMismatchEdge2ᚕgithubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []models.ReadMismatchEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReadMismatchEdge2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadMismatchEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReadSource2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadSource(ctx context.Context, v any) (models.ReadSource, error) {
+	var res models.ReadSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReadSource2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐReadSource(ctx context.Context, sel ast.SelectionSet, v models.ReadSource) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋtodoᚑbackendᚋtodoᚋmodelsᚐRole(ctx context.Context, sel ast.SelectionSet, v models.Role) graphql.Marshaler {

@@ -110,6 +110,72 @@ type Mutation struct {
 type Query struct {
 }
 
+// One read family's flag and what this instance counted since it started.
+type ReadFamilyState struct {
+	// The family.
+	Family ReadFamily `json:"family"`
+	// The store its reads come from (falling back to MongoDB while the mirror is behind, failing or slow).
+	Source ReadSource `json:"source"`
+	// The percentage of its reads shadowed on the other store.
+	ShadowPercent int `json:"shadowPercent"`
+	// Whether the family has a PostgreSQL read path (POSTGRES is refused for one that has none).
+	ReadableFromPostgres bool `json:"readableFromPostgres"`
+	// Shadow reads whose two answers were the same.
+	Matched int `json:"matched"`
+	// Shadow reads whose answers differed with nothing to explain it (kept in `mismatches`).
+	Mismatched int `json:"mismatched"`
+	// Shadow reads whose answers differed because a write landed between them or the mirror had not applied it yet.
+	Lag int `json:"lag"`
+	// Shadow reads whose candidate read failed (the client's answer was not affected).
+	CandidateErrors int `json:"candidateErrors"`
+	// Reads the flag sent to PostgreSQL that MongoDB served (the mirror behind, failing or slow).
+	Fallbacks int `json:"fallbacks"`
+	// Reads PostgreSQL answered.
+	ServedFromPostgres int `json:"servedFromPostgres"`
+}
+
+// The move of reads to PostgreSQL.
+type ReadMigration struct {
+	// Every family, in a fixed order.
+	Families []ReadFamilyState `json:"families"`
+	// The newest shadow mismatches first (the last 200 are kept).
+	Mismatches *ReadMismatchConnection `json:"mismatches"`
+}
+
+// A shadow read whose stores answered differently.
+type ReadMismatch struct {
+	// The mismatch's id.
+	ID string `json:"id"`
+	// The family.
+	Family ReadFamily `json:"family"`
+	// The read and its arguments.
+	Read string `json:"read"`
+	// The documents that differed.
+	Ids []string `json:"ids"`
+	// Per document, the fields that differed (missing, extra or order for a list).
+	Fields []string `json:"fields"`
+	// When it was found.
+	At time.Time `json:"at"`
+}
+
+// A page of mismatches.
+type ReadMismatchConnection struct {
+	// The mismatches of this page, each with its cursor.
+	Edges []ReadMismatchEdge `json:"edges"`
+	// The mismatches of this page.
+	Nodes []ReadMismatch `json:"nodes"`
+	// Where this page ends and whether more follow.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A mismatch and its cursor.
+type ReadMismatchEdge struct {
+	// Pass as `after` to continue after this mismatch.
+	Cursor string `json:"cursor"`
+	// The mismatch.
+	Node *ReadMismatch `json:"node"`
+}
+
 // How many tasks have a status.
 type StatusCount struct {
 	// The status.
@@ -358,6 +424,134 @@ func (e *OrderDirection) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A group of reads that moves from MongoDB to PostgreSQL as one.
+type ReadFamily string
+
+const (
+	// Tasks by id, task lists (every scope, filter and order), totals, taskSummary, assignments.
+	ReadFamilyTasks ReadFamily = "TASKS"
+	// Teams, members and roles.
+	ReadFamilyTeams ReadFamily = "TEAMS"
+	// Users and user search.
+	ReadFamilyUsers ReadFamily = "USERS"
+	// Labels.
+	ReadFamilyLabels ReadFamily = "LABELS"
+	// The watchlist.
+	ReadFamilyWatchlist ReadFamily = "WATCHLIST"
+	// Audit logs and activity.
+	ReadFamilyAudit ReadFamily = "AUDIT"
+)
+
+var AllReadFamily = []ReadFamily{
+	ReadFamilyTasks,
+	ReadFamilyTeams,
+	ReadFamilyUsers,
+	ReadFamilyLabels,
+	ReadFamilyWatchlist,
+	ReadFamilyAudit,
+}
+
+func (e ReadFamily) IsValid() bool {
+	switch e {
+	case ReadFamilyTasks, ReadFamilyTeams, ReadFamilyUsers, ReadFamilyLabels, ReadFamilyWatchlist, ReadFamilyAudit:
+		return true
+	}
+	return false
+}
+
+func (e ReadFamily) String() string {
+	return string(e)
+}
+
+func (e *ReadFamily) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReadFamily(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReadFamily", str)
+	}
+	return nil
+}
+
+func (e ReadFamily) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReadFamily) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReadFamily) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A store reads can come from.
+type ReadSource string
+
+const (
+	// The system of record.
+	ReadSourceMongodb ReadSource = "MONGODB"
+	// The mirror (the embedded SQLite file when no PostgreSQL is configured).
+	ReadSourcePostgres ReadSource = "POSTGRES"
+)
+
+var AllReadSource = []ReadSource{
+	ReadSourceMongodb,
+	ReadSourcePostgres,
+}
+
+func (e ReadSource) IsValid() bool {
+	switch e {
+	case ReadSourceMongodb, ReadSourcePostgres:
+		return true
+	}
+	return false
+}
+
+func (e ReadSource) String() string {
+	return string(e)
+}
+
+func (e *ReadSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReadSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReadSource", str)
+	}
+	return nil
+}
+
+func (e ReadSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReadSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReadSource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -24,6 +24,8 @@ type Options struct {
 	Log    *slog.Logger
 	// Now is injected so tests can control time.
 	Now func() time.Time
+	// Reads route the read families (reads.go).
+	Reads ReadOptions
 }
 
 // Store is the facade.
@@ -32,6 +34,7 @@ type Store struct {
 	engine *mirror.Engine
 	now    func() time.Time
 	log    *slog.Logger
+	reads  *reads
 }
 
 // New builds the facade over the primary store.
@@ -44,7 +47,8 @@ func New(m *mongo.Store, o Options) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{mongo: m, engine: o.Engine, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }, log: log}
+	return &Store{mongo: m, engine: o.Engine, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }, log: log,
+		reads: newReads(o.Reads)}
 }
 
 // Every write follows the mirror protocol (storage/mirror): an operation

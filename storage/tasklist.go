@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -51,11 +52,11 @@ type ReadFilter func(ctx context.Context, tasks []models.Task) ([]bool, error)
 
 // readable keeps the tasks with the given ids that filter allows, in order;
 // with no filter, none (failing closed).
-func (s *Store) readable(ctx context.Context, ids []string, filter ReadFilter) ([]string, []models.Task, error) {
+func (s *Store) readable(ctx context.Context, r taskReads, ids []string, filter ReadFilter) ([]string, []models.Task, error) {
 	if filter == nil || len(ids) == 0 {
 		return []string{}, nil, nil
 	}
-	tasks, err := s.mongo.TasksByIDs(ctx, ids)
+	tasks, err := r.TasksByIDs(ctx, ids)
 	if err != nil {
 		return nil, nil, translate(err)
 	}
@@ -116,18 +117,34 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 		}
 		q.After = &pos
 	}
-	if err := s.resolveScope(ctx, l, &q, &out); err != nil {
+	var cmp comparer[TaskPage] = comparePages
+	if l.Scope == ScopeWatched {
+		cmp = nil // its read filter belongs to the request: nothing to run after it
+	}
+	return readTasks(ctx, s, "tasks "+l.describe(), nil, func(ctx context.Context, r taskReads) (TaskPage, error) {
+		return s.listTasks(ctx, r, l, q, limit)
+	}, cmp)
+}
+
+// listTasks lists a page of tasks from one store.
+func (s *Store) listTasks(ctx context.Context, r taskReads, l TaskList, q mongo.TaskQuery, limit int) (TaskPage, error) {
+	var out TaskPage
+	if err := s.resolveScope(ctx, r, l, &q, &out); err != nil {
 		return out, err
 	}
 	countQ := q
 	countQ.After, countQ.Limit = nil, 0
 	out.Count = func(ctx context.Context) (int, error) {
-		n, err := s.mongo.CountTasks(ctx, countQ)
+		n, err := r.CountTasks(ctx, countQ)
+		if err != nil && r != taskReads(s.mongo) && ctx.Err() == nil {
+			s.reads.fallback(FamilyTasks, "error")
+			n, err = s.mongo.CountTasks(ctx, countQ)
+		}
 		return int(n), translate(err)
 	}
-	tasks, err := s.mongo.ListTasks(ctx, q)
+	tasks, err := r.ListTasks(ctx, q)
 	if err != nil {
-		return out, translate(err)
+		return out, err
 	}
 	tasks, out.HasNextPage = trim(tasks, limit)
 	out.Edges = make([]Edge[models.Task], len(tasks))
@@ -137,42 +154,81 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 	return out, nil
 }
 
-func (s *Store) resolveScope(ctx context.Context, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
+// describe names a list request for a shadow mismatch's record.
+func (l TaskList) describe() string {
+	after, first := "", "default"
+	if l.Page.After != nil {
+		after = *l.Page.After
+	}
+	if l.Page.First != nil {
+		first = strconv.Itoa(*l.Page.First)
+	}
+	return fmt.Sprintf("viewer=%s scope=%s team=%s statuses=%v includeDone=%v deferred=%s priorities=%v labels=%v search=%q dueBefore=%v dueAfter=%v order=%s desc=%v first=%s after=%q",
+		l.Viewer, l.Scope, l.TeamID, l.Statuses, l.IncludeDone, l.Deferred, l.Priorities, l.LabelIDs, l.Search,
+		l.DueBefore, l.DueAfter, l.Order, l.Desc, first, after)
+}
+
+// comparePages compares two pages: the same tasks in the same order, and
+// the same answer to "is there more".
+func comparePages(a, b TaskPage) []Difference {
+	nodes := func(p TaskPage) []models.Task {
+		out := make([]models.Task, len(p.Edges))
+		for i, e := range p.Edges {
+			out[i] = e.Node
+		}
+		return out
+	}
+	d := diffDocs(nodes(a), nodes(b), taskID, true)
+	if a.HasNextPage != b.HasNextPage {
+		d = append(d, Difference{ID: "(page)", Fields: []string{"hasNextPage"}})
+	}
+	return d
+}
+
+func taskID(t models.Task) string { return t.ID }
+
+func compareTasks(a, b []models.Task) []Difference { return diffDocs(a, b, taskID, false) }
+
+func compareAssignments(a, b []models.TaskAssignment) []Difference {
+	return diffDocs(a, b, func(x models.TaskAssignment) string { return x.ID }, false)
+}
+
+func (s *Store) resolveScope(ctx context.Context, r taskReads, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
 	switch l.Scope {
 	case ScopeCreatedByMe:
 		q.CreatedBy = l.Viewer
 	case ScopeTeam:
-		asg, err := s.mongo.ActiveAssignmentsInTeams(ctx, []string{l.TeamID})
+		asg, err := r.ActiveAssignmentsInTeams(ctx, []string{l.TeamID})
 		if err != nil {
-			return translate(err)
+			return err
 		}
 		q.IDs, out.Assignments = taskIDsOf(asg), asg
 	case ScopeWatched:
-		rows, err := s.mongo.ActiveWatchEntries(ctx, l.Viewer)
+		rows, err := r.ActiveWatchEntries(ctx, l.Viewer)
 		if err != nil {
-			return translate(err)
+			return err
 		}
 		ids := make([]string, len(rows))
 		for i, r := range rows {
 			ids[i] = r.TaskID
 		}
-		readable, _, err := s.readable(ctx, ids, l.Readable)
+		readable, _, err := s.readable(ctx, r, ids, l.Readable)
 		if err != nil {
 			return err
 		}
 		q.IDs, out.Watched = readable, readable
 	default: // ASSIGNED_TO_ME: to me, or to a team whose POC I am
-		teams, err := s.mongo.TeamsWithPOC(ctx, []string{l.Viewer})
+		teams, err := r.TeamsWithPOC(ctx, []string{l.Viewer})
 		if err != nil {
-			return translate(err)
+			return err
 		}
 		teamIDs := make([]string, len(teams))
 		for i, t := range teams {
 			teamIDs[i] = t.ID
 		}
-		asg, err := s.mongo.ActiveAssignmentsTo(ctx, []string{l.Viewer}, teamIDs)
+		asg, err := r.ActiveAssignmentsTo(ctx, []string{l.Viewer}, teamIDs)
 		if err != nil {
-			return translate(err)
+			return err
 		}
 		q.IDs, out.Assignments = taskIDsOf(asg), asg
 	}
@@ -263,16 +319,24 @@ func (s *Store) TaskSummary(ctx context.Context, viewer, teamID string, loc *tim
 	if teamID != "" {
 		l.Scope, l.TeamID = ScopeTeam, teamID
 	}
-	q := mongo.TaskQuery{Now: s.now()}
-	var page TaskPage
-	if err := s.resolveScope(ctx, l, &q, &page); err != nil {
-		return Summary{}, err
-	}
-	tasks, err := s.mongo.SummaryTasks(ctx, q)
-	if err != nil {
-		return Summary{}, translate(err)
-	}
-	now := q.Now
+	now := s.now()
+	return readTasks(ctx, s, fmt.Sprintf("taskSummary viewer=%s team=%s tz=%s", viewer, teamID, loc), nil,
+		func(ctx context.Context, r taskReads) (Summary, error) {
+			q := mongo.TaskQuery{Now: now}
+			var page TaskPage
+			if err := s.resolveScope(ctx, r, l, &q, &page); err != nil {
+				return Summary{}, err
+			}
+			tasks, err := r.SummaryTasks(ctx, q)
+			if err != nil {
+				return Summary{}, err
+			}
+			return summarize(tasks, now, loc), nil
+		}, func(a, b Summary) []Difference { return diffValues("(summary)", a, b) })
+}
+
+// summarize counts a summary's tasks at now; weeks start on Monday in loc.
+func summarize(tasks []models.Task, now time.Time, loc *time.Location) Summary {
 	local := now.In(loc)
 	weekStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc).
 		AddDate(0, 0, -((int(local.Weekday()) + 6) % 7))
@@ -296,7 +360,7 @@ func (s *Store) TaskSummary(ctx context.Context, viewer, teamID string, loc *tim
 			sum.CreatedThisWeek++
 		}
 	}
-	return sum, nil
+	return sum
 }
 
 // WatchTask sets the viewer's watch of a task on or off (idempotent).
@@ -366,7 +430,7 @@ func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs, fil
 	for _, r := range rows {
 		ids = append(ids, r.TaskID)
 	}
-	ids, all, err := s.readable(ctx, ids, filter)
+	ids, all, err := s.readable(ctx, s.mongo, ids, filter)
 	if err != nil {
 		return out, err
 	}

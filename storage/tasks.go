@@ -17,9 +17,9 @@ func (s *Store) Task(ctx context.Context, id string) (models.Task, error) {
 	if !models.ValidID(id) {
 		return models.Task{}, invalid("id", "not a task id")
 	}
-	tasks, err := s.mongo.TasksByIDs(ctx, []string{id})
+	tasks, err := s.TasksByIDs(ctx, []string{id})
 	if err != nil {
-		return models.Task{}, translate(err)
+		return models.Task{}, err
 	}
 	if len(tasks) == 0 {
 		return models.Task{}, fmt.Errorf("%w: task %s", ErrNotFound, id)
@@ -29,8 +29,9 @@ func (s *Store) Task(ctx context.Context, id string) (models.Task, error) {
 
 // TasksByIDs returns the tasks with these ids, in no particular order.
 func (s *Store) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error) {
-	t, err := s.mongo.TasksByIDs(ctx, ids)
-	return t, translate(err)
+	return readTasks(ctx, s, "tasksByIds", ids, func(ctx context.Context, r taskReads) ([]models.Task, error) {
+		return r.TasksByIDs(ctx, ids)
+	}, compareTasks)
 }
 
 // NewAssignment says who a task goes to.
@@ -174,8 +175,9 @@ func (s *Store) updateTask(ctx context.Context, op *mirror.Op, actor string, bef
 
 // ActiveAssignments returns the active assignment of each task that has one.
 func (s *Store) ActiveAssignments(ctx context.Context, taskIDs []string) ([]models.TaskAssignment, error) {
-	a, err := s.mongo.ActiveAssignmentsOfTasks(ctx, taskIDs)
-	return a, translate(err)
+	return readTasks(ctx, s, "activeAssignments", nil, func(ctx context.Context, r taskReads) ([]models.TaskAssignment, error) {
+		return r.ActiveAssignmentsOfTasks(ctx, taskIDs)
+	}, compareAssignments)
 }
 
 // AssignTask replaces the task's active assignment (current, if any) with

@@ -437,8 +437,9 @@ func equalPtr(a, b *string) bool {
 // AssignmentsInTeams returns the active assignments whose team context is
 // one of the teams.
 func (s *Store) AssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error) {
-	a, err := s.mongo.ActiveAssignmentsInTeams(ctx, teamIDs)
-	return a, translate(err)
+	return readTasks(ctx, s, "assignmentsInTeams", nil, func(ctx context.Context, r taskReads) ([]models.TaskAssignment, error) {
+		return r.ActiveAssignmentsInTeams(ctx, teamIDs)
+	}, compareAssignments)
 }
 
 // Members pages a team's members in join order.

@@ -128,7 +128,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.BenchNoMirror {
 		facadeEngine = nil // the benchmark's baseline (the engine stays, disabled, for health)
 	}
-	store := storage.New(st.mongo, storage.Options{Engine: facadeEngine, Log: log})
+	readFamilies, err := storage.ReadDefaults(cfg.ReadsFromPostgres)
+	if err != nil {
+		return fmt.Errorf("READS_FROM_POSTGRES: %w", err)
+	}
+	store := storage.New(st.mongo, storage.Options{Engine: facadeEngine, Log: log, Reads: storage.ReadOptions{
+		Postgres: readFamilies, ShadowPercent: cfg.ReadShadowPercent, Metrics: storage.NewReadMetrics(m.Registry)}})
+	wg.Go(func() { store.KeepReadSettings(bg) })
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,13 @@ type Config struct {
 	DualWriteVerifyInterval time.Duration
 	DualWriteVerifyRate     int
 	DualWriteVerifyRepair   bool
+	// ReadsFromPostgres are the read families served from the mirror
+	// unless an admin set otherwise (READS_FROM_POSTGRES: a comma list of
+	// tasks, teams, users, labels, watchlist, audit, or all), and
+	// ReadShadowPercent the share of reads compared with the other store
+	// (READ_SHADOW_PERCENT, 0 to 100).
+	ReadsFromPostgres []string
+	ReadShadowPercent int
 
 	GoogleClientID     string
 	GoogleClientSecret string
@@ -189,6 +197,8 @@ func Load(lookup Lookup) (Config, error) {
 	c.DualWriteVerifyInterval = r.seconds("DUAL_WRITE_VERIFY_INTERVAL", 900)
 	c.DualWriteVerifyRate = r.intRange("DUAL_WRITE_VERIFY_RATE", 50, 1, 100000)
 	c.DualWriteVerifyRepair = r.boolean("DUAL_WRITE_VERIFY_REPAIR", false)
+	c.ReadsFromPostgres = r.families("READS_FROM_POSTGRES")
+	c.ReadShadowPercent = r.intRange("READ_SHADOW_PERCENT", 0, 0, 100)
 
 	c.GoogleClientID = r.str("GOOGLE_OAUTH_CLIENT_ID", "")
 	c.GoogleClientSecret = r.str("GOOGLE_OAUTH_CLIENT_SECRET", "")
@@ -475,6 +485,25 @@ func (r *reader) emails(name string) []string {
 			return nil
 		}
 		out = append(out, e)
+	}
+	return out
+}
+
+// readFamilies are the names READS_FROM_POSTGRES accepts.
+var readFamilies = []string{"tasks", "teams", "users", "labels", "watchlist", "audit", "all"}
+
+func (r *reader) families(name string) []string {
+	var out []string
+	for _, f := range strings.Split(r.str(name, ""), ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(readFamilies, f) {
+			r.fail(name, fmt.Sprintf("%q is not a read family (one of %s)", f, strings.Join(readFamilies, ", ")))
+			return nil
+		}
+		out = append(out, f)
 	}
 	return out
 }

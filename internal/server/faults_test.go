@@ -363,12 +363,12 @@ func newFaultEnv(t *testing.T, o faultOpts) *faultEnv {
 	if _, err := engine.Backfill(ctx, []string{mirror.Labels, mirror.Roles}, 100, nil); err != nil {
 		t.Fatalf("backfilling the seeds: %v", err)
 	}
-	store := storage.New(ms, storage.Options{Engine: engine, Log: eo.Log})
+	store := storage.New(ms, storage.Options{Engine: engine, Log: eo.Log, Reads: readOptions(t, cfg)})
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), eo.Log, nil)
 	handler = server.New(server.Deps{Config: cfg, Log: eo.Log, Metrics: m, Store: store, Auth: authSvc,
 		Mongo: ms, Mirror: via, Sync: storage.SyncStateOf(engine)})
-	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(direct), engine: engine, store: store,
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(direct), pg: direct, engine: engine, store: store,
 		auth: authSvc, metrics: m}
 	e.token = e.signIn(t, "tester@example.com")
 	return &faultEnv{env: e, proxy: proxy, via: via, direct: direct, opts: eo}

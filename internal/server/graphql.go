@@ -121,7 +121,9 @@ func newGraphQL(d Deps) http.Handler {
 			}
 			mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 			defer cancel()
-			return next(mctx)
+			// A mutation reads the system of record it writes, whatever
+			// the read flags say.
+			return next(storage.WithPrimaryReads(mctx))
 		}
 		return next(ctx)
 	})

@@ -22,9 +22,10 @@ func checkEmptyPage(t *testing.T, what string, edges int, edgesNull bool, pi pag
 	}
 }
 
-func TestTaskPaginationEdges(t *testing.T) {
-	parallel(t)
-	e, _ := newScenarioEnv(t)
+func TestTaskPaginationEdges(t *testing.T) { bothSources(t, testTaskPaginationEdges) }
+
+func testTaskPaginationEdges(t *testing.T, reads string) {
+	e, _ := newScenarioEnv(t, reads)
 	me := e.person(t, "pager@example.com")
 
 	empty := e.listTasks(t, me, nil, nil, nil, nil)
@@ -76,8 +77,11 @@ func TestTaskPaginationEdges(t *testing.T) {
 // adds tasks. A task that sorts before the cursor does not show; one after
 // it does; the original tasks each show exactly once.
 func TestTaskPaginationUnderConcurrentInserts(t *testing.T) {
-	parallel(t)
-	e, _ := newScenarioEnv(t)
+	bothSources(t, testTaskPaginationUnderConcurrentInserts)
+}
+
+func testTaskPaginationUnderConcurrentInserts(t *testing.T, reads string) {
+	e, _ := newScenarioEnv(t, reads)
 	for _, tc := range []struct {
 		name  string
 		order map[string]any
@@ -153,9 +157,10 @@ func TestTaskPaginationUnderConcurrentInserts(t *testing.T) {
 	}
 }
 
-func TestLabelPaginationEdges(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestLabelPaginationEdges(t *testing.T) { bothSources(t, testLabelPaginationEdges) }
+
+func testLabelPaginationEdges(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	me := e.person(t, "labels@example.com")
 	const q = `query($s: String, $n: Int, $a: String) { labels(search: $s, first: $n, after: $a) {
 		totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name } } } }`

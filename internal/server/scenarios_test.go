@@ -28,13 +28,50 @@ const missingID = "0000000000000000000000ab"
 // newScenarioEnv is newEnv with an admin, and with MongoDB prepared as
 // `todo serve` prepares it: the unique indexes that make membership, watch
 // and assignment writes idempotent exist.
-func newScenarioEnv(t *testing.T) (*env, person) {
+//
+// reads is READS_FROM_POSTGRES: with "all", every read family with a
+// PostgreSQL read path is served from the mirror and every read is
+// shadowed on MongoDB; when the test ends, the mirror must have served
+// reads and no shadow read may have found a mismatch.
+func newScenarioEnv(t *testing.T, reads string) (*env, person) {
 	t.Helper()
-	e := newEnv(t, opts{cfg: map[string]string{"ADMIN_EMAILS": scenarioAdmin}})
+	cfg := map[string]string{"ADMIN_EMAILS": scenarioAdmin}
+	if reads != "" {
+		cfg["READS_FROM_POSTGRES"], cfg["READ_SHADOW_PERCENT"] = reads, "100"
+	}
+	e := newEnv(t, opts{cfg: cfg})
 	if err := e.mongo.EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if reads != "" {
+		t.Cleanup(func() {
+			e.store.WaitShadows()
+			for _, st := range e.store.ReadStates() {
+				if !storage.ReadableFromPostgres(st.Family) {
+					continue
+				}
+				if st.Mismatched != 0 || (st.Served == 0 && st.Fallbacks > 0) {
+					t.Errorf("%s: the mirror served %d reads, %d shadow mismatches (matched %d, lag %d, candidate errors %d, fallbacks %d); want no mismatch, and some served if any was asked",
+						st.ReadSetting, st.Served, st.Mismatched, st.Matched, st.Lag, st.CandidateErrors, st.Fallbacks)
+				}
+				t.Logf("%s: served %d, matched %d, lag %d, mismatched %d, candidate errors %d, fallbacks %d",
+					st.ReadSetting, st.Served, st.Matched, st.Lag, st.Mismatched, st.CandidateErrors, st.Fallbacks)
+			}
+		})
+	}
 	return e, e.person(t, scenarioAdmin)
+}
+
+// bothSources runs a scenario twice, with identical expectations: every
+// read family on MongoDB, then every one on PostgreSQL (shadowed at 100 %).
+func bothSources(t *testing.T, scenario func(t *testing.T, reads string)) {
+	t.Parallel()
+	for _, src := range []struct{ name, reads string }{{"mongodb", ""}, {"postgres", "all"}} {
+		t.Run(src.name, func(t *testing.T) {
+			parallel(t)
+			scenario(t, src.reads)
+		})
+	}
 }
 
 // task is what the screens read of a task.
@@ -273,7 +310,13 @@ func (e *env) patchTask(t *testing.T, id string, change func(*models.Task)) {
 	}
 	after := before
 	change(&after)
-	if _, err := e.mongo.UpdateTask(ctx, before, after); err != nil {
+	saved, err := e.mongo.UpdateTask(ctx, before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Into the mirror too, as a backfill would copy it: reads may come
+	// from there.
+	if _, err := e.mirror.Upsert(ctx, saved); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -366,9 +409,10 @@ func checkOrder(t *testing.T, what string, ts []task, field string, desc bool) {
 // TestDashboardScenario is the personal dashboard: the All, Deferred and
 // include-done views, the filters and orders of the task list, and the
 // summary card.
-func TestDashboardScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestDashboardScenario(t *testing.T) { bothSources(t, testDashboardScenario) }
+
+func testDashboardScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	me, other := e.person(t, "me@example.com"), e.person(t, "other@example.com")
 	myTeam, _ := e.newTeam(t, admin, me, "Mine", other)      // me: owner and POC
 	theirTeam, _ := e.newTeam(t, admin, other, "Theirs", me) // me: a plain member
@@ -508,9 +552,10 @@ func TestDashboardScenario(t *testing.T) {
 
 // TestTeamTasksScenario is a team's Todos page: tasks assigned to the team
 // and tasks handed to its members, for members only.
-func TestTeamTasksScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestTeamTasksScenario(t *testing.T) { bothSources(t, testTeamTasksScenario) }
+
+func testTeamTasksScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	owner, member, outsider := e.person(t, "owner@example.com"), e.person(t, "member@example.com"), e.person(t, "outsider@example.com")
 	teamID, _ := e.newTeam(t, admin, owner, "Support", member)
 
@@ -564,9 +609,10 @@ func TestTeamTasksScenario(t *testing.T) {
 
 // TestCreateAndEditTaskScenario is the task form: create with everything,
 // the due-date rule in the caller's zone, and partial edits.
-func TestCreateAndEditTaskScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestCreateAndEditTaskScenario(t *testing.T) { bothSources(t, testCreateAndEditTaskScenario) }
+
+func testCreateAndEditTaskScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	me, mate, outsider := e.person(t, "me@example.com"), e.person(t, "mate@example.com"), e.person(t, "outsider@example.com")
 	teamID, _ := e.newTeam(t, admin, me, "Design", mate)
 	label := e.labelIDs(t, me)
@@ -689,9 +735,10 @@ func TestCreateAndEditTaskScenario(t *testing.T) {
 }
 
 // TestDeferScenario is the defer dialog and what deferral does to a task.
-func TestDeferScenario(t *testing.T) {
-	parallel(t)
-	e, _ := newScenarioEnv(t)
+func TestDeferScenario(t *testing.T) { bothSources(t, testDeferScenario) }
+
+func testDeferScenario(t *testing.T, reads string) {
+	e, _ := newScenarioEnv(t, reads)
 	me := e.person(t, "me@example.com")
 	now := time.Now().UTC().Truncate(time.Second)
 	due := now.Add(72 * time.Hour)
@@ -742,9 +789,10 @@ func TestDeferScenario(t *testing.T) {
 }
 
 // TestWatchlistScenario is the Watch List tab and the watch toggle.
-func TestWatchlistScenario(t *testing.T) {
-	parallel(t)
-	e, _ := newScenarioEnv(t)
+func TestWatchlistScenario(t *testing.T) { bothSources(t, testWatchlistScenario) }
+
+func testWatchlistScenario(t *testing.T, reads string) {
+	e, _ := newScenarioEnv(t, reads)
 	me, b, c := e.person(t, "me@example.com"), e.person(t, "b@example.com"), e.person(t, "c@example.com")
 	var w []task
 	for _, title := range []string{"Watch one", "Watch two", "Watch three"} {
@@ -846,9 +894,10 @@ func strOf(s *string) string {
 
 // TestTeamsScenario is the Teams screens: create, join, members, POC,
 // join-code rotation, removal and leaving, and the activity timeline.
-func TestTeamsScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestTeamsScenario(t *testing.T) { bothSources(t, testTeamsScenario) }
+
+func testTeamsScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	owner := e.person(t, "owner@example.com")
 	m1, m2, m3 := e.person(t, "m1@example.com"), e.person(t, "m2@example.com"), e.person(t, "m3@example.com")
 	guesser, late, outsider := e.person(t, "guesser@example.com"), e.person(t, "late@example.com"), e.person(t, "outsider@example.com")
@@ -1120,9 +1169,10 @@ func TestTeamsScenario(t *testing.T) {
 }
 
 // TestAdminCodesScenario is the admin page of team-creation codes.
-func TestAdminCodesScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestAdminCodesScenario(t *testing.T) { bothSources(t, testAdminCodesScenario) }
+
+func testAdminCodesScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	founder := e.person(t, "founder@example.com")
 	const genQ = `mutation($d: String) { generateTeamCreationInviteCode(description: $d) { id code description isUsed createdBy { id } usedBy { id } usedAt } }`
 	type code struct {
@@ -1217,9 +1267,10 @@ func TestAdminCodesScenario(t *testing.T) {
 
 // TestBadInputsScenario sends what a broken or hostile client might: none of
 // it may answer INTERNAL or HTTP 500, and ids name the offending field.
-func TestBadInputsScenario(t *testing.T) {
-	parallel(t)
-	e, admin := newScenarioEnv(t)
+func TestBadInputsScenario(t *testing.T) { bothSources(t, testBadInputsScenario) }
+
+func testBadInputsScenario(t *testing.T, reads string) {
+	e, admin := newScenarioEnv(t, reads)
 	me := e.person(t, "me@example.com")
 	teamID, _ := e.newTeam(t, admin, me, "Ops")
 	x := e.create(t, me, map[string]any{"title": "Real task", "assignee": map[string]any{"userId": me.id}})

@@ -88,10 +88,12 @@ type downPinger struct{}
 func (downPinger) Ping(context.Context) error { return errors.New("down") }
 
 type env struct {
-	url     string
-	cfg     config.Config
-	mongo   *mongo.Store
-	mirror  *mirror.Mirror
+	url    string
+	cfg    config.Config
+	mongo  *mongo.Store
+	mirror *mirror.Mirror
+	// pg is the mirror's database, for tests that edit rows by hand.
+	pg      *postgres.DB
 	engine  *mirror.Engine
 	store   *storage.Store
 	auth    *auth.Service
@@ -172,7 +174,7 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	engine := mirror.NewEngine(ms, mirror.New(pg), mirror.EngineOptions{Enabled: !o.unmirrored, Log: log})
 	engine.SetReady()
 	startCommitter(t, engine)
-	store := storage.New(ms, storage.Options{Engine: engine, Log: log})
+	store := storage.New(ms, storage.Options{Engine: engine, Log: log, Reads: readOptions(t, cfg)})
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), log, nil)
 	deps := server.Deps{Config: cfg, Log: log, Metrics: m, Store: store, Auth: authSvc, Mongo: ms, Mirror: pg}
@@ -183,9 +185,19 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 		deps.Mirror = o.mirror
 	}
 	handler = server.New(deps)
-	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), engine: engine, store: store, auth: authSvc, metrics: m, flight: flight}
+	e := &env{url: srv.URL, cfg: cfg, mongo: ms, mirror: mirror.New(pg), pg: pg, engine: engine, store: store, auth: authSvc, metrics: m, flight: flight}
 	e.token = e.signIn(t, "tester@example.com")
 	return e
+}
+
+// readOptions are the read flags' defaults of cfg, as serve builds them.
+func readOptions(t *testing.T, cfg config.Config) storage.ReadOptions {
+	t.Helper()
+	families, err := storage.ReadDefaults(cfg.ReadsFromPostgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storage.ReadOptions{Postgres: families, ShadowPercent: cfg.ReadShadowPercent}
 }
 
 // signIn creates (or finds) the user with email and returns a Bearer token.

@@ -40,7 +40,7 @@ const (
 var ErrNotMirrored = errors.New("mirror: not a mirrored collection")
 
 func checkCollection(c string) error {
-	if _, ok := rowTypes[c]; !ok {
+	if _, ok := rowType(c); !ok {
 		return fmt.Errorf("%w: %q", ErrNotMirrored, c)
 	}
 	return nil

@@ -98,6 +98,7 @@ type Engine struct {
 	recent          recentRefs
 	commit          committer
 	rec             recorder
+	off             offCache
 }
 
 // NewEngine builds the engine. The mirror database must be migrated before

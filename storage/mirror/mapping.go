@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -9,7 +8,8 @@ import (
 	"github.com/todo-backend/todo/storage/postgres"
 )
 
-// The functions below are the one mapping from documents to rows, used to
+// The functions below are the one mapping between documents and rows, both
+// ways (registry.go says which pair is which collection), used to
 // write the mirror and to compare it with MongoDB. They are pure: they leave
 // the bookkeeping columns other than mongo_id and version unset.
 //
@@ -37,71 +37,6 @@ type Record struct {
 	Deferred *postgres.DeferredDetailsRow
 }
 
-// Map maps a document (a models value, or a pointer to one) to its record.
-func Map(doc any) (Record, error) {
-	var rec Record
-	switch d := deref(doc).(type) {
-	case models.User:
-		rec.Row = UserRow(d)
-	case models.Task:
-		rec.Row, rec.Labels, rec.Deferred = TaskRows(d)
-	case models.TaskAssignment:
-		rec.Row = TaskAssignmentRow(d)
-	case models.Team:
-		rec.Row = TeamRow(d)
-	case models.TeamMembership:
-		rec.Row = TeamMembershipRow(d)
-	case models.Label:
-		rec.Row = LabelRow(d)
-	case models.Role:
-		rec.Row = RoleRow(d)
-	case models.UserRole:
-		rec.Row = UserRoleRow(d)
-	case models.WatchlistEntry:
-		rec.Row = WatchlistRow(d)
-	case models.AuditLog:
-		rec.Row = AuditLogRow(d)
-	case models.TeamCreationInviteCode:
-		rec.Row = TeamCreationInviteCodeRow(d)
-	default:
-		return Record{}, fmt.Errorf("mirror: %T is not a mirrored document", doc)
-	}
-	rec.Collection = Collection(doc)
-	if id := rec.sync().MongoID; len(id) == 0 || len(id) > 24 {
-		return Record{}, fmt.Errorf("mirror: %s document id %q: want 1 to 24 characters", rec.Collection, id)
-	}
-	return rec, nil
-}
-
-// sync returns the record's bookkeeping columns, for Upsert to fill in.
-func (r Record) sync() *postgres.SyncColumns {
-	switch row := r.Row.(type) {
-	case *postgres.UserRow:
-		return &row.SyncColumns
-	case *postgres.TaskRow:
-		return &row.SyncColumns
-	case *postgres.TaskAssignmentRow:
-		return &row.SyncColumns
-	case *postgres.TeamRow:
-		return &row.SyncColumns
-	case *postgres.UserTeamDetailsRow:
-		return &row.SyncColumns
-	case *postgres.LabelRow:
-		return &row.SyncColumns
-	case *postgres.RoleRow:
-		return &row.SyncColumns
-	case *postgres.UserRoleRow:
-		return &row.SyncColumns
-	case *postgres.WatchlistRow:
-		return &row.SyncColumns
-	case *postgres.AuditLogRow:
-		return &row.SyncColumns
-	case *postgres.TeamCreationInviteCodeRow:
-		return &row.SyncColumns
-	}
-	panic(fmt.Sprintf("mirror: record of %T", r.Row))
-}
-
 func syncCols(id string, version int64) postgres.SyncColumns {
 	return postgres.SyncColumns{MongoID: id, Version: version}
 }
@@ -111,6 +46,12 @@ func UserRow(u models.User) *postgres.UserRow {
 	return &postgres.UserRow{SyncColumns: syncCols(u.ID, u.Version), GoogleID: null(u.GoogleID),
 		EmailID: u.Email, Name: u.Name, Picture: null(u.Picture), CreatedAt: at(u.CreatedAt),
 		UpdatedAt: atPtr(u.UpdatedAt)}
+}
+
+// UserOf maps a user row back.
+func UserOf(r *postgres.UserRow) models.User {
+	return models.User{ID: r.MongoID, GoogleID: str(r.GoogleID), Email: r.EmailID, Name: r.Name,
+		Picture: str(r.Picture), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: atPtr(r.UpdatedAt), Version: r.Version}
 }
 
 // TaskRows maps a task: its row, its label ids (sorted, unique) and its
@@ -133,12 +74,38 @@ func TaskRows(t models.Task) (*postgres.TaskRow, []string, *postgres.DeferredDet
 	return row, labels, deferred
 }
 
+// TaskOf maps a task's rows back. Its label ids come back sorted: the
+// junction has no order.
+func TaskOf(r *postgres.TaskRow, labels []string, deferred *postgres.DeferredDetailsRow) models.Task {
+	t := models.Task{ID: r.MongoID, DisplayID: str(r.DisplayID), Title: r.Title, Description: copyPtr(r.Description),
+		Priority: models.Priority(r.Priority), Status: models.TaskStatus(r.Status), IsAcknowledged: r.IsAcknowledged,
+		IsDeleted: r.IsDeleted, LabelIDs: slices.Clone(labels), StartedAt: atPtr(r.StartedAt), DueAt: atPtr(r.DueAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: atPtr(r.UpdatedAt), CreatedBy: r.CreatedBy, UpdatedBy: str(r.UpdatedBy),
+		Version: r.Version}
+	if t.LabelIDs == nil {
+		t.LabelIDs = []string{}
+	}
+	if d := deferred; d != nil {
+		t.DeferredDetails = &models.DeferredDetails{DeferredAt: zeroIfNil(d.DeferredAt),
+			DeferredTill: zeroIfNil(d.DeferredTill), DeferredBy: str(d.DeferredBy)}
+	}
+	return t
+}
+
 // TaskAssignmentRow maps an assignment (a task_details document).
 func TaskAssignmentRow(a models.TaskAssignment) *postgres.TaskAssignmentRow {
 	return &postgres.TaskAssignmentRow{SyncColumns: syncCols(a.ID, a.Version), TaskMongoID: a.TaskID,
 		AssigneeID: a.AssigneeID, UserType: string(a.AssigneeType), TeamID: null(a.TeamID),
 		ExecutorID: null(a.ExecutorID), IsActive: a.IsActive, CreatedAt: at(a.CreatedAt),
 		UpdatedAt: atPtr(a.UpdatedAt), CreatedBy: a.CreatedBy, UpdatedBy: null(a.UpdatedBy)}
+}
+
+// TaskAssignmentOf maps an assignment row back.
+func TaskAssignmentOf(r *postgres.TaskAssignmentRow) models.TaskAssignment {
+	return models.TaskAssignment{ID: r.MongoID, TaskID: r.TaskMongoID, AssigneeID: r.AssigneeID,
+		AssigneeType: models.AssigneeType(r.UserType), TeamID: str(r.TeamID), ExecutorID: str(r.ExecutorID),
+		IsActive: r.IsActive, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: atPtr(r.UpdatedAt), CreatedBy: r.CreatedBy,
+		UpdatedBy: str(r.UpdatedBy), Version: r.Version}
 }
 
 // TeamRow maps a team, its POC and soft deletion included.
@@ -149,6 +116,13 @@ func TeamRow(t models.Team) *postgres.TeamRow {
 		UpdatedAt: atPtr(t.UpdatedAt)}
 }
 
+// TeamOf maps a team row back.
+func TeamOf(r *postgres.TeamRow) models.Team {
+	return models.Team{ID: r.MongoID, Name: r.Name, Description: copyPtr(r.Description), InviteCode: str(r.InviteCode),
+		POCID: str(r.POCID), CreatedBy: r.CreatedBy, UpdatedBy: str(r.UpdatedBy), IsDeleted: r.IsDeleted,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: atPtr(r.UpdatedAt), Version: r.Version}
+}
+
 // TeamMembershipRow maps a membership (a user_team_details document).
 func TeamMembershipRow(m models.TeamMembership) *postgres.UserTeamDetailsRow {
 	return &postgres.UserTeamDetailsRow{SyncColumns: syncCols(m.ID, m.Version), UserID: m.UserID,
@@ -156,11 +130,25 @@ func TeamMembershipRow(m models.TeamMembership) *postgres.UserTeamDetailsRow {
 		CreatedAt: at(m.CreatedAt), UpdatedAt: atPtr(m.UpdatedAt)}
 }
 
+// TeamMembershipOf maps a membership row back.
+func TeamMembershipOf(r *postgres.UserTeamDetailsRow) models.TeamMembership {
+	return models.TeamMembership{ID: r.MongoID, UserID: r.UserID, TeamID: r.TeamID, CreatedBy: r.CreatedBy,
+		UpdatedBy: str(r.UpdatedBy), IsActive: r.IsActive, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: atPtr(r.UpdatedAt),
+		Version: r.Version}
+}
+
 // LabelRow maps a label.
 func LabelRow(l models.Label) *postgres.LabelRow {
 	return &postgres.LabelRow{SyncColumns: syncCols(l.ID, l.Version), Name: l.Name, Color: l.Color,
 		Description: null(l.Description), IsDeleted: l.IsDeleted, CreatedBy: null(l.CreatedBy),
 		UpdatedBy: null(l.UpdatedBy), CreatedAt: at(l.CreatedAt), UpdatedAt: atPtr(l.UpdatedAt)}
+}
+
+// LabelOf maps a label row back.
+func LabelOf(r *postgres.LabelRow) models.Label {
+	return models.Label{ID: r.MongoID, Name: r.Name, Color: r.Color, Description: str(r.Description),
+		IsDeleted: r.IsDeleted, CreatedBy: str(r.CreatedBy), UpdatedBy: str(r.UpdatedBy), CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: atPtr(r.UpdatedAt), Version: r.Version}
 }
 
 // RoleRow maps a catalogue role. Permissions is the original's column that
@@ -172,6 +160,13 @@ func RoleRow(r models.Role) *postgres.RoleRow {
 		UpdatedBy: null(r.UpdatedBy)}
 }
 
+// RoleOf maps a role row back (Permissions has no field to go to).
+func RoleOf(r *postgres.RoleRow) models.Role {
+	return models.Role{ID: r.MongoID, Name: models.RoleName(r.Name), Description: str(r.Description),
+		Scope: models.RoleScope(r.Scope), IsActive: r.IsActive, CreatedBy: str(r.CreatedBy), CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: atPtr(r.UpdatedAt), UpdatedBy: str(r.UpdatedBy), Version: r.Version}
+}
+
 // UserRoleRow maps a role grant.
 func UserRoleRow(r models.UserRole) *postgres.UserRoleRow {
 	return &postgres.UserRoleRow{SyncColumns: syncCols(r.ID, r.Version), UserID: r.UserID,
@@ -180,11 +175,25 @@ func UserRoleRow(r models.UserRole) *postgres.UserRoleRow {
 		UpdatedBy: null(r.UpdatedBy)}
 }
 
+// UserRoleOf maps a role grant row back.
+func UserRoleOf(r *postgres.UserRoleRow) models.UserRole {
+	return models.UserRole{ID: r.MongoID, UserID: r.UserID, RoleName: models.RoleName(r.RoleName),
+		Scope: models.RoleScope(r.Scope), TeamID: str(r.TeamID), IsActive: r.IsActive, CreatedAt: r.CreatedAt.UTC(),
+		CreatedBy: r.CreatedBy, UpdatedAt: atPtr(r.UpdatedAt), UpdatedBy: str(r.UpdatedBy), Version: r.Version}
+}
+
 // WatchlistRow maps a watchlist entry.
 func WatchlistRow(w models.WatchlistEntry) *postgres.WatchlistRow {
 	return &postgres.WatchlistRow{SyncColumns: syncCols(w.ID, w.Version), TaskID: w.TaskID, UserID: w.UserID,
 		IsActive: w.IsActive, CreatedBy: w.CreatedBy, CreatedAt: at(w.CreatedAt), UpdatedBy: null(w.UpdatedBy),
 		UpdatedAt: atPtr(w.UpdatedAt)}
+}
+
+// WatchlistOf maps a watchlist row back.
+func WatchlistOf(r *postgres.WatchlistRow) models.WatchlistEntry {
+	return models.WatchlistEntry{ID: r.MongoID, TaskID: r.TaskID, UserID: r.UserID, IsActive: r.IsActive,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedBy: str(r.UpdatedBy), UpdatedAt: atPtr(r.UpdatedAt),
+		Version: r.Version}
 }
 
 // AuditLogRow maps an audit entry.
@@ -197,11 +206,27 @@ func AuditLogRow(a models.AuditLog) *postgres.AuditLogRow {
 		TargetUserID: null(a.TargetUserID)}
 }
 
+// AuditLogOf maps an audit row back.
+func AuditLogOf(r *postgres.AuditLogRow) models.AuditLog {
+	return models.AuditLog{ID: r.MongoID, TaskID: str(r.TaskID), TeamID: str(r.TeamID),
+		PreviousExecutorID: str(r.PreviousExecutorID), NewExecutorID: str(r.NewExecutorID), SpocID: str(r.SpocID),
+		Action: r.Action, Timestamp: r.Timestamp.UTC(), StatusFrom: str(r.StatusFrom), StatusTo: str(r.StatusTo),
+		AssigneeFrom: str(r.AssigneeFrom), AssigneeTo: str(r.AssigneeTo), PerformedBy: str(r.PerformedBy),
+		TargetUserID: str(r.TargetUserID), Version: r.Version}
+}
+
 // TeamCreationInviteCodeRow maps a team creation code.
 func TeamCreationInviteCodeRow(c models.TeamCreationInviteCode) *postgres.TeamCreationInviteCodeRow {
 	return &postgres.TeamCreationInviteCodeRow{SyncColumns: syncCols(c.ID, c.Version), Code: c.Code,
 		Description: null(c.Description), CreatedBy: c.CreatedBy, UsedBy: null(c.UsedBy), IsUsed: c.IsUsed,
 		CreatedAt: at(c.CreatedAt), UsedAt: atPtr(c.UsedAt)}
+}
+
+// TeamCreationInviteCodeOf maps a team creation code row back.
+func TeamCreationInviteCodeOf(r *postgres.TeamCreationInviteCodeRow) models.TeamCreationInviteCode {
+	return models.TeamCreationInviteCode{ID: r.MongoID, Code: r.Code, Description: str(r.Description),
+		CreatedBy: r.CreatedBy, UsedBy: str(r.UsedBy), IsUsed: r.IsUsed, CreatedAt: r.CreatedAt.UTC(),
+		UsedAt: atPtr(r.UsedAt), Version: r.Version}
 }
 
 // null maps "" to NULL.
@@ -210,6 +235,21 @@ func null(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// str maps NULL back to "".
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func zeroIfNil(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 func copyPtr(s *string) *string {

@@ -35,7 +35,6 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
-	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage/postgres"
 )
 
@@ -56,55 +55,6 @@ const (
 	AuditLogs               = "audit_logs"
 	TeamCreationInviteCodes = "team_creation_invite_codes"
 )
-
-// Collections lists the mirrored collections.
-var Collections = []string{Users, Tasks, TaskDetails, Teams, UserTeamDetails, Labels, Roles, UserRoles,
-	Watchlist, AuditLogs, TeamCreationInviteCodes}
-
-// rowTypes gives each collection's row struct.
-var rowTypes = map[string]reflect.Type{
-	Users:                   reflect.TypeFor[postgres.UserRow](),
-	Tasks:                   reflect.TypeFor[postgres.TaskRow](),
-	TaskDetails:             reflect.TypeFor[postgres.TaskAssignmentRow](),
-	Teams:                   reflect.TypeFor[postgres.TeamRow](),
-	UserTeamDetails:         reflect.TypeFor[postgres.UserTeamDetailsRow](),
-	Labels:                  reflect.TypeFor[postgres.LabelRow](),
-	Roles:                   reflect.TypeFor[postgres.RoleRow](),
-	UserRoles:               reflect.TypeFor[postgres.UserRoleRow](),
-	Watchlist:               reflect.TypeFor[postgres.WatchlistRow](),
-	AuditLogs:               reflect.TypeFor[postgres.AuditLogRow](),
-	TeamCreationInviteCodes: reflect.TypeFor[postgres.TeamCreationInviteCodeRow](),
-}
-
-// Collection returns the MongoDB collection name of a document (a models
-// value or a pointer to one), or "" if it is not mirrored.
-func Collection(doc any) string {
-	switch deref(doc).(type) {
-	case models.User:
-		return Users
-	case models.Task:
-		return Tasks
-	case models.TaskAssignment:
-		return TaskDetails
-	case models.Team:
-		return Teams
-	case models.TeamMembership:
-		return UserTeamDetails
-	case models.Label:
-		return Labels
-	case models.Role:
-		return Roles
-	case models.UserRole:
-		return UserRoles
-	case models.WatchlistEntry:
-		return Watchlist
-	case models.AuditLog:
-		return AuditLogs
-	case models.TeamCreationInviteCode:
-		return TeamCreationInviteCodes
-	}
-	return ""
-}
 
 // deref turns a non-nil pointer to a document into the document.
 func deref(doc any) any {
@@ -129,7 +79,7 @@ func New(db *postgres.DB) *Mirror {
 // Table returns the mirror table of a collection, or "" if it is not
 // mirrored.
 func Table(collection string) string {
-	typ, ok := rowTypes[collection]
+	typ, ok := rowType(collection)
 	if !ok {
 		return ""
 	}
@@ -225,7 +175,7 @@ func (m *Mirror) Stats(ctx context.Context) (map[string]TableStats, error) {
 	for _, coll := range Collections {
 		var n int
 		var last any // a time on PostgreSQL, text on SQLite
-		err := m.db.NewSelect().Model(reflect.New(rowTypes[coll]).Interface()).
+		err := m.db.NewSelect().Model(reflect.New(byCollection[coll].row).Interface()).
 			ColumnExpr("COUNT(*), MAX(last_sync_at)").Scan(ctx, &n, &last)
 		if noTable(err) {
 			out[coll] = TableStats{} // not migrated yet: an empty mirror
@@ -321,7 +271,7 @@ func (m *Mirror) Delete(ctx context.Context, collection, mongoID string) error {
 // deleteIn deletes a row with db, a task's children first (in a
 // transaction for tasks).
 func deleteIn(ctx context.Context, db bun.IDB, collection, mongoID string) error {
-	typ, ok := rowTypes[collection]
+	typ, ok := rowType(collection)
 	if !ok {
 		return fmt.Errorf("mirror: delete: %q is not a mirrored collection", collection)
 	}
@@ -343,7 +293,7 @@ func deleteIn(ctx context.Context, db bun.IDB, collection, mongoID string) error
 // map of deferred_at, deferred_till and deferred_by). A task and its parts
 // are read from one snapshot, so a concurrent upsert cannot tear them.
 func (m *Mirror) Row(ctx context.Context, collection, mongoID string) (map[string]any, error) {
-	typ, ok := rowTypes[collection]
+	typ, ok := rowType(collection)
 	if !ok {
 		return nil, fmt.Errorf("mirror: row: %q is not a mirrored collection", collection)
 	}

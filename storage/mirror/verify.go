@@ -174,7 +174,7 @@ func (e *Engine) compare(ctx context.Context, coll, id string, doc any) (*Differ
 // order.
 func (m *Mirror) RowIDs(ctx context.Context, coll, afterID string, limit int) ([]string, error) {
 	var ids []string
-	q := m.db.NewSelect().Model(reflect.New(rowTypes[coll]).Interface()).Column("mongo_id").
+	q := m.db.NewSelect().Model(reflect.New(byCollection[coll].row).Interface()).Column("mongo_id").
 		OrderExpr("mongo_id").Limit(int64(limit))
 	if afterID != "" {
 		q = q.Where("mongo_id > ?", afterID)

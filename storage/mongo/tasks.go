@@ -128,6 +128,24 @@ type TaskPosition struct {
 	ID    string
 }
 
+// SplitStatuses splits the statuses asked for as they are matched: the
+// stored ones (matched while not deferred), DEFERRED (a deferral running,
+// not DONE) and DONE (never reported as deferred). Every store's filter
+// matches them so.
+func (q TaskQuery) SplitStatuses() (stored []string, deferred, done bool) {
+	for _, st := range q.Statuses {
+		switch st {
+		case models.StatusDeferred:
+			deferred = true
+		case models.StatusDone:
+			done = true
+		default:
+			stored = append(stored, string(st))
+		}
+	}
+	return stored, deferred, done
+}
+
 // notDeferred matches tasks that do not read as DEFERRED at now.
 func notDeferred(now time.Time) bson.D {
 	return bson.D{{Key: "$or", Value: bson.A{
@@ -160,18 +178,7 @@ func (q TaskQuery) filter() (bson.D, error) {
 	if len(q.Statuses) > 0 {
 		// Statuses are matched as reported: DEFERRED while deferred, the
 		// stored status otherwise (DONE is never reported as deferred).
-		var stored bson.A
-		wantDeferred, wantDone := false, false
-		for _, st := range q.Statuses {
-			switch st {
-			case models.StatusDeferred:
-				wantDeferred = true
-			case models.StatusDone:
-				wantDone = true
-			default:
-				stored = append(stored, string(st))
-			}
-		}
+		stored, wantDeferred, wantDone := q.SplitStatuses()
 		or := bson.A{}
 		if len(stored) > 0 {
 			or = append(or, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: stored}}},

@@ -58,6 +58,26 @@ var indexDDL = []string{
 	`CREATE INDEX IF NOT EXISTS postgres_audit_logs_task ON postgres_audit_logs (task_id, timestamp)`,
 }
 
+// readPathDDL are the indexes reads served from the mirror need beyond the
+// original's: a list without a scope's ids is ordered by updated_at, the
+// ASSIGNED_TO_ME scope looks teams up by POC.
+var readPathDDL = []string{
+	`CREATE INDEX IF NOT EXISTS postgres_tasks_updated_at ON postgres_tasks (updated_at)`,
+	`CREATE INDEX IF NOT EXISTS postgres_teams_poc ON postgres_teams (poc_id)`,
+	`CREATE INDEX IF NOT EXISTS postgres_task_assignments_task_active ON postgres_task_assignments (task_mongo_id, is_active)`,
+}
+
+func execAll(ddl []string) func(context.Context, *bun.DB) error {
+	return func(ctx context.Context, db *bun.DB) error {
+		for _, d := range ddl {
+			if _, err := db.ExecContext(ctx, d); err != nil {
+				return fmt.Errorf("postgres: %s: %w", d, err)
+			}
+		}
+		return nil
+	}
+}
+
 // migrations builds the versioned migrations. Names are timestamps, as
 // bun/migrate orders them; a new migration gets a later name, and an applied
 // one is never edited.
@@ -74,6 +94,10 @@ func migrations() *migrate.Migrations {
 	m.Add(migrate.Migration{
 		Name: "20261125000003", Comment: "add_new_columns_both_dialects",
 		Up: goMigration(addNewColumns), Down: noop,
+	})
+	m.Add(migrate.Migration{
+		Name: "20261202000001", Comment: "read_path_indexes",
+		Up: goMigration(execAll(readPathDDL)), Down: noop,
 	})
 	return m
 }

@@ -18,6 +18,9 @@ type SyncColumns struct {
 	Version    int64     `bun:"version,notnull,default:0"`
 }
 
+// Sync returns the columns, so code holding any row struct reaches them.
+func (c *SyncColumns) Sync() *SyncColumns { return c }
+
 // The row structs follow the original mirror's tables and columns
 // (reference §8.2). Columns beyond those are marked: they carry fields the
 // original dropped, so the mirror holds everything MongoDB holds.

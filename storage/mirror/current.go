@@ -1,0 +1,68 @@
+package mirror
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Reads served from the mirror must read what MongoDB would: the storage
+// facade asks Current before each one and reads MongoDB when the answer is
+// no. It is no while mirroring is off or not migrated yet, while a
+// catch-up is due (an instance wrote with mirroring off: its writes left no
+// intents), while the breaker is open (PostgreSQL stopped answering), and
+// while an intent for one of the documents (or, for a list, any document of
+// the collections) is pending or failed. A write a client saw succeed has
+// either reached the mirror or left an intent until it does, so reads after
+// it see it either way.
+
+// offCheckEvery is how long the answer to "is a catch-up due" is reused:
+// the note is read at most that often.
+const offCheckEvery = 2 * time.Second
+
+type offCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	noted bool
+}
+
+// Mirror returns the mirror the engine writes, for reads served from it.
+func (e *Engine) Mirror() *Mirror { return e.mirror }
+
+// Current reports whether the mirror holds what MongoDB holds for the
+// documents of colls (for ids only, when ids is not nil).
+func (e *Engine) Current(ctx context.Context, colls, ids []string) (bool, error) {
+	if !e.o.Enabled || !e.Ready() || e.Unreachable() {
+		return false, nil
+	}
+	if _, running := e.CatchingUp(); running {
+		return false, nil
+	}
+	off, err := e.offNoted(ctx)
+	if err != nil || off {
+		return false, err
+	}
+	if ids != nil && len(ids) == 0 {
+		return true, nil
+	}
+	has, err := e.mongo.IntentsFor(ctx, colls, ids)
+	return !has && err == nil, err
+}
+
+// offNoted reports whether the note that mirroring was off exists, read at
+// most every offCheckEvery.
+func (e *Engine) offNoted(ctx context.Context) (bool, error) {
+	c := &e.off
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && e.now().Sub(c.at) < offCheckEvery {
+		return c.noted, nil
+	}
+	var n offNote
+	found, err := e.mongo.LoadState(ctx, offKey, &n)
+	if err != nil {
+		return false, err
+	}
+	c.at, c.noted = e.now(), found
+	return found, nil
+}

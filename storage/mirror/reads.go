@@ -1,0 +1,332 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mongo"
+	"github.com/todo-backend/todo/storage/postgres"
+)
+
+// The reads below answer what the mongo store's reads of the same names
+// answer, from the mirror's tables, through the registry's mapping back
+// (mapping.go): the storage facade serves a read family from either store
+// behind a flag and compares the two in shadow reads. They run on
+// PostgreSQL and on the embedded SQLite file alike: NULLs are ordered
+// explicitly (the two dialects' defaults differ, and MongoDB puts a missing
+// value first ascending), strings compare by bytes as MongoDB does
+// (COLLATE "C" on PostgreSQL; SQLite's default is binary), and times
+// compare as bun writes them (UTC, in one format that sorts as text).
+
+// TasksByIDs returns the tasks with these ids, in no particular order.
+func (m *Mirror) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.TaskRow
+	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: tasks by id: %w", err)
+	}
+	return m.tasksOf(ctx, rows)
+}
+
+// tasksOf reads the labels and deferrals of task rows (one query each)
+// and maps them back.
+func (m *Mirror) tasksOf(ctx context.Context, rows []postgres.TaskRow) ([]models.Task, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	pks := make([]int64, len(rows))
+	for i, r := range rows {
+		pks[i] = r.ID
+	}
+	var labels []postgres.TaskLabelRow
+	if err := m.db.NewSelect().Model(&labels).Column("task_id", "label_mongo_id").
+		Where("task_id IN (?)", bun.List(pks)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: task labels: %w", err)
+	}
+	var deferred []postgres.DeferredDetailsRow
+	if err := m.db.NewSelect().Model(&deferred).Where("task_id IN (?)", bun.List(pks)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: task deferrals: %w", err)
+	}
+	labelsOf := map[int64][]string{}
+	for _, l := range labels {
+		labelsOf[l.TaskID] = append(labelsOf[l.TaskID], l.LabelMongoID)
+	}
+	deferredOf := map[int64]*postgres.DeferredDetailsRow{}
+	for i := range deferred {
+		deferredOf[deferred[i].TaskID] = &deferred[i]
+	}
+	out := make([]models.Task, len(rows))
+	for i := range rows {
+		ls := labelsOf[rows[i].ID]
+		slices.Sort(ls)
+		out[i] = TaskOf(&rows[i], ls, deferredOf[rows[i].ID])
+	}
+	return out, nil
+}
+
+// taskColumns maps the task orders to columns.
+var taskColumns = map[string]string{
+	mongo.OrderUpdatedAt: "updated_at",
+	mongo.OrderCreatedAt: "created_at",
+	mongo.OrderDueAt:     "due_at",
+	mongo.OrderPriority:  "priority",
+	mongo.OrderTitle:     "title",
+}
+
+// bytewise is the collation that compares strings as MongoDB does.
+func (m *Mirror) bytewise() string {
+	if m.db.Dialect().Name() == dialect.PG {
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
+// taskWhere adds q's selection (without its keyset position) to a query on
+// postgres_tasks (bun's alias, task_row): the same predicate counts and lists.
+func taskWhere(sq *bun.SelectQuery, q mongo.TaskQuery) *bun.SelectQuery {
+	const deferralOf = "SELECT 1 FROM postgres_deferred_details AS d WHERE d.task_id = task_row.id"
+	// MongoDB's "not deferred": no deferral, or one that ended; a deferral
+	// without an end is neither deferred nor not.
+	notDeferred := "NOT EXISTS (" + deferralOf + " AND (d.deferred_till IS NULL OR d.deferred_till > ?))"
+	deferredNow := "EXISTS (" + deferralOf + " AND d.deferred_till > ?)"
+	sq = sq.Where("task_row.is_deleted = ?", false)
+	if q.IDs != nil {
+		sq = sq.Where("task_row.mongo_id IN (?)", bun.List(q.IDs))
+	}
+	if q.CreatedBy != "" {
+		sq = sq.Where("task_row.created_by = ?", q.CreatedBy)
+	}
+	switch q.Deferred {
+	case mongo.DeferredOnly:
+		sq = sq.Where(deferredNow, q.Now)
+	case mongo.DeferredInclude:
+	default:
+		sq = sq.Where(notDeferred, q.Now)
+	}
+	if len(q.Statuses) > 0 {
+		stored, wantDeferred, wantDone := q.SplitStatuses()
+		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+			if len(stored) > 0 {
+				g = g.WhereOr("task_row.status IN (?) AND "+notDeferred, bun.List(stored), q.Now)
+			}
+			if wantDone {
+				g = g.WhereOr("task_row.status = ?", string(models.StatusDone))
+			}
+			if wantDeferred {
+				g = g.WhereOr("task_row.status <> ? AND "+deferredNow, string(models.StatusDone), q.Now)
+			}
+			return g
+		})
+	} else if !q.IncludeDone {
+		sq = sq.Where("task_row.status <> ?", string(models.StatusDone))
+	}
+	if len(q.Priorities) > 0 {
+		ps := make([]int, len(q.Priorities))
+		for i, p := range q.Priorities {
+			ps[i] = int(p)
+		}
+		sq = sq.Where("task_row.priority IN (?)", bun.List(ps))
+	}
+	if len(q.LabelIDs) > 0 {
+		sq = sq.Where("EXISTS (SELECT 1 FROM postgres_task_labels AS l WHERE l.task_id = task_row.id AND l.label_mongo_id IN (?))",
+			bun.List(q.LabelIDs))
+	}
+	if q.Search != "" {
+		// A literal, case-insensitive substring, as MongoDB's quoted regex
+		// with "i". Case folding is the database's LOWER: exact for ASCII.
+		like := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
+		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+			return g.WhereOr(`LOWER(task_row.title) LIKE ? ESCAPE '\'`, like).
+				WhereOr(`LOWER(task_row.description) LIKE ? ESCAPE '\'`, like)
+		})
+	}
+	if q.DueBefore != nil {
+		sq = sq.Where("task_row.due_at < ?", q.DueBefore.UTC())
+	}
+	if q.DueAfter != nil {
+		sq = sq.Where("task_row.due_at >= ?", q.DueAfter.UTC())
+	}
+	return sq
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// ListTasks returns up to q.Limit tasks in the query's order.
+func (m *Mirror) ListTasks(ctx context.Context, q mongo.TaskQuery) ([]models.Task, error) {
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return nil, nil
+	}
+	col, ok := taskColumns[q.Order]
+	if !ok {
+		return nil, fmt.Errorf("mirror: list tasks: no order %q", q.Order)
+	}
+	col = "task_row." + col
+	if q.Order == mongo.OrderTitle {
+		col += m.bytewise()
+	}
+	id := "task_row.mongo_id" + m.bytewise()
+	var rows []postgres.TaskRow
+	sq := taskWhere(m.db.NewSelect().Model(&rows), q)
+	if p := q.After; p != nil {
+		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+			return afterPosition(g, col, id, *p, q.Desc)
+		})
+	}
+	if q.Desc {
+		sq = sq.OrderExpr(col + " DESC NULLS LAST").OrderExpr(id + " DESC")
+	} else {
+		sq = sq.OrderExpr(col + " ASC NULLS FIRST").OrderExpr(id + " ASC")
+	}
+	if q.Limit > 0 {
+		sq = sq.Limit(int64(q.Limit))
+	}
+	if err := sq.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: list tasks: %w", err)
+	}
+	return m.tasksOf(ctx, rows)
+}
+
+// afterPosition is the keyset condition "after this task": MongoDB's order,
+// where a missing value sorts first ascending and last descending.
+func afterPosition(g *bun.SelectQuery, col, id string, p mongo.TaskPosition, desc bool) *bun.SelectQuery {
+	beyond := ">"
+	if desc {
+		beyond = "<"
+	}
+	v := p.Value
+	if t, ok := v.(time.Time); ok {
+		v = t.UTC()
+	}
+	if v == nil {
+		g = g.WhereOr(col+" IS NULL AND "+id+" "+beyond+" ?", p.ID)
+		if !desc {
+			g = g.WhereOr(col + " IS NOT NULL")
+		}
+		return g
+	}
+	g = g.WhereOr(col+" "+beyond+" ?", v).WhereOr(col+" = ? AND "+id+" "+beyond+" ?", v, p.ID)
+	if desc {
+		g = g.WhereOr(col + " IS NULL")
+	}
+	return g
+}
+
+// CountTasks counts what ListTasks lists for q over all pages.
+func (m *Mirror) CountTasks(ctx context.Context, q mongo.TaskQuery) (int64, error) {
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return 0, nil
+	}
+	n, err := taskWhere(m.db.NewSelect().Model((*postgres.TaskRow)(nil)), q).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror: count tasks: %w", err)
+	}
+	return n, nil
+}
+
+// SummaryTasks returns the tasks of q, all of them, for counting.
+func (m *Mirror) SummaryTasks(ctx context.Context, q mongo.TaskQuery) ([]models.Task, error) {
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return nil, nil
+	}
+	q.Deferred, q.IncludeDone, q.Statuses, q.After, q.Limit = mongo.DeferredInclude, true, nil, nil, 0
+	var rows []postgres.TaskRow
+	if err := taskWhere(m.db.NewSelect().Model(&rows), q).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: summary: %w", err)
+	}
+	return m.tasksOf(ctx, rows)
+}
+
+// assignments reads active assignments matching where.
+func (m *Mirror) assignments(ctx context.Context, where func(*bun.SelectQuery) *bun.SelectQuery) ([]models.TaskAssignment, error) {
+	var rows []postgres.TaskAssignmentRow
+	if err := where(m.db.NewSelect().Model(&rows).Where("is_active = ?", true)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: assignments: %w", err)
+	}
+	out := make([]models.TaskAssignment, len(rows))
+	for i := range rows {
+		out[i] = TaskAssignmentOf(&rows[i])
+	}
+	return out, nil
+}
+
+// ActiveAssignmentsOfTasks returns the active assignment of each task that
+// has one.
+func (m *Mirror) ActiveAssignmentsOfTasks(ctx context.Context, taskIDs []string) ([]models.TaskAssignment, error) {
+	if len(taskIDs) == 0 {
+		return nil, nil
+	}
+	return m.assignments(ctx, func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("task_mongo_id IN (?)", bun.List(taskIDs))
+	})
+}
+
+// ActiveAssignmentsTo returns the active assignments whose assignee is one
+// of the given users or teams.
+func (m *Mirror) ActiveAssignmentsTo(ctx context.Context, userIDs, teamIDs []string) ([]models.TaskAssignment, error) {
+	if len(userIDs) == 0 && len(teamIDs) == 0 {
+		return nil, nil
+	}
+	return m.assignments(ctx, func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+			if len(userIDs) > 0 {
+				g = g.WhereOr("assignee_id IN (?) AND user_type = ?", bun.List(userIDs), string(models.AssigneeUser))
+			}
+			if len(teamIDs) > 0 {
+				g = g.WhereOr("assignee_id IN (?) AND user_type = ?", bun.List(teamIDs), string(models.AssigneeTeam))
+			}
+			return g
+		})
+	})
+}
+
+// ActiveAssignmentsInTeams returns the active assignments whose team
+// context is one of the teams.
+func (m *Mirror) ActiveAssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error) {
+	if len(teamIDs) == 0 {
+		return nil, nil
+	}
+	return m.assignments(ctx, func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("team_id IN (?)", bun.List(teamIDs))
+	})
+}
+
+// TeamsWithPOC returns the live teams whose POC is one of the users.
+func (m *Mirror) TeamsWithPOC(ctx context.Context, userIDs []string) ([]models.Team, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.TeamRow
+	if err := m.db.NewSelect().Model(&rows).Where("poc_id IN (?)", bun.List(userIDs)).
+		Where("is_deleted = ?", false).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: teams by poc: %w", err)
+	}
+	out := make([]models.Team, len(rows))
+	for i := range rows {
+		out[i] = TeamOf(&rows[i])
+	}
+	return out, nil
+}
+
+// ActiveWatchEntries returns the user's active watch rows, most recently
+// watched first.
+func (m *Mirror) ActiveWatchEntries(ctx context.Context, userID string) ([]models.WatchlistEntry, error) {
+	var rows []postgres.WatchlistRow
+	if err := m.db.NewSelect().Model(&rows).Where("user_id = ?", userID).Where("is_active = ?", true).
+		OrderExpr("updated_at DESC NULLS LAST").OrderExpr("mongo_id" + m.bytewise() + " DESC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: watchlist: %w", err)
+	}
+	out := make([]models.WatchlistEntry, len(rows))
+	for i := range rows {
+		out[i] = WatchlistOf(&rows[i])
+	}
+	return out, nil
+}

@@ -1,0 +1,333 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/todo-backend/todo/internal/testenv"
+	"github.com/todo-backend/todo/models"
+	"github.com/todo-backend/todo/storage/mirror"
+	"github.com/todo-backend/todo/storage/postgres"
+)
+
+// twoSources are two facades over the same stores and mirror: one reads
+// the tasks family from MongoDB, the other from the mirror.
+type twoSources struct {
+	mongo, mirror *Store
+	engine        *mirror.Engine
+}
+
+func newTwoSources(t *testing.T, db *postgres.DB) twoSources {
+	t.Helper()
+	_, m := newSeeded(t)
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := mirror.NewEngine(m, mirror.New(db), mirror.EngineOptions{Enabled: true})
+	e.SetReady()
+	return twoSources{
+		mongo:  New(m, Options{Engine: e}),
+		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: []string{FamilyTasks}}}),
+		engine: e,
+	}
+}
+
+// mirrorDialects opens a fresh migrated mirror of each kind.
+var mirrorDialects = []struct {
+	name string
+	open func(t *testing.T) *postgres.DB
+}{
+	{"postgres", func(t *testing.T) *postgres.DB {
+		db, err := postgres.Open(testenv.PostgresTemplateDSN(t, "mirror-migrated", postgres.MigrateDSN))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}},
+	{"sqlite", func(t *testing.T) *postgres.DB {
+		db, err := postgres.OpenSQLite(filepath.Join(t.TempDir(), "mirror.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}},
+}
+
+// world is what the randomized workload made: who, which teams, which
+// labels.
+type world struct {
+	users  []string
+	teams  []string
+	labels []string
+}
+
+// mixedWorkload writes a random mix through the facade, as the API
+// would: tasks with every field set or not (ties in every order key
+// included), assignments to users and teams, hand-overs, deferrals that
+// ended and that did not, status changes, deletions, watches on and off.
+func mixedWorkload(t *testing.T, s *Store, rng *rand.Rand, n int) world {
+	t.Helper()
+	ctx := t.Context()
+	w := world{}
+	for range 4 {
+		u, err := s.SignInByEmail(ctx, fmt.Sprintf("u%d@example.com", rng.IntN(1e9)), "U")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.users = append(w.users, u.ID)
+	}
+	for i := range 2 {
+		code, err := s.GenerateCreationCode(ctx, w.users[0], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		team, err := s.CreateTeam(ctx, w.users[0], NewTeam{Name: fmt.Sprintf("team %d", i), MemberIDs: w.users[1:3],
+			POCID: w.users[1+i], CreationCode: code.Code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.teams = append(w.teams, team.ID)
+	}
+	for range 3 {
+		w.labels = append(w.labels, bson.NewObjectID().Hex())
+	}
+	base := time.Now().UTC().Truncate(time.Hour)
+	titles := []string{"Alpha", "alpha", "Beta report", "beta", "Zeta 100%", "under_score", "Écrire"}
+	statuses := []models.TaskStatus{models.StatusTodo, models.StatusInProgress, models.StatusBlocked, models.StatusDone}
+	for i := range n {
+		actor := w.users[rng.IntN(len(w.users))]
+		task := models.Task{Title: titles[rng.IntN(len(titles))], Priority: models.Priority(1 + rng.IntN(3)),
+			Status: statuses[rng.IntN(len(statuses))]}
+		if rng.IntN(3) > 0 {
+			task.Description = ptr(fmt.Sprintf("note %d %s", i, titles[rng.IntN(len(titles))]))
+		}
+		if rng.IntN(3) > 0 {
+			task.DueAt = ptr(base.Add(time.Duration(rng.IntN(10)-5) * 24 * time.Hour))
+		}
+		for _, l := range w.labels {
+			if rng.IntN(3) == 0 {
+				task.LabelIDs = append(task.LabelIDs, l)
+			}
+		}
+		var assign *NewAssignment
+		switch rng.IntN(4) {
+		case 0:
+			assign = &NewAssignment{AssigneeID: w.users[rng.IntN(len(w.users))], Type: models.AssigneeUser}
+		case 1:
+			team := w.teams[rng.IntN(len(w.teams))]
+			assign = &NewAssignment{AssigneeID: team, Type: models.AssigneeTeam, TeamID: team}
+		}
+		created, err := s.CreateTask(ctx, actor, task, assign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch rng.IntN(6) {
+		case 0: // deferred, now or in the past
+			after := created
+			till := base.Add(time.Duration(rng.IntN(4)-1) * 48 * time.Hour)
+			after.DeferredDetails = &models.DeferredDetails{DeferredAt: base.Add(-time.Hour), DeferredTill: till, DeferredBy: actor}
+			if _, err := s.UpdateTask(ctx, actor, created, after, ""); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			after := created
+			after.Status = statuses[rng.IntN(len(statuses))]
+			after.Title = titles[rng.IntN(len(titles))]
+			if _, err := s.UpdateTask(ctx, actor, created, after, ""); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			after := created
+			after.IsDeleted = true
+			if _, err := s.UpdateTask(ctx, actor, created, after, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, u := range w.users {
+			if rng.IntN(4) == 0 {
+				if err := s.WatchTask(ctx, u, created.ID, true); err != nil {
+					t.Fatal(err)
+				}
+				if rng.IntN(3) == 0 {
+					if err := s.WatchTask(ctx, u, created.ID, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	return w
+}
+
+// lists are the list requests compared: every scope, each filter alone
+// and some together, every order both ways.
+func lists(w world, now time.Time) []TaskList {
+	var out []TaskList
+	scopes := []TaskList{{Scope: ScopeCreatedByMe}, {Scope: ScopeAssignedToMe}, {Scope: ScopeTeam, TeamID: w.teams[0]},
+		{Scope: ScopeTeam, TeamID: w.teams[1]}}
+	filters := []func(*TaskList){
+		func(*TaskList) {},
+		func(l *TaskList) { l.IncludeDone = true },
+		func(l *TaskList) { l.Statuses = []models.TaskStatus{models.StatusDeferred} },
+		func(l *TaskList) { l.Statuses = []models.TaskStatus{models.StatusTodo, models.StatusDone} },
+		func(l *TaskList) { l.Deferred = DeferredOnly },
+		func(l *TaskList) { l.Deferred, l.IncludeDone = DeferredInclude, true },
+		func(l *TaskList) { l.Priorities = []models.Priority{models.PriorityHigh, models.PriorityLow} },
+		func(l *TaskList) { l.LabelIDs = w.labels[:2] },
+		func(l *TaskList) { l.Search = "ALPHA" },
+		func(l *TaskList) { l.Search = "%" },
+		func(l *TaskList) { l.Search = "_" },
+		func(l *TaskList) { l.DueBefore, l.DueAfter = ptr(now.Add(48*time.Hour)), ptr(now.Add(-72*time.Hour)) },
+	}
+	orders := []string{"", OrderCreatedAt, OrderDueAt, OrderPriority, OrderTitle, OrderUpdatedAt}
+	// The team members: one is a POC, both are assignees and watchers.
+	for _, u := range w.users[1:3] {
+		for _, sc := range scopes {
+			for fi, f := range filters {
+				for oi, o := range orders {
+					// Every filter in the default order, every order
+					// unfiltered and with one filter in turn.
+					if fi != 0 && oi != 0 && (fi+oi)%len(orders) != 0 {
+						continue
+					}
+					for _, desc := range []bool{false, true} {
+						l := sc
+						l.Viewer, l.Order, l.Desc = u, o, desc
+						f(&l)
+						out = append(out, l)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestTaskReadsAgreeOnBothStores drives a randomized mixed workload, then
+// reads every list (each page through its cursors, with totalCount), the
+// tasks by id, the assignments and the summaries from MongoDB and from the
+// mirror, on PostgreSQL and on the embedded SQLite file, and wants the same
+// answers, in the same order; the mirror must have served them (no
+// fallback).
+func TestTaskReadsAgreeOnBothStores(t *testing.T) {
+	t.Parallel()
+	for _, d := range mirrorDialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			seed := uint64(time.Now().UnixNano())
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, 14))
+			two := newTwoSources(t, d.open(t))
+			start := time.Now()
+			w := mixedWorkload(t, two.mongo, rng, 50)
+			t.Logf("workload %v", time.Since(start))
+			ctx := t.Context()
+			pages := 0
+			for _, l := range lists(w, time.Now()) {
+				pages += comparePaged(t, two, l)
+			}
+			var ids []string
+			page, err := two.mongo.Tasks(ctx, TaskList{Viewer: w.users[0], Scope: ScopeCreatedByMe, IncludeDone: true, Deferred: DeferredInclude,
+				Page: PageArgs{First: ptr(100)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Edges {
+				ids = append(ids, e.Node.ID)
+			}
+			ids = append(ids, bson.NewObjectID().Hex()) // none such
+			same(t, two, "tasksByIds", compareTasks, func(s *Store) ([]models.Task, error) { return s.TasksByIDs(ctx, ids) })
+			same(t, two, "activeAssignments", compareAssignments, func(s *Store) ([]models.TaskAssignment, error) { return s.ActiveAssignments(ctx, ids) })
+			same(t, two, "assignmentsInTeams", compareAssignments, func(s *Store) ([]models.TaskAssignment, error) {
+				return s.AssignmentsInTeams(ctx, w.teams)
+			})
+			for _, u := range w.users {
+				for _, team := range append([]string{""}, w.teams...) {
+					same(t, two, "taskSummary "+u+" "+team, func(a, b Summary) []Difference { return diffValues("summary", a, b) },
+						func(s *Store) (Summary, error) { return s.TaskSummary(ctx, u, team, time.UTC) })
+				}
+			}
+			st := two.mirror.ReadStates()[0]
+			if st.Family != FamilyTasks || st.Fallbacks != 0 || st.Served < int64(pages) {
+				t.Fatalf("tasks family on the mirror: %s, fallbacks %d, served %d; want no fallback and at least %d reads served",
+					st.ReadSetting, st.Fallbacks, st.Served, pages)
+			}
+			t.Logf("%d pages compared", pages)
+		})
+	}
+}
+
+// comparePaged walks every page of l on both sources and compares them.
+func comparePaged(t *testing.T, two twoSources, l TaskList) int {
+	t.Helper()
+	ctx := t.Context()
+	l.Page.First = ptr(8)
+	n := 0
+	for {
+		a, err := two.mongo.Tasks(ctx, l)
+		if err != nil {
+			t.Fatalf("%s: mongodb: %v", l.describe(), err)
+		}
+		b, err := two.mirror.Tasks(ctx, l)
+		if err != nil {
+			t.Fatalf("%s: mirror: %v", l.describe(), err)
+		}
+		n++
+		if d := comparePages(a, b); len(d) > 0 {
+			t.Fatalf("%s: page %d differs: %+v\nmongodb: %v\nmirror:  %v", l.describe(), n, d, nodeIDs(a), nodeIDs(b))
+		}
+		for i := range a.Edges {
+			if a.Edges[i].Cursor != b.Edges[i].Cursor {
+				t.Fatalf("%s: cursor %d: %s vs %s", l.describe(), i, a.Edges[i].Cursor, b.Edges[i].Cursor)
+			}
+		}
+		if n == 1 { // the count does not depend on the page
+			ca, err := a.Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := b.Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ca != cb {
+				t.Fatalf("%s: totalCount %d on mongodb, %d on the mirror", l.describe(), ca, cb)
+			}
+		}
+		if !a.HasNextPage {
+			return n
+		}
+		l.Page.After = &a.Edges[len(a.Edges)-1].Cursor
+	}
+}
+
+func nodeIDs(p TaskPage) []string {
+	out := make([]string, len(p.Edges))
+	for i, e := range p.Edges {
+		out[i] = e.Node.ID
+	}
+	return out
+}
+
+// same reads from both sources and wants the same answer.
+func same[T any](t *testing.T, two twoSources, what string, cmp comparer[T], read func(*Store) (T, error)) {
+	t.Helper()
+	a, err := read(two.mongo)
+	if err != nil {
+		t.Fatalf("%s: mongodb: %v", what, err)
+	}
+	b, err := read(two.mirror)
+	if err != nil {
+		t.Fatalf("%s: mirror: %v", what, err)
+	}
+	if d := cmp(a, b); len(d) > 0 {
+		t.Fatalf("%s differs: %+v\nmongodb: %+v\nmirror:  %+v", what, d, a, b)
+	}
+}
