@@ -172,6 +172,7 @@ type ComplexityRoot struct {
 		ReadableFromPostgres func(childComplexity int) int
 		ServedFromPostgres   func(childComplexity int) int
 		ShadowPercent        func(childComplexity int) int
+		ShadowSkipped        func(childComplexity int) int
 		Source               func(childComplexity int) int
 	}
 
@@ -1296,6 +1297,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReadFamilyState.ShadowPercent(childComplexity), true
+	case "ReadFamilyState.shadowSkipped":
+		if e.ComplexityRoot.ReadFamilyState.ShadowSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadFamilyState.ShadowSkipped(childComplexity), true
 	case "ReadFamilyState.source":
 		if e.ComplexityRoot.ReadFamilyState.Source == nil {
 			break
@@ -2630,6 +2637,8 @@ type ReadFamilyState {
   fallbacks: Int!
   "Reads PostgreSQL answered."
   servedFromPostgres: Int!
+  "Sampled shadow reads not run because as many as an instance runs at once (4) were running."
+  shadowSkipped: Int!
 }
 
 """
@@ -3838,6 +3847,8 @@ func (ec *executionContext) childFields_ReadFamilyState(ctx context.Context, fie
 		return ec.fieldContext_ReadFamilyState_fallbacks(ctx, field)
 	case "servedFromPostgres":
 		return ec.fieldContext_ReadFamilyState_servedFromPostgres(ctx, field)
+	case "shadowSkipped":
+		return ec.fieldContext_ReadFamilyState_shadowSkipped(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReadFamilyState", field.Name)
 }
@@ -8900,6 +8911,29 @@ func (ec *executionContext) _ReadFamilyState_servedFromPostgres(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_ReadFamilyState_servedFromPostgres(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReadFamilyState_shadowSkipped(ctx context.Context, field graphql.CollectedField, obj *models.ReadFamilyState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadFamilyState_shadowSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShadowSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadFamilyState_shadowSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReadFamilyState", field, false, false, "Int")
 }
 
@@ -15500,6 +15534,11 @@ func (ec *executionContext) _ReadFamilyState(ctx context.Context, sel ast.Select
 			}
 		case "servedFromPostgres":
 			out.Values[i] = ec._ReadFamilyState_servedFromPostgres(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shadowSkipped":
+			out.Values[i] = ec._ReadFamilyState_shadowSkipped(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

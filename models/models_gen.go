@@ -132,6 +132,8 @@ type ReadFamilyState struct {
 	Fallbacks int `json:"fallbacks"`
 	// Reads PostgreSQL answered.
 	ServedFromPostgres int `json:"servedFromPostgres"`
+	// Sampled shadow reads not run because as many as an instance runs at once (4) were running.
+	ShadowSkipped int `json:"shadowSkipped"`
 }
 
 // The move of reads to PostgreSQL.

@@ -16,7 +16,8 @@ func readMigration(states []storage.ReadFamilyState) *models.ReadMigration {
 			Source: models.ReadSource(strings.ToUpper(s.Source)), ShadowPercent: s.ShadowPercent,
 			ReadableFromPostgres: storage.ReadableFromPostgres(s.Family), Matched: int(s.Matched),
 			Mismatched: int(s.Mismatched), Lag: int(s.Lag), CandidateErrors: int(s.CandidateErrors),
-			Fallbacks: int(s.Fallbacks), ServedFromPostgres: int(s.Served)}
+			Fallbacks: int(s.Fallbacks), ServedFromPostgres: int(s.Served),
+			ShadowSkipped: int(s.Skipped)}
 	}
 	return out
 }

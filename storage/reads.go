@@ -47,7 +47,8 @@ const (
 // the collections each one's reads come from: a pending intent in one of
 // them sends a list back to MongoDB.
 var mirrorReadable = map[string][]string{
-	FamilyTasks: {mongo.CollTasks, mongo.CollTaskDetails, mongo.CollTeams, mongo.CollWatchlist},
+	FamilyTasks:     {mongo.CollTasks, mongo.CollTaskDetails, mongo.CollTeams, mongo.CollWatchlist},
+	FamilyWatchlist: {mongo.CollWatchlist, mongo.CollTasks},
 }
 
 // ReadableFromPostgres reports whether a family has a PostgreSQL read path.
@@ -65,8 +66,9 @@ type ReadSetting struct {
 type ReadFamilyState struct {
 	ReadSetting
 	Matched, Mismatched, Lag, CandidateErrors, Fallbacks int64
-	// Served counts the reads the mirror answered.
-	Served int64
+	// Served counts the reads the mirror answered, Skipped the sampled
+	// shadow reads not run because MaxShadows were running.
+	Served, Skipped int64
 }
 
 // ReadOptions configure read routing; the zero value reads MongoDB only.
@@ -81,6 +83,10 @@ type ReadOptions struct {
 	Timeout time.Duration
 	Metrics *ReadMetrics
 }
+
+// MaxShadows is how many shadow reads run at once on an instance; a
+// sampled read beyond them is skipped (and counted).
+const MaxShadows = 4
 
 // ReadDefaults checks the environment's families: "all" is every family
 // with a PostgreSQL read path.
@@ -106,7 +112,7 @@ func ReadDefaults(families []string) ([]string, error) {
 }
 
 type familyCounts struct {
-	matched, mismatched, lag, candidateErrors, fallbacks, served atomic.Int64
+	matched, mismatched, lag, candidateErrors, fallbacks, served, skipped atomic.Int64
 }
 
 type reads struct {
@@ -115,12 +121,15 @@ type reads struct {
 	counts   map[string]*familyCounts
 	timeout  time.Duration
 	metrics  *ReadMetrics
-	// shadows are the shadow reads running, for tests to wait on.
-	shadows sync.WaitGroup
+	// shadows are the shadow reads running, for tests to wait on;
+	// shadowSlots bounds them.
+	shadows     sync.WaitGroup
+	shadowSlots chan struct{}
 }
 
 func newReads(o ReadOptions) *reads {
-	r := &reads{defaults: map[string]ReadSetting{}, counts: map[string]*familyCounts{}, timeout: o.Timeout, metrics: o.Metrics}
+	r := &reads{defaults: map[string]ReadSetting{}, counts: map[string]*familyCounts{}, timeout: o.Timeout, metrics: o.Metrics,
+		shadowSlots: make(chan struct{}, MaxShadows)}
 	if r.timeout <= 0 {
 		r.timeout = 500 * time.Millisecond
 	}
@@ -242,7 +251,7 @@ func (s *Store) ReadStates() []ReadFamilyState {
 		c := s.reads.counts[f]
 		out[i] = ReadFamilyState{ReadSetting: s.reads.setting(f), Matched: c.matched.Load(),
 			Mismatched: c.mismatched.Load(), Lag: c.lag.Load(), CandidateErrors: c.candidateErrors.Load(),
-			Fallbacks: c.fallbacks.Load(), Served: c.served.Load()}
+			Fallbacks: c.fallbacks.Load(), Served: c.served.Load(), Skipped: c.skipped.Load()}
 	}
 	return out
 }
@@ -278,8 +287,9 @@ func (s *Store) fromMirror(ctx context.Context, family string, ids []string) boo
 	return true
 }
 
-// taskReads are the tasks family's reads, which both stores answer alike.
-type taskReads interface {
+// mirrorReads are the reads both stores answer alike, for the families
+// with a PostgreSQL read path.
+type mirrorReads interface {
 	TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error)
 	ListTasks(ctx context.Context, q mongo.TaskQuery) ([]models.Task, error)
 	CountTasks(ctx context.Context, q mongo.TaskQuery) (int64, error)
@@ -289,20 +299,20 @@ type taskReads interface {
 	ActiveAssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error)
 	TeamsWithPOC(ctx context.Context, userIDs []string) ([]models.Team, error)
 	ActiveWatchEntries(ctx context.Context, userID string) ([]models.WatchlistEntry, error)
+	WatchEntries(ctx context.Context, userID string, taskIDs []string) ([]models.WatchlistEntry, error)
 }
 
 var (
-	_ taskReads = (*mongo.Store)(nil)
-	_ taskReads = (*mirror.Mirror)(nil)
+	_ mirrorReads = (*mongo.Store)(nil)
+	_ mirrorReads = (*mirror.Mirror)(nil)
 )
 
-// readTasks runs a tasks-family read on the store its flag names, falling
+// readFamily runs a family's read on the store its flag names, falling
 // back to MongoDB when the mirror is behind, fails or takes longer than
 // the bound; a sampled share is then shadowed on the other store (see
 // shadow.go). what names the read for a mismatch's record; ids are the
 // documents read by id (nil for a list).
-func readTasks[T any](ctx context.Context, s *Store, what string, ids []string, read func(context.Context, taskReads) (T, error), cmp comparer[T]) (T, error) {
-	const family = FamilyTasks
+func readFamily[T any](ctx context.Context, s *Store, family, what string, ids []string, read func(context.Context, mirrorReads) (T, error), cmp comparer[T]) (T, error) {
 	fromMongo := func(ctx context.Context) (T, error) { return read(ctx, s.mongo) }
 	if s.fromMirror(ctx, family, ids) {
 		fromMirror := func(ctx context.Context) (T, error) { return read(ctx, s.engine.Mirror()) }

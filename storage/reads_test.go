@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -32,7 +33,7 @@ func newTwoSources(t *testing.T, db *postgres.DB) twoSources {
 	e.SetReady()
 	return twoSources{
 		mongo:  New(m, Options{Engine: e}),
-		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: []string{FamilyTasks}}}),
+		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: []string{FamilyTasks, FamilyWatchlist}}}),
 		engine: e,
 	}
 }
@@ -254,10 +255,49 @@ func TestTaskReadsAgreeOnBothStores(t *testing.T) {
 						func(s *Store) (Summary, error) { return s.TaskSummary(ctx, u, team, time.UTC) })
 				}
 			}
-			st := two.mirror.ReadStates()[0]
-			if st.Family != FamilyTasks || st.Fallbacks != 0 || st.Served < int64(pages) {
-				t.Fatalf("tasks family on the mirror: %s, fallbacks %d, served %d; want no fallback and at least %d reads served",
-					st.ReadSetting, st.Fallbacks, st.Served, pages)
+			everything := func(_ context.Context, tasks []models.Task) ([]bool, error) {
+				out := make([]bool, len(tasks))
+				for i := range out {
+					out[i] = true
+				}
+				return out, nil
+			}
+			for _, u := range w.users {
+				pages += comparePaged(t, two, TaskList{Viewer: u, Scope: ScopeWatched, IncludeDone: true, Readable: everything})
+				same(t, two, "watchEntries "+u, func(a, b []models.WatchlistEntry) []Difference {
+					return diffDocs(a, b, func(w models.WatchlistEntry) string { return w.ID }, false)
+				}, func(s *Store) ([]models.WatchlistEntry, error) { return s.WatchEntries(ctx, u, ids) })
+				var after *string
+				for {
+					var pa, pb TaskPage
+					same(t, two, "watchlist "+u, comparePages, func(s *Store) (TaskPage, error) {
+						p, err := s.Watchlist(ctx, u, PageArgs{First: ptr(3), After: after}, everything)
+						if s == two.mongo {
+							pa = p
+						} else {
+							pb = p
+						}
+						return p, err
+					})
+					if ca, cb := must(pa.Count(ctx)), must(pb.Count(ctx)); ca != cb {
+						t.Fatalf("watchlist %s: totalCount %d vs %d", u, ca, cb)
+					}
+					if !pa.HasNextPage {
+						break
+					}
+					after = &pa.Edges[len(pa.Edges)-1].Cursor
+				}
+			}
+			for _, st := range two.mirror.ReadStates() {
+				if !ReadableFromPostgres(st.Family) {
+					continue
+				}
+				if st.Fallbacks != 0 || st.Served == 0 {
+					t.Fatalf("%s on the mirror: fallbacks %d, served %d; want no fallback", st.ReadSetting, st.Fallbacks, st.Served)
+				}
+			}
+			if st := two.mirror.ReadStates()[0]; st.Served < int64(pages) {
+				t.Fatalf("tasks: the mirror served %d reads, want at least the %d pages", st.Served, pages)
 			}
 			t.Logf("%d pages compared", pages)
 		})
@@ -314,6 +354,13 @@ func nodeIDs(p TaskPage) []string {
 		out[i] = e.Node.ID
 	}
 	return out
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // same reads from both sources and wants the same answer.

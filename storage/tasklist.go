@@ -52,7 +52,7 @@ type ReadFilter func(ctx context.Context, tasks []models.Task) ([]bool, error)
 
 // readable keeps the tasks with the given ids that filter allows, in order;
 // with no filter, none (failing closed).
-func (s *Store) readable(ctx context.Context, r taskReads, ids []string, filter ReadFilter) ([]string, []models.Task, error) {
+func (s *Store) readable(ctx context.Context, r mirrorReads, ids []string, filter ReadFilter) ([]string, []models.Task, error) {
 	if filter == nil || len(ids) == 0 {
 		return []string{}, nil, nil
 	}
@@ -121,13 +121,13 @@ func (s *Store) Tasks(ctx context.Context, l TaskList) (TaskPage, error) {
 	if l.Scope == ScopeWatched {
 		cmp = nil // its read filter belongs to the request: nothing to run after it
 	}
-	return readTasks(ctx, s, "tasks "+l.describe(), nil, func(ctx context.Context, r taskReads) (TaskPage, error) {
+	return readFamily(ctx, s, FamilyTasks, "tasks "+l.describe(), nil, func(ctx context.Context, r mirrorReads) (TaskPage, error) {
 		return s.listTasks(ctx, r, l, q, limit)
 	}, cmp)
 }
 
 // listTasks lists a page of tasks from one store.
-func (s *Store) listTasks(ctx context.Context, r taskReads, l TaskList, q mongo.TaskQuery, limit int) (TaskPage, error) {
+func (s *Store) listTasks(ctx context.Context, r mirrorReads, l TaskList, q mongo.TaskQuery, limit int) (TaskPage, error) {
 	var out TaskPage
 	if err := s.resolveScope(ctx, r, l, &q, &out); err != nil {
 		return out, err
@@ -136,7 +136,7 @@ func (s *Store) listTasks(ctx context.Context, r taskReads, l TaskList, q mongo.
 	countQ.After, countQ.Limit = nil, 0
 	out.Count = func(ctx context.Context) (int, error) {
 		n, err := r.CountTasks(ctx, countQ)
-		if err != nil && r != taskReads(s.mongo) && ctx.Err() == nil {
+		if err != nil && r != mirrorReads(s.mongo) && ctx.Err() == nil {
 			s.reads.fallback(FamilyTasks, "error")
 			n, err = s.mongo.CountTasks(ctx, countQ)
 		}
@@ -193,7 +193,7 @@ func compareAssignments(a, b []models.TaskAssignment) []Difference {
 	return diffDocs(a, b, func(x models.TaskAssignment) string { return x.ID }, false)
 }
 
-func (s *Store) resolveScope(ctx context.Context, r taskReads, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
+func (s *Store) resolveScope(ctx context.Context, r mirrorReads, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
 	switch l.Scope {
 	case ScopeCreatedByMe:
 		q.CreatedBy = l.Viewer
@@ -320,8 +320,8 @@ func (s *Store) TaskSummary(ctx context.Context, viewer, teamID string, loc *tim
 		l.Scope, l.TeamID = ScopeTeam, teamID
 	}
 	now := s.now()
-	return readTasks(ctx, s, fmt.Sprintf("taskSummary viewer=%s team=%s tz=%s", viewer, teamID, loc), nil,
-		func(ctx context.Context, r taskReads) (Summary, error) {
+	return readFamily(ctx, s, FamilyTasks, fmt.Sprintf("taskSummary viewer=%s team=%s tz=%s", viewer, teamID, loc), nil,
+		func(ctx context.Context, r mirrorReads) (Summary, error) {
 			q := mongo.TaskQuery{Now: now}
 			var page TaskPage
 			if err := s.resolveScope(ctx, r, l, &q, &page); err != nil {
@@ -396,41 +396,57 @@ func (s *Store) WatchTask(ctx context.Context, viewer, taskID string, on bool) (
 
 // WatchEntries returns the viewer's watch rows of the tasks.
 func (s *Store) WatchEntries(ctx context.Context, viewer string, taskIDs []string) ([]models.WatchlistEntry, error) {
-	w, err := s.mongo.WatchEntries(ctx, viewer, taskIDs)
-	return w, translate(err)
+	return readFamily(ctx, s, FamilyWatchlist, "watchEntries viewer="+viewer, nil,
+		func(ctx context.Context, r mirrorReads) ([]models.WatchlistEntry, error) {
+			return r.WatchEntries(ctx, viewer, taskIDs)
+		}, func(a, b []models.WatchlistEntry) []Difference {
+			return diffDocs(a, b, func(w models.WatchlistEntry) string { return w.ID }, false)
+		})
 }
 
 // Watchlist lists the viewer's watched tasks that filter lets them read,
 // most recently watched first (deleted tasks left out).
 func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs, filter ReadFilter) (TaskPage, error) {
-	var out TaskPage
 	limit, err := args.limit()
 	if err != nil {
-		return out, err
+		return TaskPage{}, err
 	}
-	rows, err := s.mongo.ActiveWatchEntries(ctx, viewer)
-	if err != nil {
-		return out, translate(err)
-	}
-	start := 0
+	afterID := ""
 	if args.After != nil {
 		c, err := decodeCursor(*args.After, 0)
 		if err != nil {
-			return out, err
+			return TaskPage{}, err
 		}
+		afterID = c.ID
+	}
+	// Not shadowed: the read filter belongs to the request.
+	return readFamily(ctx, s, FamilyWatchlist, "watchlist viewer="+viewer, nil,
+		func(ctx context.Context, r mirrorReads) (TaskPage, error) {
+			return s.watchlist(ctx, r, viewer, limit, afterID, filter)
+		}, nil)
+}
+
+func (s *Store) watchlist(ctx context.Context, r mirrorReads, viewer string, limit int, afterID string, filter ReadFilter) (TaskPage, error) {
+	var out TaskPage
+	rows, err := r.ActiveWatchEntries(ctx, viewer)
+	if err != nil {
+		return out, err
+	}
+	start := 0
+	if afterID != "" {
 		start = len(rows)
-		for i, r := range rows {
-			if r.ID == c.ID {
+		for i, row := range rows {
+			if row.ID == afterID {
 				start = i + 1
 				break
 			}
 		}
 	}
 	ids := make([]string, 0, len(rows))
-	for _, r := range rows {
-		ids = append(ids, r.TaskID)
+	for _, row := range rows {
+		ids = append(ids, row.TaskID)
 	}
-	ids, all, err := s.readable(ctx, s.mongo, ids, filter)
+	ids, all, err := s.readable(ctx, r, ids, filter)
 	if err != nil {
 		return out, err
 	}
@@ -442,14 +458,14 @@ func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs, fil
 		}
 	}
 	total := 0
-	for _, r := range rows {
-		if _, ok := byID[r.TaskID]; ok {
+	for _, row := range rows {
+		if _, ok := byID[row.TaskID]; ok {
 			total++
 		}
 	}
 	out.Count = func(context.Context) (int, error) { return total, nil }
-	for _, r := range rows[start:] {
-		t, ok := byID[r.TaskID]
+	for _, row := range rows[start:] {
+		t, ok := byID[row.TaskID]
 		if !ok {
 			continue
 		}
@@ -457,7 +473,7 @@ func (s *Store) Watchlist(ctx context.Context, viewer string, args PageArgs, fil
 			out.HasNextPage = true
 			break
 		}
-		out.Edges = append(out.Edges, Edge[models.Task]{Cursor: encodeCursor(r.ID), Node: t})
+		out.Edges = append(out.Edges, Edge[models.Task]{Cursor: encodeCursor(row.ID), Node: t})
 	}
 	return out, nil
 }

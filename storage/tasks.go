@@ -29,7 +29,7 @@ func (s *Store) Task(ctx context.Context, id string) (models.Task, error) {
 
 // TasksByIDs returns the tasks with these ids, in no particular order.
 func (s *Store) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error) {
-	return readTasks(ctx, s, "tasksByIds", ids, func(ctx context.Context, r taskReads) ([]models.Task, error) {
+	return readFamily(ctx, s, FamilyTasks, "tasksByIds", ids, func(ctx context.Context, r mirrorReads) ([]models.Task, error) {
 		return r.TasksByIDs(ctx, ids)
 	}, compareTasks)
 }
@@ -175,7 +175,7 @@ func (s *Store) updateTask(ctx context.Context, op *mirror.Op, actor string, bef
 
 // ActiveAssignments returns the active assignment of each task that has one.
 func (s *Store) ActiveAssignments(ctx context.Context, taskIDs []string) ([]models.TaskAssignment, error) {
-	return readTasks(ctx, s, "activeAssignments", nil, func(ctx context.Context, r taskReads) ([]models.TaskAssignment, error) {
+	return readFamily(ctx, s, FamilyTasks, "activeAssignments", nil, func(ctx context.Context, r mirrorReads) ([]models.TaskAssignment, error) {
 		return r.ActiveAssignmentsOfTasks(ctx, taskIDs)
 	}, compareAssignments)
 }

@@ -437,7 +437,7 @@ func equalPtr(a, b *string) bool {
 // AssignmentsInTeams returns the active assignments whose team context is
 // one of the teams.
 func (s *Store) AssignmentsInTeams(ctx context.Context, teamIDs []string) ([]models.TaskAssignment, error) {
-	return readTasks(ctx, s, "assignmentsInTeams", nil, func(ctx context.Context, r taskReads) ([]models.TaskAssignment, error) {
+	return readFamily(ctx, s, FamilyTasks, "assignmentsInTeams", nil, func(ctx context.Context, r mirrorReads) ([]models.TaskAssignment, error) {
 		return r.ActiveAssignmentsInTeams(ctx, teamIDs)
 	}, compareAssignments)
 }

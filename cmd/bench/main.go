@@ -213,7 +213,7 @@ func run() error {
 		default:
 			return fmt.Errorf("-sweeps: unknown setup %q", name)
 		}
-		rows, hwm, err := sweep(ctx, bin, name, sp, o.sizes)
+		rows, hwm, err := sweep(ctx, bin, name, sp, o.sizes, sweepReads)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func run() error {
 			return err
 		}
 		sp := serverSpec{mode: "sync", embedded: true, dataDir: filepath.Join(dir, "sweep-before")}
-		rows, _, err := sweep(ctx, beforeBin, "embedded@"+o.before, sp, o.sizes[:1])
+		rows, _, err := sweep(ctx, beforeBin, "embedded@"+o.before, sp, o.sizes[:1], sweepReads[:1]) // it has no read flags
 		if err != nil {
 			return err
 		}
@@ -502,7 +502,7 @@ func start(ctx context.Context, bin string, sp serverSpec) (*process, error) {
 		}
 	}
 	cmd.Env = append(cmd.Env, "ENV=development", "PORT="+strconv.Itoa(port), "DATA_DIR="+sp.dataDir,
-		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1",
+		"AUTH_DEV_LOGIN=true", "GOOGLE_OAUTH_CLIENT_ID=", "DUAL_WRITE_RETRY_DELAY=1", "ADMIN_EMAILS="+benchAdmin,
 		// The clients are one user each, as fast as they go: budgets and
 		// turns per client off (one request's own turns stay).
 		"REQUEST_RATE=0", "REQUEST_CONCURRENCY=0")
@@ -591,6 +591,9 @@ func login(base, email string) (*client, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	return &client{base: base, token: b.AccessToken, id: b.User.ID, http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
 }
+
+// benchAdmin flips the read sources in the sweep (setReadSource).
+const benchAdmin = "admin@bench.test"
 
 // benchUsers signs in the bench's two users: the viewer, whose tasks the
 // list reads, and the creator, whose load writes tasks for another user.

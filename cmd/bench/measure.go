@@ -25,6 +25,13 @@ const listQuery = `{ tasks(first: 100) { totalCount nodes {
 	createdBy { id name } updatedBy { id name } deferredDetails { deferredTill deferredBy { id name } }
 } } }`
 
+// taskQuery is one task with the list's selection.
+const taskQuery = `query($id: ID!) { task(id: $id) {
+	id displayId title status priority inWatchlist labels { id name color }
+	assignment { id team { id name } assignee { __typename ... on User { id name } ... on Team { id name } } }
+	createdBy { id name } updatedBy { id name } deferredDetails { deferredTill deferredBy { id name } }
+} }`
+
 const createQuery = `mutation($in: CreateTaskInput!) { createTask(input: $in) { id } }`
 const updateQuery = `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { id } }`
 
@@ -33,7 +40,9 @@ const updateQuery = `mutation($id: ID!, $t: String!) { updateTask(id: $id, input
 type fixture struct {
 	srv             *process
 	viewer, creator *client
-	labels          []string
+	// admin sets the read sources; signed in on first use.
+	admin  *client
+	labels []string
 	ids             []string
 }
 
@@ -113,6 +122,31 @@ func (f *fixture) grow(ctx context.Context, n int) error {
 
 func (f *fixture) list(int, int) error { return f.viewer.do(listQuery, nil, nil) }
 
+// task reads one of the viewer's tasks by id, with the list's selection.
+func (f *fixture) task(k, i int) error {
+	return f.viewer.do(taskQuery, map[string]any{"id": f.ids[(k+i*7)%len(f.ids)]}, nil)
+}
+
+// readFrom sets the source and shadow share of the families the list
+// reads (tasks, watchlist), as an admin does at run time; the instance
+// that takes the mutation follows at once.
+func (f *fixture) readFrom(source string, shadow int) error {
+	if f.admin == nil {
+		a, err := login(f.srv.base, benchAdmin)
+		if err != nil {
+			return err
+		}
+		f.admin = a
+	}
+	for _, family := range []string{"TASKS", "WATCHLIST"} {
+		if err := f.admin.do(`mutation($f: ReadFamily!, $s: ReadSource!, $p: Int!) { setReadSource(family: $f, source: $s, shadowPercent: $p) { families { family } } }`,
+			map[string]any{"f": family, "s": source, "p": shadow}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // create makes a task for the creator, so the viewer's list stays as seeded.
 func (f *fixture) create(k, i int) error {
 	in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": f.labelPair(i), "assignee": map[string]any{"userId": f.creator.id}}
@@ -136,6 +170,8 @@ func (f *fixture) op(name string, c int) func(k, i int) error {
 	switch name {
 	case "list":
 		return f.list
+	case "task":
+		return f.task
 	case "updateTask":
 		return f.update(c)
 	default:

@@ -218,6 +218,25 @@ func (r *runReport) sweepVerdicts() []verdict {
 				float64(s.r.p50) <= beforeMargin*float64(b.r.p50)})
 		}
 	}
+	if s := r.sweepAt("embedded", "list@pg", 5000); s != nil {
+		vs = append(vs, verdict{"embedded, 5,000 tasks, tasks read from the SQLite mirror: list p50 ≤ 100ms (issue 14)",
+			s.r.p50.Round(100 * time.Microsecond).String(), s.r.p50 <= 100*time.Millisecond})
+	}
+	for _, setup := range o.sweeps {
+		if len(o.sizes) == 0 {
+			break
+		}
+		last := o.sizes[len(o.sizes)-1]
+		for _, pair := range [][2]string{{"list", "list+shadow"}, {"list@pg", "list@pg+shadow"}} {
+			base, shadowed := r.sweepAt(setup, pair[0], last), r.sweepAt(setup, pair[1], last)
+			if base == nil || shadowed == nil {
+				continue
+			}
+			vs = append(vs, verdict{fmt.Sprintf("%s, %d tasks: %s p50 within 10 %% of %s (issue 14)", setup, last, pair[1], pair[0]),
+				fmt.Sprintf("%v vs %v", shadowed.r.p50.Round(100*time.Microsecond), base.r.p50.Round(100*time.Microsecond)),
+				float64(shadowed.r.p50) <= 1.1*float64(base.r.p50)})
+		}
+	}
 	for _, m := range r.memory {
 		vs = append(vs, verdict{fmt.Sprintf("%s: peak RSS < %d MB", m.setup, m.limit>>20),
 			fmt.Sprintf("%.0f MB", float64(m.peak)/(1<<20)), m.peak < m.limit})

@@ -19,13 +19,41 @@ type sweepRow struct {
 // samples per operation at each size of the sweep, from one client: the
 // list is slow at the big sizes today (seconds), createTask fast, and a
 // fixed count keeps createTask from growing the data between sizes.
-var samples = map[string]int{"list": 15, "updateTask": 30, "createTask": 40}
+var samples = map[string]int{"list": 15, "task": 30, "updateTask": 30, "createTask": 40}
+
+// sweepRead is a read measured in the sweep: from one source, shadowed
+// at a share.
+type sweepRead struct {
+	op, source string
+	shadow     int
+}
+
+// name is the row's operation: "list" is from MongoDB unshadowed (the
+// baseline the other rows are compared with), "list@pg" from PostgreSQL,
+// "+shadow" with every read shadowed on the other store.
+func (r sweepRead) name() string {
+	n := r.op
+	if r.source == "POSTGRES" {
+		n += "@pg"
+	}
+	if r.shadow > 0 {
+		n += "+shadow"
+	}
+	return n
+}
+
+// sweepReads are the reads of each size, in order; the writes follow with
+// the tasks family back on MongoDB.
+var sweepReads = []sweepRead{
+	{"list", "MONGODB", 0}, {"task", "MONGODB", 0}, {"list", "POSTGRES", 0}, {"task", "POSTGRES", 0},
+	{"list", "POSTGRES", 100}, {"list", "MONGODB", 100},
+}
 
 // sweep starts one server of sp and grows its viewer's tasks through each
 // size, measuring each operation at each: latency, server CPU and MongoDB
 // commands per request (with the commands that took longest). It returns
 // the server's peak RSS.
-func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int) ([]sweepRow, int64, error) {
+func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, reads []sweepRead) ([]sweepRow, int64, error) {
 	srv, err := start(ctx, bin, sp)
 	if err != nil {
 		return nil, 0, err
@@ -43,16 +71,38 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int) ([
 			return nil, 0, err
 		}
 		fmt.Fprintf(os.Stderr, "  grown in %v\n", time.Since(t0).Round(time.Second))
-		for _, op := range ops {
+		measure := func(op, label string) error {
 			fn := f.op(op, 1)
-			r := sample(ctx, op, name, samples[op], srv.cpuTime, fn)
-			t, err := roundTrips(ctx, srv, op, name, 5, 0, func(i int) error { return fn(0, 200000+i) })
+			r := sample(ctx, label, name, samples[op], srv.cpuTime, fn)
+			t, err := roundTrips(ctx, srv, label, name, 5, 0, func(i int) error { return fn(0, 200000+i) })
 			if err != nil {
-				return nil, 0, err
+				return err
 			}
-			fmt.Fprintf(os.Stderr, "  %-10s %5d tasks  p50 %v  cpu/req %v  round trips %s\n    slowest: %s\n", op, size,
+			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  cpu/req %v  round trips %s\n    slowest: %s\n", label, size,
 				r.p50.Round(100*time.Microsecond), r.cpu.Round(10*time.Microsecond), t, t.slowest(4))
 			rows = append(rows, sweepRow{setup: name, tasks: size, r: r, t: t})
+			return nil
+		}
+		flips := slices.ContainsFunc(reads, func(r sweepRead) bool { return r.source != "MONGODB" || r.shadow > 0 })
+		for _, rd := range reads {
+			if flips {
+				if err := f.readFrom(rd.source, rd.shadow); err != nil {
+					return nil, 0, fmt.Errorf("setReadSource: %w", err)
+				}
+			}
+			if err := measure(rd.op, rd.name()); err != nil {
+				return nil, 0, err
+			}
+		}
+		if flips {
+			if err := f.readFrom("MONGODB", 0); err != nil {
+				return nil, 0, fmt.Errorf("setReadSource: %w", err)
+			}
+		}
+		for _, op := range ops[1:] {
+			if err := measure(op, op); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
 	return rows, srv.peakRSS(), nil

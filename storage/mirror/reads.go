@@ -330,3 +330,24 @@ func (m *Mirror) ActiveWatchEntries(ctx context.Context, userID string) ([]model
 	}
 	return out, nil
 }
+
+// WatchEntries returns the user's watch rows (active or not) of the tasks,
+// or of every task when taskIDs is nil.
+func (m *Mirror) WatchEntries(ctx context.Context, userID string, taskIDs []string) ([]models.WatchlistEntry, error) {
+	if taskIDs != nil && len(taskIDs) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.WatchlistRow
+	q := m.db.NewSelect().Model(&rows).Where("user_id = ?", userID)
+	if taskIDs != nil {
+		q = q.Where("task_id IN (?)", bun.List(taskIDs))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: watchlist: %w", err)
+	}
+	out := make([]models.WatchlistEntry, len(rows))
+	for i := range rows {
+		out[i] = WatchlistOf(&rows[i])
+	}
+	return out, nil
+}
