@@ -2591,15 +2591,15 @@ A group of reads that moves from MongoDB to PostgreSQL as one.
 enum ReadFamily {
   "Tasks by id, task lists (every scope, filter and order), totals, taskSummary, assignments."
   TASKS
-  "Teams, members and roles."
+  "Teams by id, memberships, members and their counts (role grants, which decide permissions, are read from MongoDB)."
   TEAMS
-  "Users and user search."
+  "Users by id, user search and its count."
   USERS
-  "Labels."
+  "Labels by id, the label list and its count."
   LABELS
-  "The watchlist."
+  "The watchlist, inWatchlist, and the WATCHED scope's watch entries."
   WATCHLIST
-  "Audit logs and activity."
+  "Audit logs, task and team activity, and their counts."
   AUDIT
 }
 

@@ -437,15 +437,15 @@ type ReadFamily string
 const (
 	// Tasks by id, task lists (every scope, filter and order), totals, taskSummary, assignments.
 	ReadFamilyTasks ReadFamily = "TASKS"
-	// Teams, members and roles.
+	// Teams by id, memberships, members and their counts (role grants, which decide permissions, are read from MongoDB).
 	ReadFamilyTeams ReadFamily = "TEAMS"
-	// Users and user search.
+	// Users by id, user search and its count.
 	ReadFamilyUsers ReadFamily = "USERS"
-	// Labels.
+	// Labels by id, the label list and its count.
 	ReadFamilyLabels ReadFamily = "LABELS"
-	// The watchlist.
+	// The watchlist, inWatchlist, and the WATCHED scope's watch entries.
 	ReadFamilyWatchlist ReadFamily = "WATCHLIST"
-	// Audit logs and activity.
+	// Audit logs, task and team activity, and their counts.
 	ReadFamilyAudit ReadFamily = "AUDIT"
 )
 

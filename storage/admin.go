@@ -119,8 +119,11 @@ func (s *Store) UpdateLabel(ctx context.Context, actor string, before, after mod
 
 // LabelsByIDs returns the labels with these ids, deleted ones included.
 func (s *Store) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error) {
-	l, err := s.mongo.LabelsByIDs(ctx, ids)
-	return l, translate(err)
+	return readFamily(ctx, s, FamilyLabels, "labelsByIds", ids, func(ctx context.Context, r mirrorReads) ([]models.Label, error) {
+		return r.LabelsByIDs(ctx, ids)
+	}, func(a, b []models.Label) []Difference {
+		return diffDocs(a, b, func(l models.Label) string { return l.ID }, false)
+	})
 }
 
 // AuditLogs lists audit entries, newest first.
@@ -131,8 +134,10 @@ func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Pa
 		return page, nil, err
 	}
 	count := func(ctx context.Context) (int, error) {
-		n, err := s.mongo.CountAuditLogs(ctx, f.query())
-		return int(n), translate(err)
+		n, err := readFamily(ctx, s, FamilyAudit, fmt.Sprintf("countAuditLogs %+v", f.query()), nil,
+			func(ctx context.Context, r mirrorReads) (int64, error) { return r.CountAuditLogs(ctx, f.query()) },
+			func(a, b int64) []Difference { return diffValues("(count)", a, b) })
+		return int(n), err
 	}
 	q := f.query()
 	q.Limit = limit + 1
@@ -151,9 +156,13 @@ func (s *Store) AuditLogs(ctx context.Context, f AuditFilter, args PageArgs) (Pa
 		}
 		q.AfterTime, q.AfterID = t, c.ID
 	}
-	logs, err := s.mongo.ListAuditLogs(ctx, q)
+	logs, err := readFamily(ctx, s, FamilyAudit, fmt.Sprintf("auditLogs %+v", q), nil,
+		func(ctx context.Context, r mirrorReads) ([]models.AuditLog, error) { return r.ListAuditLogs(ctx, q) },
+		func(a, b []models.AuditLog) []Difference {
+			return diffDocs(a, b, func(l models.AuditLog) string { return l.ID }, true)
+		})
 	if err != nil {
-		return page, nil, translate(err)
+		return page, nil, err
 	}
 	logs, page.HasNextPage = trim(logs, limit)
 	page.Edges = make([]Edge[models.AuditLog], len(logs))
@@ -186,15 +195,17 @@ func (s *Store) SearchUsers(ctx context.Context, us UserSearch, args PageArgs) (
 		{Search: us.Search, NotIn: us.Teammates},
 	}
 	count := func(ctx context.Context) (int, error) {
-		total := 0
-		for _, g := range groups {
-			n, err := s.mongo.CountUsers(ctx, g)
-			if err != nil {
-				return 0, translate(err)
+		return readFamily(ctx, s, FamilyUsers, "countUsers search="+us.Search, nil, func(ctx context.Context, r mirrorReads) (int, error) {
+			total := 0
+			for _, g := range groups {
+				n, err := r.CountUsers(ctx, g)
+				if err != nil {
+					return 0, err
+				}
+				total += int(n)
 			}
-			total += int(n)
-		}
-		return total, nil
+			return total, nil
+		}, func(a, b int) []Difference { return diffValues("(count)", a, b) })
 	}
 	start := 0
 	if args.After != nil {
@@ -212,17 +223,22 @@ func (s *Store) SearchUsers(ctx context.Context, us UserSearch, args PageArgs) (
 		}
 		groups[start].AfterName, groups[start].AfterID = name, c.ID
 	}
-	for gi := start; gi < len(groups) && len(page.Edges) <= limit && limit > 0; gi++ {
-		g := groups[gi]
-		g.Limit = limit + 1 - len(page.Edges)
-		users, err := s.mongo.SearchUsers(ctx, g)
-		if err != nil {
-			return page, nil, translate(err)
-		}
-		for _, u := range users {
-			page.Edges = append(page.Edges, Edge[models.User]{Cursor: encodeCursor(u.ID, strp(fmt.Sprint(gi)), strp(u.Name)), Node: u})
-		}
-	}
-	page.Edges, page.HasNextPage = trim(page.Edges, limit)
-	return page, count, nil
+	page, err = readFamily(ctx, s, FamilyUsers, fmt.Sprintf("searchUsers search=%s teammates=%v", us.Search, us.Teammates), nil,
+		func(ctx context.Context, r mirrorReads) (Page[models.User], error) {
+			var page Page[models.User]
+			for gi := start; gi < len(groups) && len(page.Edges) <= limit && limit > 0; gi++ {
+				g := groups[gi]
+				g.Limit = limit + 1 - len(page.Edges)
+				users, err := r.SearchUsers(ctx, g)
+				if err != nil {
+					return page, err
+				}
+				for _, u := range users {
+					page.Edges = append(page.Edges, Edge[models.User]{Cursor: encodeCursor(u.ID, strp(fmt.Sprint(gi)), strp(u.Name)), Node: u})
+				}
+			}
+			page.Edges, page.HasNextPage = trim(page.Edges, limit)
+			return page, nil
+		}, comparePage(func(u models.User) string { return u.ID }))
+	return page, count, err
 }

@@ -49,6 +49,10 @@ const (
 var mirrorReadable = map[string][]string{
 	FamilyTasks:     {mongo.CollTasks, mongo.CollTaskDetails, mongo.CollTeams, mongo.CollWatchlist},
 	FamilyWatchlist: {mongo.CollWatchlist, mongo.CollTasks},
+	FamilyLabels:    {mongo.CollLabels},
+	FamilyUsers:     {mongo.CollUsers},
+	FamilyTeams:     {mongo.CollTeams, mongo.CollUserTeamDetails},
+	FamilyAudit:     {mongo.CollAuditLogs},
 }
 
 // ReadableFromPostgres reports whether a family has a PostgreSQL read path.
@@ -300,6 +304,18 @@ type mirrorReads interface {
 	TeamsWithPOC(ctx context.Context, userIDs []string) ([]models.Team, error)
 	ActiveWatchEntries(ctx context.Context, userID string) ([]models.WatchlistEntry, error)
 	WatchEntries(ctx context.Context, userID string, taskIDs []string) ([]models.WatchlistEntry, error)
+	LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error)
+	ListLabels(ctx context.Context, q mongo.LabelQuery) ([]models.Label, error)
+	CountLabels(ctx context.Context, search string) (int64, error)
+	UsersByIDs(ctx context.Context, ids []string) ([]models.User, error)
+	SearchUsers(ctx context.Context, q mongo.UserQuery) ([]models.User, error)
+	CountUsers(ctx context.Context, q mongo.UserQuery) (int64, error)
+	TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error)
+	MembershipsOfUsers(ctx context.Context, userIDs []string) ([]models.TeamMembership, error)
+	MembershipsOfTeams(ctx context.Context, teamIDs []string, q *mongo.MembersQuery) ([]models.TeamMembership, error)
+	CountMembers(ctx context.Context, teamID string) (int64, error)
+	ListAuditLogs(ctx context.Context, q mongo.AuditQuery) ([]models.AuditLog, error)
+	CountAuditLogs(ctx context.Context, q mongo.AuditQuery) (int64, error)
 }
 
 var (

@@ -31,9 +31,17 @@ func newTwoSources(t *testing.T, db *postgres.DB) twoSources {
 	}
 	e := mirror.NewEngine(m, mirror.New(db), mirror.EngineOptions{Enabled: true})
 	e.SetReady()
+	// The seeds, as serve copies them.
+	if _, err := e.Backfill(t.Context(), []string{mirror.Labels, mirror.Roles}, 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	families, err := ReadDefaults([]string{"all"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return twoSources{
 		mongo:  New(m, Options{Engine: e}),
-		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: []string{FamilyTasks, FamilyWatchlist}}}),
+		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: families}}),
 		engine: e,
 	}
 }
@@ -77,8 +85,8 @@ func mixedWorkload(t *testing.T, s *Store, rng *rand.Rand, n int) world {
 	t.Helper()
 	ctx := t.Context()
 	w := world{}
-	for range 4 {
-		u, err := s.SignInByEmail(ctx, fmt.Sprintf("u%d@example.com", rng.IntN(1e9)), "U")
+	for _, name := range []string{"Ann Example", "ann example", "Bob", "Ann Example"} { // ties in the user search's order
+		u, err := s.SignInByEmail(ctx, fmt.Sprintf("u%d@example.com", rng.IntN(1e9)), name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,6 +171,16 @@ func mixedWorkload(t *testing.T, s *Store, rng *rand.Rand, n int) world {
 				}
 			}
 		}
+	}
+	// A deleted team: its POC no longer sees the tasks assigned to it.
+	team, err := s.Team(ctx, w.teams[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := team
+	gone.IsDeleted = true
+	if _, err := s.UpdateTeam(ctx, w.users[0], team, gone); err != nil {
+		t.Fatal(err)
 	}
 	return w
 }
@@ -288,6 +306,8 @@ func TestTaskReadsAgreeOnBothStores(t *testing.T) {
 					after = &pa.Edges[len(pa.Edges)-1].Cursor
 				}
 			}
+			compareLabelsAndUsers(t, two, w)
+			compareTeamsAndAudit(t, two, w)
 			for _, st := range two.mirror.ReadStates() {
 				if !ReadableFromPostgres(st.Family) {
 					continue
@@ -376,5 +396,124 @@ func same[T any](t *testing.T, two twoSources, what string, cmp comparer[T], rea
 	}
 	if d := cmp(a, b); len(d) > 0 {
 		t.Fatalf("%s differs: %+v\nmongodb: %+v\nmirror:  %+v", what, d, a, b)
+	}
+}
+
+// compareLabelsAndUsers compares the labels and users families: every
+// page of the label list (with searches, LIKE's wildcards among them),
+// the counts, by ids, and the user search in both groups.
+func compareLabelsAndUsers(t *testing.T, two twoSources, w world) {
+	t.Helper()
+	ctx := t.Context()
+	for i, name := range []string{"Ops 100%", "ops_team", "Alpha", "alpha", "Zed"} {
+		if _, err := two.mongo.CreateLabel(ctx, w.users[0], name, fmt.Sprintf("#00000%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	labelPage := comparePage(func(l models.Label) string { return l.ID })
+	var all []string
+	for _, search := range []string{"", "ops", "%", "_", "ALPHA", "no such"} {
+		var after *string
+		for {
+			var got Page[models.Label]
+			same(t, two, "labels "+search, labelPage, func(s *Store) (Page[models.Label], error) {
+				p, err := s.Labels(ctx, LabelFilter{Search: search}, PageArgs{First: ptr(2), After: after})
+				got = p
+				return p, err
+			})
+			for _, e := range got.Edges {
+				all = append(all, e.Node.ID)
+			}
+			if !got.HasNextPage {
+				break
+			}
+			after = &got.Edges[len(got.Edges)-1].Cursor
+		}
+		same(t, two, "countLabels "+search, func(a, b int) []Difference { return diffValues("count", a, b) },
+			func(s *Store) (int, error) { return s.CountLabels(ctx, LabelFilter{Search: search}) })
+	}
+	same(t, two, "labelsByIds", func(a, b []models.Label) []Difference {
+		return diffDocs(a, b, func(l models.Label) string { return l.ID }, false)
+	}, func(s *Store) ([]models.Label, error) { return s.LabelsByIDs(ctx, append(all, w.labels...)) })
+	same(t, two, "usersByIds", func(a, b []models.User) []Difference {
+		return diffDocs(a, b, func(u models.User) string { return u.ID }, false)
+	}, func(s *Store) ([]models.User, error) { return s.UsersByIDs(ctx, w.users) })
+	userPage := comparePage(func(u models.User) string { return u.ID })
+	for _, search := range []string{"ann", "EXAMPLE", "nobody"} {
+		var after *string
+		for {
+			var got Page[models.User]
+			same(t, two, "searchUsers "+search, userPage, func(s *Store) (Page[models.User], error) {
+				p, _, err := s.SearchUsers(ctx, UserSearch{Search: search, Teammates: w.users[1:3]}, PageArgs{First: ptr(1), After: after})
+				got = p
+				return p, err
+			})
+			if !got.HasNextPage {
+				break
+			}
+			after = &got.Edges[len(got.Edges)-1].Cursor
+		}
+	}
+}
+
+// compareTeamsAndAudit compares the teams and audit families: teams by
+// id, memberships both ways, every page of each team's members with the
+// count, and every page of the audit log under several filters.
+func compareTeamsAndAudit(t *testing.T, two twoSources, w world) {
+	t.Helper()
+	ctx := t.Context()
+	same(t, two, "teamsByIds", func(a, b []models.Team) []Difference {
+		return diffDocs(a, b, func(x models.Team) string { return x.ID }, false)
+	}, func(s *Store) ([]models.Team, error) { return s.TeamsByIDs(ctx, w.teams) })
+	same(t, two, "memberships", compareMemberships, func(s *Store) ([]models.TeamMembership, error) { return s.Memberships(ctx, w.teams) })
+	same(t, two, "membershipsOfUsers", compareMemberships, func(s *Store) ([]models.TeamMembership, error) {
+		return s.MembershipsOfUsers(ctx, w.users)
+	})
+	memberPage := comparePage(func(m models.TeamMember) string { return m.UserID })
+	for _, team := range w.teams {
+		var after *string
+		for first := true; ; first = false {
+			var got Page[models.TeamMember]
+			var counts []int
+			same(t, two, "members "+team, memberPage, func(s *Store) (Page[models.TeamMember], error) {
+				p, count, err := s.Members(ctx, team, PageArgs{First: ptr(1), After: after})
+				if err == nil && first {
+					counts = append(counts, must(count(ctx)))
+				}
+				got = p
+				return p, err
+			})
+			if first && counts[0] != counts[1] {
+				t.Fatalf("members %s: totalCount %d vs %d", team, counts[0], counts[1])
+			}
+			if !got.HasNextPage {
+				break
+			}
+			after = &got.Edges[len(got.Edges)-1].Cursor
+		}
+	}
+	logPage := comparePage(func(l models.AuditLog) string { return l.ID })
+	for _, f := range []AuditFilter{{}, {Action: "task_created"}, {ActorID: w.users[1]}, {TeamID: w.teams[0]},
+		{Since: ptr(time.Now().Add(-time.Hour)), Until: ptr(time.Now().Add(time.Hour))}} {
+		var after *string
+		for first := true; ; first = false {
+			var got Page[models.AuditLog]
+			var counts []int
+			same(t, two, fmt.Sprintf("auditLogs %+v", f), logPage, func(s *Store) (Page[models.AuditLog], error) {
+				p, count, err := s.AuditLogs(ctx, f, PageArgs{First: ptr(25), After: after})
+				if err == nil && first {
+					counts = append(counts, must(count(ctx)))
+				}
+				got = p
+				return p, err
+			})
+			if first && counts[0] != counts[1] {
+				t.Fatalf("auditLogs %+v: totalCount %d vs %d", f, counts[0], counts[1])
+			}
+			if !got.HasNextPage {
+				break
+			}
+			after = &got.Edges[len(got.Edges)-1].Cursor
+		}
 	}
 }

@@ -223,9 +223,17 @@ func sortedStrings(v reflect.Value) []string {
 	return out
 }
 
-// diffValues compares two values of one struct type as one document.
+// diffValues compares two values of one type as one document: a struct
+// field by field, anything else as a whole ("value").
 func diffValues(id string, a, b any) []Difference {
-	if f := diffFields(reflect.ValueOf(a), reflect.ValueOf(b), ""); len(f) > 0 {
+	x, y := reflect.ValueOf(a), reflect.ValueOf(b)
+	if x.Kind() != reflect.Struct {
+		if sameValue(x, y) {
+			return nil
+		}
+		return []Difference{{ID: id, Fields: []string{"value"}}}
+	}
+	if f := diffFields(x, y, ""); len(f) > 0 {
 		return []Difference{{ID: id, Fields: f}}
 	}
 	return nil

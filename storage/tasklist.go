@@ -168,22 +168,28 @@ func (l TaskList) describe() string {
 		l.DueBefore, l.DueAfter, l.Order, l.Desc, first, after)
 }
 
+// comparePage compares two pages of documents with ids: the same
+// documents in the same order, and the same answer to "is there more".
+func comparePage[D any](id func(D) string) comparer[Page[D]] {
+	return func(a, b Page[D]) []Difference {
+		nodes := func(p Page[D]) []D {
+			out := make([]D, len(p.Edges))
+			for i, e := range p.Edges {
+				out[i] = e.Node
+			}
+			return out
+		}
+		d := diffDocs(nodes(a), nodes(b), id, true)
+		if a.HasNextPage != b.HasNextPage {
+			d = append(d, Difference{ID: "(page)", Fields: []string{"hasNextPage"}})
+		}
+		return d
+	}
+}
+
 // comparePages compares two pages: the same tasks in the same order, and
 // the same answer to "is there more".
-func comparePages(a, b TaskPage) []Difference {
-	nodes := func(p TaskPage) []models.Task {
-		out := make([]models.Task, len(p.Edges))
-		for i, e := range p.Edges {
-			out[i] = e.Node
-		}
-		return out
-	}
-	d := diffDocs(nodes(a), nodes(b), taskID, true)
-	if a.HasNextPage != b.HasNextPage {
-		d = append(d, Difference{ID: "(page)", Fields: []string{"hasNextPage"}})
-	}
-	return d
-}
+func comparePages(a, b TaskPage) []Difference { return comparePage(taskID)(a.Page, b.Page) }
 
 func taskID(t models.Task) string { return t.ID }
 
@@ -194,6 +200,17 @@ func compareAssignments(a, b []models.TaskAssignment) []Difference {
 }
 
 func (s *Store) resolveScope(ctx context.Context, r mirrorReads, l TaskList, q *mongo.TaskQuery, out *TaskPage) error {
+	if sq, ok := r.(interface{ ScopesInQuery() bool }); ok && sq.ScopesInQuery() {
+		switch l.Scope {
+		case ScopeTeam:
+			q.InTeam = l.TeamID
+			return nil
+		case ScopeWatched, ScopeCreatedByMe:
+		default: // ASSIGNED_TO_ME, as below
+			q.AssignedTo = l.Viewer
+			return nil
+		}
+	}
 	switch l.Scope {
 	case ScopeCreatedByMe:
 		q.CreatedBy = l.Viewer

@@ -17,9 +17,9 @@ func (s *Store) Team(ctx context.Context, id string) (models.Team, error) {
 	if !models.ValidID(id) {
 		return models.Team{}, invalid("id", "not a team id")
 	}
-	teams, err := s.mongo.TeamsByIDs(ctx, []string{id})
+	teams, err := s.TeamsByIDs(ctx, []string{id})
 	if err != nil {
-		return models.Team{}, translate(err)
+		return models.Team{}, err
 	}
 	if len(teams) == 0 || teams[0].IsDeleted {
 		return models.Team{}, fmt.Errorf("%w: team %s", ErrNotFound, id)
@@ -301,8 +301,13 @@ func (s *Store) AddMembers(ctx context.Context, actor, teamID string, userIDs []
 
 // Memberships returns the active memberships of the teams, in join order.
 func (s *Store) Memberships(ctx context.Context, teamIDs []string) ([]models.TeamMembership, error) {
-	m, err := s.mongo.MembershipsOfTeams(ctx, teamIDs, nil)
-	return m, translate(err)
+	return readFamily(ctx, s, FamilyTeams, "memberships", nil, func(ctx context.Context, r mirrorReads) ([]models.TeamMembership, error) {
+		return r.MembershipsOfTeams(ctx, teamIDs, nil)
+	}, compareMemberships)
+}
+
+func compareMemberships(a, b []models.TeamMembership) []Difference {
+	return diffDocs(a, b, func(m models.TeamMembership) string { return m.ID }, false)
 }
 
 // RemoveMember takes userID out of the team. The member's unfinished tasks
@@ -450,8 +455,10 @@ func (s *Store) Members(ctx context.Context, teamID string, args PageArgs) (Page
 		return page, nil, err
 	}
 	count := func(ctx context.Context) (int, error) {
-		n, err := s.mongo.CountMembers(ctx, teamID)
-		return int(n), translate(err)
+		n, err := readFamily(ctx, s, FamilyTeams, "countMembers team="+teamID, nil, func(ctx context.Context, r mirrorReads) (int64, error) {
+			return r.CountMembers(ctx, teamID)
+		}, func(a, b int64) []Difference { return diffValues("(count)", a, b) })
+		return int(n), err
 	}
 	q := mongo.MembersQuery{TeamID: teamID, Limit: limit + 1}
 	if args.After != nil {
@@ -469,9 +476,14 @@ func (s *Store) Members(ctx context.Context, teamID string, args PageArgs) (Page
 		}
 		q.AfterCreatedAt, q.AfterID = t, c.ID
 	}
-	ms, err := s.mongo.MembershipsOfTeams(ctx, []string{teamID}, &q)
+	ms, err := readFamily(ctx, s, FamilyTeams, fmt.Sprintf("members team=%s after=%s first=%d", teamID, q.AfterID, limit), nil,
+		func(ctx context.Context, r mirrorReads) ([]models.TeamMembership, error) {
+			return r.MembershipsOfTeams(ctx, []string{teamID}, &q)
+		}, func(a, b []models.TeamMembership) []Difference {
+			return diffDocs(a, b, func(m models.TeamMembership) string { return m.ID }, true)
+		})
 	if err != nil {
-		return page, nil, translate(err)
+		return page, nil, err
 	}
 	ms, page.HasNextPage = trim(ms, limit)
 	page.Edges = make([]Edge[models.TeamMember], len(ms))

@@ -109,9 +109,9 @@ func (s *Store) GrantGlobalRole(ctx context.Context, userID string, name models.
 
 // User returns one user.
 func (s *Store) User(ctx context.Context, id string) (models.User, error) {
-	users, err := s.mongo.UsersByIDs(ctx, []string{id})
+	users, err := s.UsersByIDs(ctx, []string{id})
 	if err != nil {
-		return models.User{}, translate(err)
+		return models.User{}, err
 	}
 	if len(users) == 0 {
 		return models.User{}, fmt.Errorf("%w: user %s", ErrNotFound, id)
@@ -121,8 +121,11 @@ func (s *Store) User(ctx context.Context, id string) (models.User, error) {
 
 // UsersByIDs returns the users with these ids, in no particular order.
 func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]models.User, error) {
-	users, err := s.mongo.UsersByIDs(ctx, ids)
-	return users, translate(err)
+	return readFamily(ctx, s, FamilyUsers, "usersByIds", ids, func(ctx context.Context, r mirrorReads) ([]models.User, error) {
+		return r.UsersByIDs(ctx, ids)
+	}, func(a, b []models.User) []Difference {
+		return diffDocs(a, b, func(u models.User) string { return u.ID }, false)
+	})
 }
 
 // ActiveRolesOfUsers returns the active role grants of the users.
@@ -147,14 +150,18 @@ func (s *Store) IsGlobalAdmin(ctx context.Context, userID string) (bool, error) 
 
 // MembershipsOfUsers returns the active team memberships of the users.
 func (s *Store) MembershipsOfUsers(ctx context.Context, userIDs []string) ([]models.TeamMembership, error) {
-	ms, err := s.mongo.MembershipsOfUsers(ctx, userIDs)
-	return ms, translate(err)
+	return readFamily(ctx, s, FamilyTeams, "membershipsOfUsers", nil, func(ctx context.Context, r mirrorReads) ([]models.TeamMembership, error) {
+		return r.MembershipsOfUsers(ctx, userIDs)
+	}, compareMemberships)
 }
 
 // TeamsByIDs returns the teams with these ids, in no particular order.
 func (s *Store) TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error) {
-	teams, err := s.mongo.TeamsByIDs(ctx, ids)
-	return teams, translate(err)
+	return readFamily(ctx, s, FamilyTeams, "teamsByIds", ids, func(ctx context.Context, r mirrorReads) ([]models.Team, error) {
+		return r.TeamsByIDs(ctx, ids)
+	}, func(a, b []models.Team) []Difference {
+		return diffDocs(a, b, func(t models.Team) string { return t.ID }, false)
+	})
 }
 
 func localPart(email string) string {

@@ -127,9 +127,9 @@ func (f *fixture) task(k, i int) error {
 	return f.viewer.do(taskQuery, map[string]any{"id": f.ids[(k+i*7)%len(f.ids)]}, nil)
 }
 
-// readFrom sets the source and shadow share of the families the list
-// reads (tasks, watchlist), as an admin does at run time; the instance
-// that takes the mutation follows at once.
+// readFrom sets the source and shadow share of every read family, as an
+// admin does at run time; the instance that takes the mutation follows at
+// once.
 func (f *fixture) readFrom(source string, shadow int) error {
 	if f.admin == nil {
 		a, err := login(f.srv.base, benchAdmin)
@@ -138,7 +138,7 @@ func (f *fixture) readFrom(source string, shadow int) error {
 		}
 		f.admin = a
 	}
-	for _, family := range []string{"TASKS", "WATCHLIST"} {
+	for _, family := range []string{"TASKS", "TEAMS", "USERS", "LABELS", "WATCHLIST", "AUDIT"} {
 		if err := f.admin.do(`mutation($f: ReadFamily!, $s: ReadSource!, $p: Int!) { setReadSource(family: $f, source: $s, shadowPercent: $p) { families { family } } }`,
 			map[string]any{"f": family, "s": source, "p": shadow}, nil); err != nil {
 			return err

@@ -174,6 +174,12 @@ func newEnvAt(t *testing.T, o opts, cfgFor func(url string) map[string]string) *
 	engine := mirror.NewEngine(ms, mirror.New(pg), mirror.EngineOptions{Enabled: !o.unmirrored, Log: log})
 	engine.SetReady()
 	startCommitter(t, engine)
+	if len(cfg.ReadsFromPostgres) > 0 {
+		// The seeds, as serve copies them: reads may come from the mirror.
+		if _, err := engine.Backfill(context.Background(), []string{mirror.Labels, mirror.Roles}, 100, nil); err != nil {
+			t.Fatalf("backfilling the seeds: %v", err)
+		}
+	}
 	store := storage.New(ms, storage.Options{Engine: engine, Log: log, Reads: readOptions(t, cfg)})
 	authSvc := auth.NewService(cfg, store, auth.NewTokens(testKeys(t), cfg.AccessLifetime, cfg.RefreshLifetime, nil),
 		[]byte("test-secret-test-secret-test-secret"), log, nil)

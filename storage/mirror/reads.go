@@ -25,6 +25,11 @@ import (
 // (COLLATE "C" on PostgreSQL; SQLite's default is binary), and times
 // compare as bun writes them (UTC, in one format that sorts as text).
 
+// ScopesInQuery says the mirror resolves the list scopes inside its task
+// query (mongo.TaskQuery's AssignedTo and InTeam): one indexed statement
+// instead of every assignment of the scope read into the process first.
+func (m *Mirror) ScopesInQuery() bool { return true }
+
 // TasksByIDs returns the tasks with these ids, in no particular order.
 func (m *Mirror) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, error) {
 	if len(ids) == 0 {
@@ -104,6 +109,18 @@ func taskWhere(sq *bun.SelectQuery, q mongo.TaskQuery) *bun.SelectQuery {
 	}
 	if q.CreatedBy != "" {
 		sq = sq.Where("task_row.created_by = ?", q.CreatedBy)
+	}
+	// The scopes as joins: what the facade resolves to ids on MongoDB
+	// (ActiveAssignmentsTo, TeamsWithPOC, ActiveAssignmentsInTeams).
+	if q.AssignedTo != "" {
+		sq = sq.Where(`task_row.mongo_id IN (SELECT a.task_mongo_id FROM postgres_task_assignments AS a WHERE a.is_active = ?
+			AND ((a.user_type = ? AND a.assignee_id = ?) OR (a.user_type = ? AND a.assignee_id IN
+			(SELECT tm.mongo_id FROM postgres_teams AS tm WHERE tm.poc_id = ? AND tm.is_deleted = ?))))`,
+			true, string(models.AssigneeUser), q.AssignedTo, string(models.AssigneeTeam), q.AssignedTo, false)
+	}
+	if q.InTeam != "" {
+		sq = sq.Where(`task_row.mongo_id IN (SELECT a.task_mongo_id FROM postgres_task_assignments AS a
+			WHERE a.is_active = ? AND a.team_id = ?)`, true, q.InTeam)
 	}
 	switch q.Deferred {
 	case mongo.DeferredOnly:
@@ -350,4 +367,235 @@ func (m *Mirror) WatchEntries(ctx context.Context, userID string, taskIDs []stri
 		out[i] = WatchlistOf(&rows[i])
 	}
 	return out, nil
+}
+
+// LabelsByIDs returns the labels with these ids, deleted ones included.
+func (m *Mirror) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.LabelRow
+	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: labels by id: %w", err)
+	}
+	return mapRows(rows, LabelOf), nil
+}
+
+func labelWhere(sq *bun.SelectQuery, search string) *bun.SelectQuery {
+	sq = sq.Where("is_deleted = ?", false)
+	if search != "" {
+		sq = sq.Where(`LOWER(name) LIKE ? ESCAPE '\'`, contains(search))
+	}
+	return sq
+}
+
+// contains is the LIKE pattern of a literal, case-insensitive substring
+// (case folding is the database's LOWER: exact for ASCII).
+func contains(s string) string { return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%" }
+
+// afterName is the keyset condition "after (name, id)" in (name, id) order.
+func (m *Mirror) afterName(sq *bun.SelectQuery, name, id string) *bun.SelectQuery {
+	col, idCol := "name"+m.bytewise(), "mongo_id"+m.bytewise()
+	return sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+		return g.WhereOr(col+" > ?", name).WhereOr(col+" = ? AND "+idCol+" > ?", name, id)
+	})
+}
+
+func (m *Mirror) byName(sq *bun.SelectQuery) *bun.SelectQuery {
+	return sq.OrderExpr("name" + m.bytewise() + " ASC").OrderExpr("mongo_id" + m.bytewise() + " ASC")
+}
+
+// ListLabels returns up to q.Limit live labels after the keyset position,
+// in (name, id) order.
+func (m *Mirror) ListLabels(ctx context.Context, q mongo.LabelQuery) ([]models.Label, error) {
+	var rows []postgres.LabelRow
+	sq := labelWhere(m.db.NewSelect().Model(&rows), q.Search)
+	if q.AfterID != "" {
+		sq = m.afterName(sq, q.AfterName, q.AfterID)
+	}
+	if err := m.byName(sq).Limit(int64(q.Limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: list labels: %w", err)
+	}
+	return mapRows(rows, LabelOf), nil
+}
+
+// CountLabels counts the live labels matching search.
+func (m *Mirror) CountLabels(ctx context.Context, search string) (int64, error) {
+	n, err := labelWhere(m.db.NewSelect().Model((*postgres.LabelRow)(nil)), search).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror: count labels: %w", err)
+	}
+	return n, nil
+}
+
+// UsersByIDs returns the users with these ids.
+func (m *Mirror) UsersByIDs(ctx context.Context, ids []string) ([]models.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.UserRow
+	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: users by id: %w", err)
+	}
+	return mapRows(rows, UserOf), nil
+}
+
+// userWhere is MongoDB's user search: a literal, case-insensitive
+// substring of the name, or the exact email.
+func userWhere(sq *bun.SelectQuery, q mongo.UserQuery) *bun.SelectQuery {
+	sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+		return g.WhereOr(`LOWER(name) LIKE ? ESCAPE '\'`, contains(q.Search)).WhereOr("email_id = ?", strings.ToLower(q.Search))
+	})
+	if q.In != nil {
+		sq = sq.Where("mongo_id IN (?)", bun.List(q.In))
+	}
+	if len(q.NotIn) > 0 {
+		sq = sq.Where("mongo_id NOT IN (?)", bun.List(q.NotIn))
+	}
+	return sq
+}
+
+// SearchUsers lists users in (name, id) order after the position.
+func (m *Mirror) SearchUsers(ctx context.Context, q mongo.UserQuery) ([]models.User, error) {
+	if q.In != nil && len(q.In) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.UserRow
+	sq := userWhere(m.db.NewSelect().Model(&rows), q)
+	if q.AfterID != "" {
+		sq = m.afterName(sq, q.AfterName, q.AfterID)
+	}
+	if err := m.byName(sq).Limit(int64(q.Limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: search users: %w", err)
+	}
+	return mapRows(rows, UserOf), nil
+}
+
+// CountUsers counts the users q matches.
+func (m *Mirror) CountUsers(ctx context.Context, q mongo.UserQuery) (int64, error) {
+	if q.In != nil && len(q.In) == 0 {
+		return 0, nil
+	}
+	n, err := userWhere(m.db.NewSelect().Model((*postgres.UserRow)(nil)), q).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror: count users: %w", err)
+	}
+	return n, nil
+}
+
+// mapRows maps rows back through the registry's mapping.
+func mapRows[R, D any](rows []R, of func(*R) D) []D {
+	out := make([]D, len(rows))
+	for i := range rows {
+		out[i] = of(&rows[i])
+	}
+	return out
+}
+
+// TeamsByIDs returns the teams with these ids, deleted ones included.
+func (m *Mirror) TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.TeamRow
+	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: teams by id: %w", err)
+	}
+	return mapRows(rows, TeamOf), nil
+}
+
+// MembershipsOfUsers returns the active memberships of the users.
+func (m *Mirror) MembershipsOfUsers(ctx context.Context, userIDs []string) ([]models.TeamMembership, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.UserTeamDetailsRow
+	if err := m.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Where("is_active = ?", true).
+		Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: memberships: %w", err)
+	}
+	return mapRows(rows, TeamMembershipOf), nil
+}
+
+// MembershipsOfTeams returns the active memberships of the teams in join
+// order; with q, one page of them.
+func (m *Mirror) MembershipsOfTeams(ctx context.Context, teamIDs []string, q *mongo.MembersQuery) ([]models.TeamMembership, error) {
+	if len(teamIDs) == 0 {
+		return nil, nil
+	}
+	var rows []postgres.UserTeamDetailsRow
+	id := "mongo_id" + m.bytewise()
+	sq := m.db.NewSelect().Model(&rows).Where("team_id IN (?)", bun.List(teamIDs)).Where("is_active = ?", true).
+		OrderExpr("created_at ASC").OrderExpr(id + " ASC")
+	if q != nil {
+		if q.AfterID != "" {
+			sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+				return g.WhereOr("created_at > ?", q.AfterCreatedAt.UTC()).
+					WhereOr("created_at = ? AND "+id+" > ?", q.AfterCreatedAt.UTC(), q.AfterID)
+			})
+		}
+		sq = sq.Limit(int64(q.Limit))
+	}
+	if err := sq.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: members: %w", err)
+	}
+	return mapRows(rows, TeamMembershipOf), nil
+}
+
+// CountMembers counts a team's active members.
+func (m *Mirror) CountMembers(ctx context.Context, teamID string) (int64, error) {
+	n, err := m.db.NewSelect().Model((*postgres.UserTeamDetailsRow)(nil)).Where("team_id = ?", teamID).
+		Where("is_active = ?", true).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror: count members: %w", err)
+	}
+	return n, nil
+}
+
+func auditWhere(sq *bun.SelectQuery, q mongo.AuditQuery) *bun.SelectQuery {
+	if q.Action != "" {
+		sq = sq.Where("action = ?", q.Action)
+	}
+	if q.ActorID != "" {
+		sq = sq.Where("performed_by = ?", q.ActorID)
+	}
+	if q.TeamID != "" {
+		sq = sq.Where("team_id = ?", q.TeamID)
+	}
+	if q.TaskID != "" {
+		sq = sq.Where("task_id = ?", q.TaskID)
+	}
+	if q.Since != nil {
+		sq = sq.Where("timestamp >= ?", q.Since.UTC())
+	}
+	if q.Until != nil {
+		sq = sq.Where("timestamp < ?", q.Until.UTC())
+	}
+	return sq
+}
+
+// ListAuditLogs returns up to q.Limit entries, newest first, after the
+// keyset position.
+func (m *Mirror) ListAuditLogs(ctx context.Context, q mongo.AuditQuery) ([]models.AuditLog, error) {
+	var rows []postgres.AuditLogRow
+	id := "mongo_id" + m.bytewise()
+	sq := auditWhere(m.db.NewSelect().Model(&rows), q)
+	if q.AfterID != "" {
+		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+			return g.WhereOr("timestamp < ?", q.AfterTime.UTC()).WhereOr("timestamp = ? AND "+id+" < ?", q.AfterTime.UTC(), q.AfterID)
+		})
+	}
+	if err := sq.OrderExpr("timestamp DESC").OrderExpr(id + " DESC").Limit(int64(q.Limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: audit logs: %w", err)
+	}
+	return mapRows(rows, AuditLogOf), nil
+}
+
+// CountAuditLogs counts the entries q selects.
+func (m *Mirror) CountAuditLogs(ctx context.Context, q mongo.AuditQuery) (int64, error) {
+	n, err := auditWhere(m.db.NewSelect().Model((*postgres.AuditLogRow)(nil)), q).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror: count audit logs: %w", err)
+	}
+	return n, nil
 }

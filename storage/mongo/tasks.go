@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -102,8 +103,14 @@ const (
 type TaskQuery struct {
 	// IDs, when not nil, restricts the result to these tasks (the scopes
 	// are resolved to ids first: FerretDB has no $lookup).
-	IDs         []string
-	CreatedBy   string
+	IDs       []string
+	CreatedBy string
+	// AssignedTo (a viewer: assigned to them, or to a live team whose POC
+	// they are) and InTeam (a team: assigned in its context) are scopes a
+	// SQL store resolves inside the query; the mongo store refuses them
+	// (its caller resolves scopes to IDs).
+	AssignedTo  string
+	InTeam      string
 	Now         time.Time
 	Statuses    []models.TaskStatus
 	IncludeDone bool
@@ -161,6 +168,9 @@ func deferredNow(now time.Time) bson.D {
 // filter builds the selection, without the keyset position, so the same
 // predicate counts (totalCount) and lists.
 func (q TaskQuery) filter() (bson.D, error) {
+	if q.AssignedTo != "" || q.InTeam != "" {
+		return nil, errors.New("mongo: task query: a scope must be resolved to ids first")
+	}
 	and := bson.A{bson.D{{Key: "isDeleted", Value: bson.D{{Key: "$ne", Value: true}}}}}
 	if q.IDs != nil {
 		and = append(and, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: oids(q.IDs)}}}})
