@@ -43,7 +43,7 @@ type fixture struct {
 	// admin sets the read sources; signed in on first use.
 	admin  *client
 	labels []string
-	ids             []string
+	ids    []string
 }
 
 // newFixture signs the users in and waits for the start-up seeds.
