@@ -165,6 +165,50 @@ func WithPrimaryReads(ctx context.Context) context.Context {
 
 func onPrimary(ctx context.Context) bool { v, _ := ctx.Value(primaryReads{}).(bool); return v }
 
+// readMemo remembers, for one request, which families the mirror could
+// serve: a query asks once per family, not once per read.
+type readMemo struct {
+	mu sync.Mutex
+	// current holds each family's collection-level answer.
+	current map[string]bool
+}
+
+type readMemoKey struct{}
+
+// WithReadMemo starts a query's memo of the mirror's currency: within one
+// read-only request, whether the mirror holds what MongoDB holds for a
+// family is asked once (a write the client saw succeed before the request
+// began is covered by that one answer; the request writes nothing).
+func WithReadMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readMemoKey{}, &readMemo{current: map[string]bool{}})
+}
+
+// current is Engine.Current through the request's memo: a family's
+// collection-level answer also answers its reads by id.
+func (s *Store) current(ctx context.Context, family string, ids []string) (bool, error) {
+	memo, _ := ctx.Value(readMemoKey{}).(*readMemo)
+	if memo != nil {
+		memo.mu.Lock()
+		ok, known := memo.current[family]
+		memo.mu.Unlock()
+		if known {
+			return ok, nil
+		}
+		ids = nil // ask for the family once, for every read of the request
+	}
+	colls := mirrorReadable[family]
+	if ids != nil {
+		colls = colls[:1] // reads by id are of the family's own documents
+	}
+	ok, err := s.engine.Current(ctx, colls, ids)
+	if err == nil && memo != nil {
+		memo.mu.Lock()
+		memo.current[family] = ok
+		memo.mu.Unlock()
+	}
+	return ok, err
+}
+
 // RefreshReadSettings reads the flags admins set; a family without one
 // keeps its default.
 func (s *Store) RefreshReadSettings(ctx context.Context) error {
@@ -279,11 +323,7 @@ func (s *Store) fromMirror(ctx context.Context, family string, ids []string) boo
 		s.reads.fallback(family, "no_mirror")
 		return false
 	}
-	colls := mirrorReadable[family]
-	if ids != nil {
-		colls = colls[:1] // reads by id are of the family's own documents
-	}
-	ok, err := s.engine.Current(ctx, colls, ids)
+	ok, err := s.current(ctx, family, ids)
 	if err != nil || !ok {
 		s.reads.fallback(family, "behind")
 		return false

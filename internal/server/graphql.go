@@ -106,6 +106,9 @@ func newGraphQL(d Deps) http.Handler {
 			root:   make(chan struct{}, MaxRootConcurrency),
 			fanOut: make(chan struct{}, MaxFanOutConcurrency),
 		})
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Query {
+			ctx = storage.WithReadMemo(ctx)
+		}
 		// One bound for all the mutations of a document, set when it begins.
 		return next(context.WithValue(ctx, mutationDeadlineKey{}, time.Now().Add(MutationTimeout)))
 	})
