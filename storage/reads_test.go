@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -514,6 +515,39 @@ func compareTeamsAndAudit(t *testing.T, two twoSources, w world) {
 				break
 			}
 			after = &got.Edges[len(got.Edges)-1].Cursor
+		}
+	}
+}
+
+// TestReadSourceReachesEveryInstance: a flag set on one instance is stored
+// in MongoDB and read by another on its next refresh; a source or family
+// this version does not know, or a share out of range, is refused.
+func TestReadSourceReachesEveryInstance(t *testing.T) {
+	t.Parallel()
+	two := newTwoSources(t, mirrorDialects[1].open(t))
+	a, b := two.mongo, New(two.mongo.mongo, Options{Engine: two.engine})
+	ctx := t.Context()
+	if err := a.SetReadSource(ctx, bson.NewObjectID().Hex(), FamilyLabels, SourcePostgres, ptr(25)); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.ReadStates()[3].ReadSetting; got.Source != SourceMongoDB {
+		t.Fatalf("before its refresh, the other instance reads %s", got)
+	}
+	if err := b.RefreshReadSettings(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := ReadSetting{Family: FamilyLabels, Source: SourcePostgres, ShadowPercent: 25}
+	if got := b.ReadStates()[3].ReadSetting; got != want {
+		t.Fatalf("after its refresh: %s, want %s", got, want)
+	}
+	for _, bad := range []struct {
+		family, source string
+		shadow         int
+	}{
+		{"tasks2", SourcePostgres, 0}, {FamilyTasks, "mysql", 0}, {FamilyTasks, SourcePostgres, 101}, {FamilyTasks, SourcePostgres, -1},
+	} {
+		if err := a.SetReadSource(ctx, "x", bad.family, bad.source, &bad.shadow); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetReadSource(%q, %q, %d): %v, want ErrInvalid", bad.family, bad.source, bad.shadow, err)
 		}
 	}
 }
