@@ -169,8 +169,10 @@ func onPrimary(ctx context.Context) bool { v, _ := ctx.Value(primaryReads{}).(bo
 // serve: a query asks once per family, not once per read.
 type readMemo struct {
 	mu sync.Mutex
-	// current holds each family's collection-level answer.
-	current map[string]bool
+	// asked: the engine was asked; all: the mirror may be behind in every
+	// collection; behind: the collections with intents.
+	asked, all bool
+	behind     []string
 }
 
 type readMemoKey struct{}
@@ -180,33 +182,40 @@ type readMemoKey struct{}
 // family is asked once (a write the client saw succeed before the request
 // began is covered by that one answer; the request writes nothing).
 func WithReadMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, readMemoKey{}, &readMemo{current: map[string]bool{}})
+	return context.WithValue(ctx, readMemoKey{}, &readMemo{})
 }
 
-// current is Engine.Current through the request's memo: a family's
-// collection-level answer also answers its reads by id.
+// current is Engine.Current through the request's memo: a collection-level
+// answer also answers the reads by id.
 func (s *Store) current(ctx context.Context, family string, ids []string) (bool, error) {
 	memo, _ := ctx.Value(readMemoKey{}).(*readMemo)
-	if memo != nil {
-		memo.mu.Lock()
-		ok, known := memo.current[family]
-		memo.mu.Unlock()
-		if known {
-			return ok, nil
+	if memo == nil {
+		colls := mirrorReadable[family]
+		if ids != nil {
+			colls = colls[:1] // reads by id are of the family's own documents
 		}
-		ids = nil // ask for the family once, for every read of the request
+		return s.engine.Current(ctx, colls, ids)
 	}
-	colls := mirrorReadable[family]
-	if ids != nil {
-		colls = colls[:1] // reads by id are of the family's own documents
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	if !memo.asked {
+		// One question at the request's first read from the mirror: which
+		// collections it may not hold (one round trip per query).
+		all, colls, err := s.engine.Behind(ctx)
+		if err != nil {
+			return false, err
+		}
+		memo.asked, memo.all, memo.behind = true, all, colls
 	}
-	ok, err := s.engine.Current(ctx, colls, ids)
-	if err == nil && memo != nil {
-		memo.mu.Lock()
-		memo.current[family] = ok
-		memo.mu.Unlock()
+	if memo.all {
+		return false, nil
 	}
-	return ok, err
+	for _, c := range mirrorReadable[family] {
+		if slices.Contains(memo.behind, c) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // RefreshReadSettings reads the flags admins set; a family without one

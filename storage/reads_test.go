@@ -14,6 +14,7 @@ import (
 	"github.com/todo-backend/todo/internal/testenv"
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage/mirror"
+	"github.com/todo-backend/todo/storage/mongo"
 	"github.com/todo-backend/todo/storage/postgres"
 )
 
@@ -548,6 +549,41 @@ func TestReadSourceReachesEveryInstance(t *testing.T) {
 	} {
 		if err := a.SetReadSource(ctx, "x", bad.family, bad.source, &bad.shadow); !errors.Is(err, ErrInvalid) {
 			t.Errorf("SetReadSource(%q, %q, %d): %v, want ErrInvalid", bad.family, bad.source, bad.shadow, err)
+		}
+	}
+}
+
+// TestReadMemoSendsOnlyTheBehindFamilyBack: within a query, the mirror is
+// asked once which collections have intents; a family whose collections
+// have one reads MongoDB, the others the mirror.
+func TestReadMemoSendsOnlyTheBehindFamilyBack(t *testing.T) {
+	t.Parallel()
+	two := newTwoSources(t, mirrorDialects[1].open(t))
+	w := mixedWorkload(t, two.mongo, rand.New(rand.NewPCG(3, 4)), 3)
+	m := two.mongo.mongo
+	now := time.Now().UTC()
+	if err := m.InsertIntents(t.Context(), []mongo.Intent{{ID: bson.NewObjectID(), Coll: mongo.CollTasks, DocID: bson.NewObjectID().Hex(),
+		Token: "pending-elsewhere", State: mongo.IntentPending, CreatedAt: now, NextAttemptAt: now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithReadMemo(t.Context())
+	if _, err := two.mirror.UsersByIDs(ctx, w.users); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.mirror.TasksByIDs(ctx, []string{bson.NewObjectID().Hex()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.mirror.LabelsByIDs(ctx, w.labels); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	for _, st := range two.mirror.ReadStates() {
+		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
+	}
+	want := map[string][2]int64{FamilyUsers: {1, 0}, FamilyTasks: {0, 1}, FamilyLabels: {1, 0}}
+	for f, w := range want {
+		if got[f] != w {
+			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
 		}
 	}
 }

@@ -49,6 +49,28 @@ func (e *Engine) Current(ctx context.Context, colls, ids []string) (bool, error)
 	return !has && err == nil, err
 }
 
+// Behind returns the collections the mirror may not hold as MongoDB does:
+// all is true when that is every one (mirroring off or not migrated, a
+// catch-up due, the breaker open), else colls are those with intents.
+func (e *Engine) Behind(ctx context.Context) (all bool, colls []string, err error) {
+	if !e.o.Enabled || !e.Ready() || e.Unreachable() {
+		return true, nil, nil
+	}
+	if _, running := e.CatchingUp(); running {
+		return true, nil, nil
+	}
+	off, err := e.offNoted(ctx)
+	if err != nil || off {
+		return true, nil, err
+	}
+	colls, complete, err := e.mongo.IntentCollections(ctx, behindScan)
+	return !complete, colls, err
+}
+
+// behindScan is how many intents Behind reads; with more (a backlog), every
+// collection counts as behind.
+const behindScan = 256
+
 // offNoted reports whether the note that mirroring was off exists, read at
 // most every offCheckEvery.
 func (e *Engine) offNoted(ctx context.Context) (bool, error) {

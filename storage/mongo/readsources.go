@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -69,6 +70,32 @@ func (s *Store) IntentsFor(ctx context.Context, colls, ids []string) (bool, erro
 		return false, fmt.Errorf("mongo: mirror intents: %w", err)
 	}
 	return true, nil
+}
+
+// IntentCollections returns the collections that have intents (pending or
+// failed), reading at most limit of them: one round trip answers every
+// read family of a request. complete is false when there were more (a
+// backlog): the caller should then treat every collection as having some.
+// (FerretDB refuses distinct with the deadline the driver sends, so the
+// set is made here; the collection is small, empty when caught up.)
+func (s *Store) IntentCollections(ctx context.Context, limit int) (colls []string, complete bool, err error) {
+	cur, err := s.coll(CollMirrorIntents).Find(ctx, bson.D{},
+		options.Find().SetProjection(bson.D{{Key: "coll", Value: 1}}).SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("mongo: mirror intents: %w", err)
+	}
+	var docs []struct {
+		Coll string `bson:"coll"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, false, fmt.Errorf("mongo: mirror intents: %w", err)
+	}
+	for _, d := range docs {
+		if !slices.Contains(colls, d.Coll) {
+			colls = append(colls, d.Coll)
+		}
+	}
+	return colls, len(docs) <= limit, nil
 }
 
 // CollReadMismatches keeps the newest shadow read mismatches, for admins
