@@ -278,6 +278,7 @@ func TestUnreadableLooksMissing(t *testing.T) {
 		"generateTeamCreationInviteCode": "takes no id",
 		"verifyTeamCreationInviteCode":   "takes a code, not an id",
 		"retryAllFailedSyncs":            "takes no id",
+		"setReadSource":                  "takes no id; admins only",
 	}
 	s := introspect(t, e, w)
 	for _, f := range s.types["Mutation"].Fields {
