@@ -32,14 +32,7 @@ func (e *Engine) Mirror() *Mirror { return e.mirror }
 // Current reports whether the mirror holds what MongoDB holds for the
 // documents of colls (for ids only, when ids is not nil).
 func (e *Engine) Current(ctx context.Context, colls, ids []string) (bool, error) {
-	if !e.o.Enabled || !e.Ready() || e.Unreachable() {
-		return false, nil
-	}
-	if _, running := e.CatchingUp(); running {
-		return false, nil
-	}
-	off, err := e.offNoted(ctx)
-	if err != nil || off {
+	if behind, err := e.behindEverywhere(ctx); err != nil || behind {
 		return false, err
 	}
 	if ids != nil && len(ids) == 0 {
@@ -53,14 +46,7 @@ func (e *Engine) Current(ctx context.Context, colls, ids []string) (bool, error)
 // all is true when that is every one (mirroring off or not migrated, a
 // catch-up due, the breaker open), else colls are those with intents.
 func (e *Engine) Behind(ctx context.Context) (all bool, colls []string, err error) {
-	if !e.o.Enabled || !e.Ready() || e.Unreachable() {
-		return true, nil, nil
-	}
-	if _, running := e.CatchingUp(); running {
-		return true, nil, nil
-	}
-	off, err := e.offNoted(ctx)
-	if err != nil || off {
+	if behind, err := e.behindEverywhere(ctx); err != nil || behind {
 		return true, nil, err
 	}
 	colls, complete, err := e.mongo.IntentCollections(ctx, behindScan)
@@ -70,6 +56,19 @@ func (e *Engine) Behind(ctx context.Context) (all bool, colls []string, err erro
 // behindScan is how many intents Behind reads; with more (a backlog), every
 // collection counts as behind.
 const behindScan = 256
+
+// behindEverywhere reports whether the mirror may be behind in every
+// collection: mirroring off or not migrated, the breaker open, or a
+// catch-up running or due.
+func (e *Engine) behindEverywhere(ctx context.Context) (bool, error) {
+	if !e.o.Enabled || !e.Ready() || e.Unreachable() {
+		return true, nil
+	}
+	if _, running := e.CatchingUp(); running {
+		return true, nil
+	}
+	return e.offNoted(ctx)
+}
 
 // offNoted reports whether the note that mirroring was off exists, read at
 // most every offCheckEvery.

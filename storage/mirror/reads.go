@@ -371,14 +371,7 @@ func (m *Mirror) WatchEntries(ctx context.Context, userID string, taskIDs []stri
 
 // LabelsByIDs returns the labels with these ids, deleted ones included.
 func (m *Mirror) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var rows []postgres.LabelRow
-	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("mirror: labels by id: %w", err)
-	}
-	return mapRows(rows, LabelOf), nil
+	return byIDs(ctx, m, ids, LabelOf)
 }
 
 func labelWhere(sq *bun.SelectQuery, search string) *bun.SelectQuery {
@@ -430,14 +423,7 @@ func (m *Mirror) CountLabels(ctx context.Context, search string) (int64, error) 
 
 // UsersByIDs returns the users with these ids.
 func (m *Mirror) UsersByIDs(ctx context.Context, ids []string) ([]models.User, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var rows []postgres.UserRow
-	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("mirror: users by id: %w", err)
-	}
-	return mapRows(rows, UserOf), nil
+	return byIDs(ctx, m, ids, UserOf)
 }
 
 // userWhere is MongoDB's user search: a literal, case-insensitive
@@ -483,6 +469,18 @@ func (m *Mirror) CountUsers(ctx context.Context, q mongo.UserQuery) (int64, erro
 	return n, nil
 }
 
+// byIDs reads the rows with these mongo_ids and maps them back.
+func byIDs[R, D any](ctx context.Context, m *Mirror, ids []string, of func(*R) D) ([]D, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []R
+	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("mirror: %T by id: %w", *new(R), err)
+	}
+	return mapRows(rows, of), nil
+}
+
 // mapRows maps rows back through the registry's mapping.
 func mapRows[R, D any](rows []R, of func(*R) D) []D {
 	out := make([]D, len(rows))
@@ -494,14 +492,7 @@ func mapRows[R, D any](rows []R, of func(*R) D) []D {
 
 // TeamsByIDs returns the teams with these ids, deleted ones included.
 func (m *Mirror) TeamsByIDs(ctx context.Context, ids []string) ([]models.Team, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var rows []postgres.TeamRow
-	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("mirror: teams by id: %w", err)
-	}
-	return mapRows(rows, TeamOf), nil
+	return byIDs(ctx, m, ids, TeamOf)
 }
 
 // MembershipsOfUsers returns the active memberships of the users.
