@@ -73,7 +73,7 @@ func (m *Mirror) tasksOf(ctx context.Context, rows []postgres.TaskRow) ([]models
 	for i := range rows {
 		ls := labelsOf[rows[i].ID]
 		slices.Sort(ls)
-		out[i] = TaskOf(&rows[i], ls, deferredOf[rows[i].ID])
+		out[i] = taskOf(&rows[i], ls, deferredOf[rows[i].ID])
 	}
 	return out, nil
 }
@@ -343,7 +343,7 @@ func (m *Mirror) ActiveWatchEntries(ctx context.Context, userID string) ([]model
 	}
 	out := make([]models.WatchlistEntry, len(rows))
 	for i := range rows {
-		out[i] = WatchlistOf(&rows[i])
+		out[i] = WatchlistEntryOf(&rows[i])
 	}
 	return out, nil
 }
@@ -364,7 +364,7 @@ func (m *Mirror) WatchEntries(ctx context.Context, userID string, taskIDs []stri
 	}
 	out := make([]models.WatchlistEntry, len(rows))
 	for i := range rows {
-		out[i] = WatchlistOf(&rows[i])
+		out[i] = WatchlistEntryOf(&rows[i])
 	}
 	return out, nil
 }

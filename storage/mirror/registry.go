@@ -9,7 +9,8 @@ import (
 )
 
 // kind is one mirrored collection: its document type (a models value), its
-// row struct and the mapping both ways (mapping.go). It is the one place
+// row struct and the mapping both ways (mapping_gen.go, generated from
+// storage/schema, and mapping.go). It is the one place
 // that says which collection is which; Collection, Map, Doc, Table and the
 // comparison all read it, and the mongo store's decoders are keyed by the
 // same names.
@@ -32,18 +33,15 @@ func entry[D any, R any](coll string, to func(D) *R, from func(*R) D) kind {
 var registry = []kind{
 	entry(Users, UserRow, UserOf),
 	{collection: Tasks, doc: reflect.TypeFor[models.Task](), row: reflect.TypeFor[postgres.TaskRow](),
-		toRecord: func(doc any) Record {
-			row, labels, deferred := TaskRows(doc.(models.Task))
-			return Record{Row: row, Labels: labels, Deferred: deferred}
-		},
-		fromRecord: func(r Record) any { return TaskOf(r.Row.(*postgres.TaskRow), r.Labels, r.Deferred) }},
+		toRecord:   func(doc any) Record { return taskRecord(doc.(models.Task)) },
+		fromRecord: func(r Record) any { return taskOf(r.Row.(*postgres.TaskRow), r.Labels, r.Deferred) }},
 	entry(TaskDetails, TaskAssignmentRow, TaskAssignmentOf),
 	entry(Teams, TeamRow, TeamOf),
 	entry(UserTeamDetails, TeamMembershipRow, TeamMembershipOf),
 	entry(Labels, LabelRow, LabelOf),
 	entry(Roles, RoleRow, RoleOf),
 	entry(UserRoles, UserRoleRow, UserRoleOf),
-	entry(Watchlist, WatchlistRow, WatchlistOf),
+	entry(Watchlist, WatchlistEntryRow, WatchlistEntryOf),
 	entry(AuditLogs, AuditLogRow, AuditLogOf),
 	entry(TeamCreationInviteCodes, TeamCreationInviteCodeRow, TeamCreationInviteCodeOf),
 }

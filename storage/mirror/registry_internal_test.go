@@ -3,7 +3,8 @@ package mirror
 import (
 	"reflect"
 	"testing"
-	"time"
+
+	"github.com/todo-backend/todo/models/modelstest"
 )
 
 // TestRegistryRoundTrip fills every field of every mirrored document type
@@ -17,7 +18,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	for _, k := range registry {
 		t.Run(k.collection, func(t *testing.T) {
 			doc := reflect.New(k.doc).Elem()
-			fill(t, doc, k.doc.Name())
+			modelstest.Fill(t, doc)
 			rec, err := Map(doc.Interface())
 			if err != nil {
 				t.Fatal(err)
@@ -33,37 +34,5 @@ func TestRegistryRoundTrip(t *testing.T) {
 				t.Fatalf("round trip changed the document:\n got %#v\nwant %#v", back, doc.Interface())
 			}
 		})
-	}
-}
-
-// fill sets every field to a non-zero value the mirror can store as is.
-func fill(t *testing.T, v reflect.Value, path string) {
-	at := time.Date(2026, 3, 4, 5, 6, 7, 8_000_000, time.UTC)
-	switch v.Kind() {
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			v.Set(reflect.ValueOf(at))
-			return
-		}
-		for i := range v.NumField() {
-			fill(t, v.Field(i), path+"."+v.Type().Field(i).Name)
-		}
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(t, v.Elem(), path)
-	case reflect.String:
-		// Short enough for any column (ids are at most 24 characters).
-		v.SetString("v" + string(rune('a'+len(path)%26)))
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int64:
-		v.SetInt(2)
-	case reflect.Slice:
-		if v.Type().Elem().Kind() != reflect.String {
-			t.Fatalf("%s: no filler for %s", path, v.Type())
-		}
-		v.Set(reflect.ValueOf([]string{"la", "lb"}).Convert(v.Type()))
-	default:
-		t.Fatalf("%s: no filler for %s", path, v.Type())
 	}
 }

@@ -156,7 +156,7 @@ func supersede(ctx context.Context, db bun.IDB, a *postgres.TaskAssignmentRow) e
 		return nil
 	}
 	_, err := db.NewUpdate().Model((*postgres.TaskAssignmentRow)(nil)).Set("is_active = ?", false).
-		Where("task_mongo_id = ?", a.TaskMongoID).Where("is_active").Where("mongo_id <> ?", a.MongoID).
+		Where("task_mongo_id = ?", a.TaskID).Where("is_active").Where("mongo_id <> ?", a.MongoID).
 		Where("created_at <= ?", a.CreatedAt).Exec(ctx)
 	return err
 }

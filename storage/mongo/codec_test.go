@@ -124,13 +124,13 @@ func TestNewWritesUseObjectIDsDatesAndNulls(t *testing.T) {
 	user := bson.NewObjectID().Hex()
 	label := bson.NewObjectID().Hex()
 	due := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	task, err := taskDocOf(models.Task{
+	task, err := validTaskDoc(models.Task{
 		ID: bson.NewObjectID().Hex(), Title: "t", LabelIDs: []string{label}, DueAt: &due,
 		CreatedAt: time.Now(), CreatedBy: user,
 		DeferredDetails: &models.DeferredDetails{DeferredAt: due, DeferredTill: due.Add(time.Hour), DeferredBy: user},
 	})
 	if err != nil {
-		t.Fatalf("taskDocOf: %v", err)
+		t.Fatalf("validTaskDoc: %v", err)
 	}
 	docs := []struct {
 		coll string
@@ -227,9 +227,9 @@ func TestTaskRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc, err := taskDocOf(c.task)
+			doc, err := validTaskDoc(c.task)
 			if err != nil {
-				t.Fatalf("taskDocOf: %v", err)
+				t.Fatalf("validTaskDoc: %v", err)
 			}
 			if _, err := s.coll(CollTasks).InsertOne(t.Context(), doc); err != nil {
 				t.Fatalf("insert: %v", err)
@@ -248,7 +248,7 @@ func TestTaskRoundTrip(t *testing.T) {
 			sameFields(t, got.model(), want)
 		})
 	}
-	if _, err := taskDocOf(models.Task{ID: "not-an-id"}); !errors.Is(err, ErrInvalidID) {
-		t.Errorf("taskDocOf with id %q: got error %v, want ErrInvalidID", "not-an-id", err)
+	if _, err := validTaskDoc(models.Task{ID: "not-an-id"}); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("validTaskDoc with id %q: got error %v, want ErrInvalidID", "not-an-id", err)
 	}
 }

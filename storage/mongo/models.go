@@ -6,42 +6,52 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/todo-backend/todo/models"
 )
 
 // MirroredCollections are the collections the PostgreSQL mirror copies.
 var MirroredCollections = []string{CollUsers, CollTasks, CollTaskDetails, CollTeams, CollUserTeamDetails, CollLabels,
 	CollRoles, CollUserRoles, CollWatchlist, CollAuditLogs, CollTeamCreationCode}
 
-// decoders read a raw document of each mirrored collection as its models
-// value, through the same document structs as every other read.
-var decoders = map[string]func(bson.Raw) (any, error){
-	CollUsers:            decode[userDoc, models.User],
-	CollTasks:            decode[taskDoc, models.Task],
-	CollTaskDetails:      decode[assignmentDoc, models.TaskAssignment],
-	CollTeams:            decode[teamDoc, models.Team],
-	CollUserTeamDetails:  decode[membershipDoc, models.TeamMembership],
-	CollLabels:           decode[labelDoc, models.Label],
-	CollRoles:            decode[roleDoc, models.Role],
-	CollUserRoles:        decode[userRoleDoc, models.UserRole],
-	CollWatchlist:        decode[watchlistDoc, models.WatchlistEntry],
-	CollAuditLogs:        decode[auditLogDoc, models.AuditLog],
-	CollTeamCreationCode: decode[creationCodeDoc, models.TeamCreationInviteCode],
+// document is how a mirrored collection's documents are read and written:
+// decode reads a raw document as its models value, through the same
+// document struct as every other read; reencode rewrites a raw document
+// canonically (Normalize); encode turns a models value into its document.
+type document struct {
+	decode   func(bson.Raw) (any, error)
+	reencode func(bson.Raw) ([]byte, error)
+	encode   func(any) any
 }
 
-func decode[D interface{ model() M }, M any](raw bson.Raw) (any, error) {
-	var d D
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return nil, err
+func documentOf[D interface{ model() M }, M any](of func(M) D) document {
+	return document{
+		decode: func(raw bson.Raw) (any, error) {
+			var d D
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return nil, err
+			}
+			return d.model(), nil
+		},
+		reencode: func(raw bson.Raw) ([]byte, error) {
+			var d D
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return nil, err
+			}
+			return bson.Marshal(d)
+		},
+		encode: func(m any) any { return of(m.(M)) },
 	}
-	return d.model(), nil
+}
+
+// decoder is the decode of a mirrored collection.
+func decoder(coll string) (func(bson.Raw) (any, error), bool) {
+	d, ok := documents[coll]
+	return d.decode, ok
 }
 
 // DocsByIDs re-reads documents of a mirrored collection and returns them as
 // models values keyed by id; ids with no document are absent (deleted).
 func (s *Store) DocsByIDs(ctx context.Context, coll string, ids []string) (map[string]any, error) {
-	dec, ok := decoders[coll]
+	dec, ok := decoder(coll)
 	if !ok {
 		return nil, fmt.Errorf("mongo: %q is not a mirrored collection", coll)
 	}
@@ -72,7 +82,7 @@ func (s *Store) DocsByIDs(ctx context.Context, coll string, ids []string) (map[s
 // from the start when empty), in _id order: the backfill's and verify's
 // chunks. It returns the models values and their ids in order.
 func (s *Store) DocsPage(ctx context.Context, coll, afterID string, limit int) ([]string, map[string]any, error) {
-	dec, ok := decoders[coll]
+	dec, ok := decoder(coll)
 	if !ok {
 		return nil, nil, fmt.Errorf("mongo: %q is not a mirrored collection", coll)
 	}

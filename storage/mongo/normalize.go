@@ -15,31 +15,6 @@ import (
 	"github.com/todo-backend/todo/models"
 )
 
-// canonical re-encodes a raw document of each collection through its
-// document struct: the decoders accept the original's string ids and ISO
-// dates, the encoders write ObjectIds and Dates.
-var canonical = map[string]func(bson.Raw) ([]byte, error){
-	CollUsers:            reencode[userDoc],
-	CollTasks:            reencode[taskDoc],
-	CollTaskDetails:      reencode[assignmentDoc],
-	CollTeams:            reencode[teamDoc],
-	CollUserTeamDetails:  reencode[membershipDoc],
-	CollLabels:           reencode[labelDoc],
-	CollRoles:            reencode[roleDoc],
-	CollUserRoles:        reencode[userRoleDoc],
-	CollWatchlist:        reencode[watchlistDoc],
-	CollAuditLogs:        reencode[auditLogDoc],
-	CollTeamCreationCode: reencode[creationCodeDoc],
-}
-
-func reencode[D any](raw bson.Raw) ([]byte, error) {
-	var d D
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return nil, err
-	}
-	return bson.Marshal(d)
-}
-
 // NormalizeResult counts what Normalize did to one collection.
 type NormalizeResult struct {
 	Scanned, Changed int
@@ -81,10 +56,11 @@ const maxListedUnmirrorable = 50
 // was read at: a document the service changed meanwhile is read again.
 func (s *Store) Normalize(ctx context.Context, coll string, progress func(done, total int)) (NormalizeResult, error) {
 	var res NormalizeResult
-	enc, ok := canonical[coll]
+	doc, ok := documents[coll]
 	if !ok {
 		return res, fmt.Errorf("mongo: %q is not a mirrored collection", coll)
 	}
+	enc := doc.reencode
 	total, err := s.CountDocs(ctx, coll)
 	if err != nil {
 		return res, err

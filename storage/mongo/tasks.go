@@ -42,9 +42,18 @@ func (s *Store) NextTaskNumber(ctx context.Context) (int64, error) {
 	return out.Seq, nil
 }
 
+// validTaskDoc is a task's document, refusing an id that is no ObjectId
+// (ErrInvalidID) instead of writing the zero id.
+func validTaskDoc(t models.Task) (taskDoc, error) {
+	if _, err := objectID(t.ID); err != nil {
+		return taskDoc{}, err
+	}
+	return taskDocOf(t), nil
+}
+
 // InsertTask stores a new task.
 func (s *Store) InsertTask(ctx context.Context, t models.Task) error {
-	d, err := taskDocOf(t)
+	d, err := validTaskDoc(t)
 	if err != nil {
 		return err
 	}
@@ -54,11 +63,11 @@ func (s *Store) InsertTask(ctx context.Context, t models.Task) error {
 // UpdateTask writes the changes from before to after and returns the task
 // as stored, with its new version.
 func (s *Store) UpdateTask(ctx context.Context, before, after models.Task) (models.Task, error) {
-	b, err := taskDocOf(before)
+	b, err := validTaskDoc(before)
 	if err != nil {
 		return models.Task{}, err
 	}
-	a, err := taskDocOf(after)
+	a, err := validTaskDoc(after)
 	if err != nil {
 		return models.Task{}, err
 	}
