@@ -17,7 +17,7 @@ type ReadMetrics struct {
 func NewReadMetrics(reg prometheus.Registerer) *ReadMetrics {
 	m := &ReadMetrics{
 		Shadow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "todo_read_shadow_total",
-			Help: "Shadow reads compared, by read family and outcome (matched, mismatched, lag, candidate_error; skipped: sampled but not run, MaxShadows were running)."},
+			Help: "Shadow reads compared, by read family and outcome (matched, mismatched, lag, candidate_error; skipped: sampled but not run, MaxShadows were running or the shadow budget was spent)."},
 			[]string{"family", "outcome"}),
 		Fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "todo_read_fallbacks_total",
 			Help: "Reads a family's flag sent to PostgreSQL that MongoDB served, by family and reason (behind, error, no_mirror)."},

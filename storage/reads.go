@@ -71,7 +71,8 @@ type ReadFamilyState struct {
 	ReadSetting
 	Matched, Mismatched, Lag, CandidateErrors, Fallbacks int64
 	// Served counts the reads the mirror answered, Skipped the sampled
-	// shadow reads not run because MaxShadows were running.
+	// shadow reads not run: MaxShadows were running, or the shadow budget
+	// was spent.
 	Served, Skipped int64
 }
 
@@ -85,7 +86,12 @@ type ReadOptions struct {
 	// Timeout bounds a read from PostgreSQL before it falls back (default
 	// 500 ms).
 	Timeout time.Duration
-	Metrics *ReadMetrics
+	// ShadowBudget is the share of wall-clock time, in percent, that the
+	// shadow reads of an instance may take, summed over those running
+	// (READ_SHADOW_BUDGET, default 10): a sampled read beyond it is
+	// skipped. 100*MaxShadows bounds them by the slots alone.
+	ShadowBudget int
+	Metrics      *ReadMetrics
 }
 
 // MaxShadows is how many shadow reads run at once on an instance; a
@@ -129,7 +135,11 @@ type reads struct {
 	// shadowSlots bounds them.
 	shadows     sync.WaitGroup
 	shadowSlots chan struct{}
+	budget      *shadowBudget
 }
+
+// DefaultShadowBudget is ReadOptions.ShadowBudget's default, in percent.
+const DefaultShadowBudget = 10
 
 func newReads(o ReadOptions) *reads {
 	r := &reads{defaults: map[string]ReadSetting{}, counts: map[string]*familyCounts{}, timeout: o.Timeout, metrics: o.Metrics,
@@ -137,6 +147,11 @@ func newReads(o ReadOptions) *reads {
 	if r.timeout <= 0 {
 		r.timeout = 500 * time.Millisecond
 	}
+	budget := o.ShadowBudget
+	if budget <= 0 {
+		budget = DefaultShadowBudget
+	}
+	r.budget = newShadowBudget(float64(budget)/100, time.Now)
 	if r.metrics == nil {
 		r.metrics = NewReadMetrics(nil)
 	}

@@ -64,18 +64,27 @@ func (s *Store) shadow(ctx context.Context, r shadowRead, got any) {
 	if pct <= 0 || r.cmp == nil || (pct < 100 && rand.IntN(100) >= pct) { //nolint:gosec // G404: a sample needs no cryptographic randomness
 		return
 	}
+	skip := func() {
+		s.reads.counts[r.family].skipped.Add(1)
+		s.reads.metrics.Shadow.WithLabelValues(r.family, "skipped").Inc()
+	}
 	select {
 	case s.reads.shadowSlots <- struct{}{}:
 	default:
 		// As many shadows run as the slots allow; more would pile up on a
 		// loaded server and take what the served requests need.
-		s.reads.counts[r.family].skipped.Add(1)
-		s.reads.metrics.Shadow.WithLabelValues(r.family, "skipped").Inc()
+		skip()
+		return
+	}
+	spent, ok := s.reads.budget.start()
+	if !ok {
+		<-s.reads.shadowSlots
+		skip()
 		return
 	}
 	s.reads.shadows.Add(1)
 	go func() {
-		defer func() { <-s.reads.shadowSlots; s.reads.shadows.Done() }()
+		defer func() { spent(); <-s.reads.shadowSlots; s.reads.shadows.Done() }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shadowBound)
 		defer cancel()
 		s.compare(ctx, r, got)

@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("READS_FROM_POSTGRES: %w", err)
 	}
 	store := storage.New(st.mongo, storage.Options{Engine: facadeEngine, Log: log, Reads: storage.ReadOptions{
-		Postgres: readFamilies, ShadowPercent: cfg.ReadShadowPercent, Metrics: storage.NewReadMetrics(m.Registry)}})
+		Postgres: readFamilies, ShadowPercent: cfg.ReadShadowPercent, ShadowBudget: cfg.ReadShadowBudget, Metrics: storage.NewReadMetrics(m.Registry)}})
 	wg.Go(func() { store.KeepReadSettings(bg) })
 	authSvc, err := newAuth(cfg, store, log)
 	if err != nil {

@@ -203,7 +203,8 @@ func readOptions(t *testing.T, cfg config.Config) storage.ReadOptions {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return storage.ReadOptions{Postgres: families, ShadowPercent: cfg.ReadShadowPercent}
+	// Shadows are bounded by their slots only: a test wants every sampled read compared.
+	return storage.ReadOptions{Postgres: families, ShadowPercent: cfg.ReadShadowPercent, ShadowBudget: 100 * storage.MaxShadows}
 }
 
 // signIn creates (or finds) the user with email and returns a Bearer token.
