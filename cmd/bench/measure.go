@@ -147,6 +147,25 @@ func (f *fixture) readFrom(source string, shadow int) error {
 	return nil
 }
 
+// shadowCounts sums, over every read family, the shadow reads this
+// instance compared (matched, mismatched, lag or a candidate error) and
+// the sampled ones it skipped (slots or budget).
+func (f *fixture) shadowCounts() (compared, skipped int64, err error) {
+	var out struct {
+		ReadMigration struct {
+			Families []struct{ Matched, Mismatched, Lag, CandidateErrors, ShadowSkipped int64 }
+		}
+	}
+	if err := f.admin.do(`{ readMigration { families { matched mismatched lag candidateErrors shadowSkipped } } }`, nil, &out); err != nil {
+		return 0, 0, err
+	}
+	for _, x := range out.ReadMigration.Families {
+		compared += x.Matched + x.Mismatched + x.Lag + x.CandidateErrors
+		skipped += x.ShadowSkipped
+	}
+	return compared, skipped, nil
+}
+
 // create makes a task for the creator, so the viewer's list stays as seeded.
 func (f *fixture) create(k, i int) error {
 	in := map[string]any{"title": fmt.Sprintf("load %d-%d", k, i), "labelIds": f.labelPair(i), "assignee": map[string]any{"userId": f.creator.id}}

@@ -104,11 +104,11 @@ func (r *runReport) writeRest(w io.Writer) {
 
 	if len(r.sweep) > 0 {
 		fmt.Fprintln(w, "\nData-size sweep (one client; the viewer's tasks, each with two labels and an assignment, every other one watched):")
-		fmt.Fprintln(w, "\n| setup | tasks | operation | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) |")
-		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | shadow reads |")
+		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 		for _, s := range r.sweep {
-			fmt.Fprintf(w, "| %s | %d | %s | %v | %v | %v | %.1f | %s |\n", s.setup, s.tasks, s.r.op,
-				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3))
+			fmt.Fprintf(w, "| %s | %d | %s | %d | %v | %v | %v | %.1f | %s | %s |\n", s.setup, s.tasks, s.r.op, s.r.n,
+				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3), s.shadows)
 		}
 	}
 

@@ -14,7 +14,15 @@ type sweepRow struct {
 	tasks int
 	r     result
 	t     trips
+	// shadows says, for a shadowed row, how many of its reads were
+	// compared on the other store and how many the budget skipped.
+	shadows string
 }
+
+// shadowWindow is how long a shadowed row samples at least: the shadow
+// budget (READ_SHADOW_BUDGET) spreads a slow candidate's runs over tens of
+// seconds, and a window of a few requests would see only the first one.
+const shadowWindow = 40 * time.Second
 
 // samples per operation at each size of the sweep, from one client: the
 // list is slow at the big sizes today (seconds), createTask fast, and a
@@ -71,16 +79,35 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 			return nil, 0, err
 		}
 		fmt.Fprintf(os.Stderr, "  grown in %v\n", time.Since(t0).Round(time.Second))
-		measure := func(op, label string) error {
+		measure := func(op, label string, shadowed bool) error {
 			fn := f.op(op, 1)
-			r := sample(ctx, label, name, samples[op], srv.cpuTime, fn)
+			var window time.Duration
+			var compared0, skipped0 int64
+			if shadowed {
+				window = shadowWindow
+				var err error
+				if compared0, skipped0, err = f.shadowCounts(); err != nil {
+					return err
+				}
+			}
+			r := sample(ctx, label, name, samples[op], window, srv.cpuTime, fn)
+			row := sweepRow{setup: name, tasks: size, r: r}
+			if shadowed {
+				time.Sleep(5 * time.Second) // let the last shadows finish
+				compared, skipped, err := f.shadowCounts()
+				if err != nil {
+					return err
+				}
+				row.shadows = fmt.Sprintf("%d compared, %d skipped", compared-compared0, skipped-skipped0)
+			}
 			t, err := roundTrips(ctx, srv, label, name, 5, 0, func(i int) error { return fn(0, 200000+i) })
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  cpu/req %v  round trips %s\n    slowest: %s\n", label, size,
-				r.p50.Round(100*time.Microsecond), r.cpu.Round(10*time.Microsecond), t, t.slowest(4))
-			rows = append(rows, sweepRow{setup: name, tasks: size, r: r, t: t})
+			row.t = t
+			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  round trips %s  %s\n    slowest: %s\n", label, size,
+				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.n, r.cpu.Round(10*time.Microsecond), t, row.shadows, t.slowest(4))
+			rows = append(rows, row)
 			return nil
 		}
 		flips := slices.ContainsFunc(reads, func(r sweepRead) bool { return r.source != "MONGODB" || r.shadow > 0 })
@@ -90,7 +117,7 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 					return nil, 0, fmt.Errorf("setReadSource: %w", err)
 				}
 			}
-			if err := measure(rd.op, rd.name()); err != nil {
+			if err := measure(rd.op, rd.name(), rd.shadow > 0); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -100,7 +127,7 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 			}
 		}
 		for _, op := range ops[1:] {
-			if err := measure(op, op); err != nil {
+			if err := measure(op, op, false); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -108,13 +135,14 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 	return rows, srv.peakRSS(), nil
 }
 
-// sample runs fn n times from one client and measures it.
-func sample(ctx context.Context, op, setup string, n int, cpu func() time.Duration, fn func(client, i int) error) result {
+// sample runs fn n times from one client, and on for at least window,
+// and measures it.
+func sample(ctx context.Context, op, setup string, n int, window time.Duration, cpu func() time.Duration, fn func(client, i int) error) result {
 	lat := make([]time.Duration, 0, n)
 	errs := 0
 	cpu0 := cpu()
 	start := time.Now()
-	for i := 0; i < n && ctx.Err() == nil; i++ {
+	for i := 0; (i < n || time.Since(start) < window) && ctx.Err() == nil; i++ {
 		t := time.Now()
 		if err := fn(0, 300000+i); err != nil {
 			errs++
