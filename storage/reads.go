@@ -88,8 +88,10 @@ type ReadOptions struct {
 	Timeout time.Duration
 	// ShadowBudget is the share of wall-clock time, in percent, that the
 	// shadow reads of an instance may take, summed over those running
-	// (READ_SHADOW_BUDGET, default 10): a sampled read beyond it is
-	// skipped. 100*MaxShadows bounds them by the slots alone.
+	// (READ_SHADOW_BUDGET, default 20), shared evenly by the families: a
+	// sampled read beyond its family's share is skipped. NoShadowBudget
+	// bounds them by the slots alone (tests that want every sampled read
+	// compared).
 	ShadowBudget int
 	Metrics      *ReadMetrics
 }
@@ -135,11 +137,15 @@ type reads struct {
 	// shadowSlots bounds them.
 	shadows     sync.WaitGroup
 	shadowSlots chan struct{}
-	budget      *shadowBudget
+	budgets     map[string]*shadowBudget
 }
 
 // DefaultShadowBudget is ReadOptions.ShadowBudget's default, in percent.
-const DefaultShadowBudget = 10
+const DefaultShadowBudget = 20
+
+// NoShadowBudget as ReadOptions.ShadowBudget leaves shadows unbounded in
+// time.
+const NoShadowBudget = -1
 
 func newReads(o ReadOptions) *reads {
 	r := &reads{defaults: map[string]ReadSetting{}, counts: map[string]*familyCounts{}, timeout: o.Timeout, metrics: o.Metrics,
@@ -148,10 +154,16 @@ func newReads(o ReadOptions) *reads {
 		r.timeout = 500 * time.Millisecond
 	}
 	budget := o.ShadowBudget
-	if budget <= 0 {
+	if budget == 0 {
 		budget = DefaultShadowBudget
 	}
-	r.budget = newShadowBudget(float64(budget)/100, time.Now)
+	// Each family gets an even share of the instance's budget.
+	r.budgets = map[string]*shadowBudget{}
+	for _, f := range Families {
+		if budget > 0 {
+			r.budgets[f] = newShadowBudget(float64(budget)/100/float64(len(Families)), time.Now)
+		}
+	}
 	if r.metrics == nil {
 		r.metrics = NewReadMetrics(nil)
 	}

@@ -43,7 +43,7 @@ func newTwoSources(t *testing.T, db *postgres.DB) twoSources {
 	}
 	return twoSources{
 		mongo:  New(m, Options{Engine: e}),
-		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: families, ShadowBudget: 100 * MaxShadows}}),
+		mirror: New(m, Options{Engine: e, Reads: ReadOptions{Postgres: families, ShadowBudget: NoShadowBudget}}),
 		engine: e,
 	}
 }

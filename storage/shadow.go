@@ -76,7 +76,7 @@ func (s *Store) shadow(ctx context.Context, r shadowRead, got any) {
 		skip()
 		return
 	}
-	spent, ok := s.reads.budget.start()
+	spent, ok := s.reads.budgets[r.family].start()
 	if !ok {
 		<-s.reads.shadowSlots
 		skip()

@@ -71,7 +71,7 @@ type Config struct {
 	// ReadShadowPercent the share of reads compared with the other store
 	// (READ_SHADOW_PERCENT, 0 to 100); ReadShadowBudget is the share of
 	// wall-clock time, in percent, an instance's shadow reads may take
-	// together (READ_SHADOW_BUDGET, 1 to 400, default 10).
+	// together (READ_SHADOW_BUDGET, 1 to 400, default 20).
 	ReadsFromPostgres []string
 	ReadShadowPercent int
 	ReadShadowBudget  int
@@ -202,7 +202,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.DualWriteVerifyRepair = r.boolean("DUAL_WRITE_VERIFY_REPAIR", false)
 	c.ReadsFromPostgres = r.families("READS_FROM_POSTGRES")
 	c.ReadShadowPercent = r.intRange("READ_SHADOW_PERCENT", 0, 0, 100)
-	c.ReadShadowBudget = r.intRange("READ_SHADOW_BUDGET", 10, 1, 400)
+	c.ReadShadowBudget = r.intRange("READ_SHADOW_BUDGET", 20, 1, 400)
 
 	c.GoogleClientID = r.str("GOOGLE_OAUTH_CLIENT_ID", "")
 	c.GoogleClientSecret = r.str("GOOGLE_OAUTH_CLIENT_SECRET", "")

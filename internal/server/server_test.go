@@ -204,7 +204,7 @@ func readOptions(t *testing.T, cfg config.Config) storage.ReadOptions {
 		t.Fatal(err)
 	}
 	// Shadows are bounded by their slots only: a test wants every sampled read compared.
-	return storage.ReadOptions{Postgres: families, ShadowPercent: cfg.ReadShadowPercent, ShadowBudget: 100 * storage.MaxShadows}
+	return storage.ReadOptions{Postgres: families, ShadowPercent: cfg.ReadShadowPercent, ShadowBudget: storage.NoShadowBudget}
 }
 
 // signIn creates (or finds) the user with email and returns a Bearer token.
