@@ -157,10 +157,11 @@ func newReads(o ReadOptions) *reads {
 	if budget == 0 {
 		budget = DefaultShadowBudget
 	}
-	// Each family gets an even share of the instance's budget.
+	// Each family gets an even share of the instance's budget; a family
+	// with none (NoShadowBudget) is bounded by the slots alone.
 	r.budgets = map[string]*shadowBudget{}
-	for _, f := range Families {
-		if budget > 0 {
+	if budget > 0 {
+		for _, f := range Families {
 			r.budgets[f] = newShadowBudget(float64(budget)/100/float64(len(Families)), time.Now)
 		}
 	}
