@@ -17,9 +17,10 @@ import (
 // values. The control (the store the flag names) is always what the client
 // got; the candidate's errors are swallowed and counted. A difference is
 // lag, not a mismatch, when the control itself has changed since (a write
-// landed between the reads: the control is read a second time to tell) or
-// the mirror still has an intent for the documents; the rest are
-// mismatches, counted and kept, with their fields, in MongoDB.
+// landed between the reads: the control is read a second time to tell),
+// the mirror still has an intent for the documents, or a write to the
+// family's collections is in flight; the rest are mismatches, counted and
+// kept, with their fields, in MongoDB.
 
 // shadowBound bounds one shadow comparison, all its reads included.
 const shadowBound = 5 * time.Second
@@ -128,13 +129,17 @@ func (s *Store) compare(ctx context.Context, r shadowRead, control any) {
 const keptMismatches = 200
 
 // lagged tells lag from a mismatch: the mirror has an intent for one of
-// the documents, or the control answers differently when asked again.
+// the documents or a write to the family's collections is in flight, or
+// the control answers differently when asked again. The in-flight write
+// matters when the mirror is the control: read before the write, asked
+// again before the write reaches it, it still answers as it did, while
+// MongoDB already has the write.
 func (s *Store) lagged(ctx context.Context, r shadowRead, control any, diffs []Difference) bool {
 	ids := make([]string, len(diffs))
 	for i, d := range diffs {
 		ids[i] = d.ID
 	}
-	if current, err := s.engine.Current(ctx, mirrorReadable[r.family], ids); err != nil || !current {
+	if lagging, err := s.engine.Lagging(ctx, mirrorReadable[r.family], ids); err != nil || lagging {
 		return true
 	}
 	again, err := r.control(ctx)

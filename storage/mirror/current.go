@@ -42,6 +42,19 @@ func (e *Engine) Current(ctx context.Context, colls, ids []string) (bool, error)
 	return !has && err == nil, err
 }
 
+// Lagging reports whether a difference between the mirror and MongoDB
+// over the documents ids of colls may be a write on its way rather than a
+// fault: the mirror may be behind everywhere, one of the documents has an
+// intent, or a write to colls is in flight. The last covers differences
+// that name none of the written documents: a count, a page's end, a list
+// that another document's change reshaped.
+func (e *Engine) Lagging(ctx context.Context, colls, ids []string) (bool, error) {
+	if behind, err := e.behindEverywhere(ctx); err != nil || behind {
+		return true, err
+	}
+	return e.mongo.Unsettled(ctx, colls, ids)
+}
+
 // Behind returns the collections the mirror may not hold as MongoDB does:
 // all is true when that is every one (mirroring off or not migrated, a
 // catch-up due, the breaker open), else colls are those with intents.

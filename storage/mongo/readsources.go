@@ -72,6 +72,24 @@ func (s *Store) IntentsFor(ctx context.Context, colls, ids []string) (bool, erro
 	return true, nil
 }
 
+// Unsettled reports whether the mirror has an intent (pending or failed)
+// for one of ids in colls, or a pending one for any document of colls: a
+// write to them is on its way. One round trip, stopping at the first match.
+func (s *Store) Unsettled(ctx context.Context, colls, ids []string) (bool, error) {
+	f := bson.D{{Key: "coll", Value: bson.D{{Key: "$in", Value: colls}}}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "state", Value: IntentPending}},
+		bson.D{{Key: "doc_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+	}}}
+	err := s.coll(CollMirrorIntents).FindOne(ctx, f, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mongo: mirror intents: %w", err)
+	}
+	return true, nil
+}
+
 // IntentCollections returns the collections that have intents (pending or
 // failed), reading at most limit of them: one round trip answers every
 // read family of a request. complete is false when there were more (a
