@@ -87,7 +87,7 @@ func mixedWorkload(t *testing.T, s *Store, rng *rand.Rand, n int) world {
 	t.Helper()
 	ctx := t.Context()
 	w := world{}
-	for _, name := range []string{"Ann Example", "ann example", "Bob", "Ann Example"} { // ties in the user search's order
+	for _, name := range []string{"Ann Example", "ann example", "Bob", "Ann Example", "Élodie Ünal"} { // ties in the user search's order, a name beyond ASCII
 		u, err := s.SignInByEmail(ctx, fmt.Sprintf("u%d@example.com", rng.IntN(1e9)), name)
 		if err != nil {
 			t.Fatal(err)
@@ -203,6 +203,7 @@ func lists(w world, now time.Time) []TaskList {
 		func(l *TaskList) { l.Priorities = []models.Priority{models.PriorityHigh, models.PriorityLow} },
 		func(l *TaskList) { l.LabelIDs = w.labels[:2] },
 		func(l *TaskList) { l.Search = "ALPHA" },
+		func(l *TaskList) { l.Search = "ÉCRIRE" }, // case beyond ASCII
 		func(l *TaskList) { l.Search = "%" },
 		func(l *TaskList) { l.Search = "_" },
 		func(l *TaskList) { l.DueBefore, l.DueAfter = ptr(now.Add(48*time.Hour)), ptr(now.Add(-72*time.Hour)) },
@@ -402,19 +403,20 @@ func same[T any](t *testing.T, two twoSources, what string, cmp comparer[T], rea
 }
 
 // compareLabelsAndUsers compares the labels and users families: every
-// page of the label list (with searches, LIKE's wildcards among them),
+// page of the label list (with searches, LIKE's wildcards and letters
+// beyond ASCII among them),
 // the counts, by ids, and the user search in both groups.
 func compareLabelsAndUsers(t *testing.T, two twoSources, w world) {
 	t.Helper()
 	ctx := t.Context()
-	for i, name := range []string{"Ops 100%", "ops_team", "Alpha", "alpha", "Zed"} {
+	for i, name := range []string{"Ops 100%", "ops_team", "Alpha", "alpha", "Zed", "Élan ÜBER"} {
 		if _, err := two.mongo.CreateLabel(ctx, w.users[0], name, fmt.Sprintf("#00000%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	labelPage := comparePage(func(l models.Label) string { return l.ID })
 	var all []string
-	for _, search := range []string{"", "ops", "%", "_", "ALPHA", "no such"} {
+	for _, search := range []string{"", "ops", "%", "_", "ALPHA", "élan über", "ÉLAN", "no such"} {
 		var after *string
 		for {
 			var got Page[models.Label]
@@ -441,7 +443,7 @@ func compareLabelsAndUsers(t *testing.T, two twoSources, w world) {
 		return diffDocs(a, b, func(u models.User) string { return u.ID }, false)
 	}, func(s *Store) ([]models.User, error) { return s.UsersByIDs(ctx, w.users) })
 	userPage := comparePage(func(u models.User) string { return u.ID })
-	for _, search := range []string{"ann", "EXAMPLE", "nobody"} {
+	for _, search := range []string{"ann", "EXAMPLE", "ÉLODIE", "ünal", "nobody"} {
 		var after *string
 		for {
 			var got Page[models.User]

@@ -67,13 +67,16 @@ func deref(doc any) any {
 
 // Mirror writes documents to the mirror database.
 type Mirror struct {
-	db  *bun.DB
-	now func() time.Time
+	db *bun.DB
+	// reads is where the read paths (reads.go) read: db on PostgreSQL, a
+	// pool of readers beside the writer on SQLite.
+	reads *bun.DB
+	now   func() time.Time
 }
 
 // New returns a Mirror writing to db, which must be migrated.
 func New(db *postgres.DB) *Mirror {
-	return &Mirror{db: db.Bun, now: time.Now}
+	return &Mirror{db: db.Bun, reads: db.Reads, now: time.Now}
 }
 
 // Table returns the mirror table of a collection, or "" if it is not

@@ -36,7 +36,7 @@ func (m *Mirror) TasksByIDs(ctx context.Context, ids []string) ([]models.Task, e
 		return nil, nil
 	}
 	var rows []postgres.TaskRow
-	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+	if err := m.reads.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: tasks by id: %w", err)
 	}
 	return m.tasksOf(ctx, rows)
@@ -53,12 +53,12 @@ func (m *Mirror) tasksOf(ctx context.Context, rows []postgres.TaskRow) ([]models
 		pks[i] = r.ID
 	}
 	var labels []postgres.TaskLabelRow
-	if err := m.db.NewSelect().Model(&labels).Column("task_id", "label_mongo_id").
+	if err := m.reads.NewSelect().Model(&labels).Column("task_id", "label_mongo_id").
 		Where("task_id IN (?)", bun.List(pks)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: task labels: %w", err)
 	}
 	var deferred []postgres.DeferredDetailsRow
-	if err := m.db.NewSelect().Model(&deferred).Where("task_id IN (?)", bun.List(pks)).Scan(ctx); err != nil {
+	if err := m.reads.NewSelect().Model(&deferred).Where("task_id IN (?)", bun.List(pks)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: task deferrals: %w", err)
 	}
 	labelsOf := map[int64][]string{}
@@ -159,11 +159,11 @@ func taskWhere(sq *bun.SelectQuery, q mongo.TaskQuery) *bun.SelectQuery {
 	}
 	if q.Search != "" {
 		// A literal, case-insensitive substring, as MongoDB's quoted regex
-		// with "i". Case folding is the database's LOWER: exact for ASCII.
-		like := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
+		// with "i".
+		like := contains(q.Search)
 		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
-			return g.WhereOr(`LOWER(task_row.title) LIKE ? ESCAPE '\'`, like).
-				WhereOr(`LOWER(task_row.description) LIKE ? ESCAPE '\'`, like)
+			return g.WhereOr(postgres.Lower(g.Dialect(), "task_row.title")+` LIKE ? ESCAPE '\'`, like).
+				WhereOr(postgres.Lower(g.Dialect(), "task_row.description")+` LIKE ? ESCAPE '\'`, like)
 		})
 	}
 	if q.DueBefore != nil {
@@ -191,22 +191,27 @@ func (m *Mirror) ListTasks(ctx context.Context, q mongo.TaskQuery) ([]models.Tas
 		col += m.bytewise()
 	}
 	id := "task_row.mongo_id" + m.bytewise()
-	var rows []postgres.TaskRow
-	sq := taskWhere(m.db.NewSelect().Model(&rows), q)
+	order := func(sq *bun.SelectQuery) *bun.SelectQuery {
+		if q.Desc {
+			return sq.OrderExpr(col + " DESC NULLS LAST").OrderExpr(id + " DESC")
+		}
+		return sq.OrderExpr(col + " ASC NULLS FIRST").OrderExpr(id + " ASC")
+	}
+	// The page's keys are chosen first and its rows read after: the sort
+	// then moves a few columns of every matching task rather than whole
+	// rows (a third of the list's time on SQLite at 5,000 tasks).
+	page := taskWhere(m.reads.NewSelect().Model((*postgres.TaskRow)(nil)).Column("task_row.id"), q)
 	if p := q.After; p != nil {
-		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+		page = page.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
 			return afterPosition(g, col, id, *p, q.Desc)
 		})
 	}
-	if q.Desc {
-		sq = sq.OrderExpr(col + " DESC NULLS LAST").OrderExpr(id + " DESC")
-	} else {
-		sq = sq.OrderExpr(col + " ASC NULLS FIRST").OrderExpr(id + " ASC")
-	}
+	page = order(page)
 	if q.Limit > 0 {
-		sq = sq.Limit(int64(q.Limit))
+		page = page.Limit(int64(q.Limit))
 	}
-	if err := sq.Scan(ctx); err != nil {
+	var rows []postgres.TaskRow
+	if err := order(m.reads.NewSelect().Model(&rows).Where("task_row.id IN (?)", page)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: list tasks: %w", err)
 	}
 	return m.tasksOf(ctx, rows)
@@ -242,7 +247,7 @@ func (m *Mirror) CountTasks(ctx context.Context, q mongo.TaskQuery) (int64, erro
 	if q.IDs != nil && len(q.IDs) == 0 {
 		return 0, nil
 	}
-	n, err := taskWhere(m.db.NewSelect().Model((*postgres.TaskRow)(nil)), q).Count(ctx)
+	n, err := taskWhere(m.reads.NewSelect().Model((*postgres.TaskRow)(nil)), q).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mirror: count tasks: %w", err)
 	}
@@ -256,7 +261,7 @@ func (m *Mirror) SummaryTasks(ctx context.Context, q mongo.TaskQuery) ([]models.
 	}
 	q.Deferred, q.IncludeDone, q.Statuses, q.After, q.Limit = mongo.DeferredInclude, true, nil, nil, 0
 	var rows []postgres.TaskRow
-	if err := taskWhere(m.db.NewSelect().Model(&rows), q).Scan(ctx); err != nil {
+	if err := taskWhere(m.reads.NewSelect().Model(&rows), q).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: summary: %w", err)
 	}
 	return m.tasksOf(ctx, rows)
@@ -265,7 +270,7 @@ func (m *Mirror) SummaryTasks(ctx context.Context, q mongo.TaskQuery) ([]models.
 // assignments reads active assignments matching where.
 func (m *Mirror) assignments(ctx context.Context, where func(*bun.SelectQuery) *bun.SelectQuery) ([]models.TaskAssignment, error) {
 	var rows []postgres.TaskAssignmentRow
-	if err := where(m.db.NewSelect().Model(&rows).Where("is_active = ?", true)).Scan(ctx); err != nil {
+	if err := where(m.reads.NewSelect().Model(&rows).Where("is_active = ?", true)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: assignments: %w", err)
 	}
 	out := make([]models.TaskAssignment, len(rows))
@@ -322,7 +327,7 @@ func (m *Mirror) TeamsWithPOC(ctx context.Context, userIDs []string) ([]models.T
 		return nil, nil
 	}
 	var rows []postgres.TeamRow
-	if err := m.db.NewSelect().Model(&rows).Where("poc_id IN (?)", bun.List(userIDs)).
+	if err := m.reads.NewSelect().Model(&rows).Where("poc_id IN (?)", bun.List(userIDs)).
 		Where("is_deleted = ?", false).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: teams by poc: %w", err)
 	}
@@ -337,7 +342,7 @@ func (m *Mirror) TeamsWithPOC(ctx context.Context, userIDs []string) ([]models.T
 // watched first.
 func (m *Mirror) ActiveWatchEntries(ctx context.Context, userID string) ([]models.WatchlistEntry, error) {
 	var rows []postgres.WatchlistRow
-	if err := m.db.NewSelect().Model(&rows).Where("user_id = ?", userID).Where("is_active = ?", true).
+	if err := m.reads.NewSelect().Model(&rows).Where("user_id = ?", userID).Where("is_active = ?", true).
 		OrderExpr("updated_at DESC NULLS LAST").OrderExpr("mongo_id" + m.bytewise() + " DESC").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: watchlist: %w", err)
 	}
@@ -355,7 +360,7 @@ func (m *Mirror) WatchEntries(ctx context.Context, userID string, taskIDs []stri
 		return nil, nil
 	}
 	var rows []postgres.WatchlistRow
-	q := m.db.NewSelect().Model(&rows).Where("user_id = ?", userID)
+	q := m.reads.NewSelect().Model(&rows).Where("user_id = ?", userID)
 	if taskIDs != nil {
 		q = q.Where("task_id IN (?)", bun.List(taskIDs))
 	}
@@ -377,13 +382,13 @@ func (m *Mirror) LabelsByIDs(ctx context.Context, ids []string) ([]models.Label,
 func labelWhere(sq *bun.SelectQuery, search string) *bun.SelectQuery {
 	sq = sq.Where("is_deleted = ?", false)
 	if search != "" {
-		sq = sq.Where(`LOWER(name) LIKE ? ESCAPE '\'`, contains(search))
+		sq = sq.Where(postgres.Lower(sq.Dialect(), "name")+` LIKE ? ESCAPE '\'`, contains(search))
 	}
 	return sq
 }
 
-// contains is the LIKE pattern of a literal, case-insensitive substring
-// (case folding is the database's LOWER: exact for ASCII).
+// contains is the LIKE pattern of a literal, case-insensitive substring,
+// to match against postgres.Lower of a column.
 func contains(s string) string { return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%" }
 
 // afterName is the keyset condition "after (name, id)" in (name, id) order.
@@ -402,7 +407,7 @@ func (m *Mirror) byName(sq *bun.SelectQuery) *bun.SelectQuery {
 // in (name, id) order.
 func (m *Mirror) ListLabels(ctx context.Context, q mongo.LabelQuery) ([]models.Label, error) {
 	var rows []postgres.LabelRow
-	sq := labelWhere(m.db.NewSelect().Model(&rows), q.Search)
+	sq := labelWhere(m.reads.NewSelect().Model(&rows), q.Search)
 	if q.AfterID != "" {
 		sq = m.afterName(sq, q.AfterName, q.AfterID)
 	}
@@ -414,7 +419,7 @@ func (m *Mirror) ListLabels(ctx context.Context, q mongo.LabelQuery) ([]models.L
 
 // CountLabels counts the live labels matching search.
 func (m *Mirror) CountLabels(ctx context.Context, search string) (int64, error) {
-	n, err := labelWhere(m.db.NewSelect().Model((*postgres.LabelRow)(nil)), search).Count(ctx)
+	n, err := labelWhere(m.reads.NewSelect().Model((*postgres.LabelRow)(nil)), search).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mirror: count labels: %w", err)
 	}
@@ -430,7 +435,7 @@ func (m *Mirror) UsersByIDs(ctx context.Context, ids []string) ([]models.User, e
 // substring of the name, or the exact email.
 func userWhere(sq *bun.SelectQuery, q mongo.UserQuery) *bun.SelectQuery {
 	sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
-		return g.WhereOr(`LOWER(name) LIKE ? ESCAPE '\'`, contains(q.Search)).WhereOr("email_id = ?", strings.ToLower(q.Search))
+		return g.WhereOr(postgres.Lower(g.Dialect(), "name")+` LIKE ? ESCAPE '\'`, contains(q.Search)).WhereOr("email_id = ?", strings.ToLower(q.Search))
 	})
 	if q.In != nil {
 		sq = sq.Where("mongo_id IN (?)", bun.List(q.In))
@@ -447,7 +452,7 @@ func (m *Mirror) SearchUsers(ctx context.Context, q mongo.UserQuery) ([]models.U
 		return nil, nil
 	}
 	var rows []postgres.UserRow
-	sq := userWhere(m.db.NewSelect().Model(&rows), q)
+	sq := userWhere(m.reads.NewSelect().Model(&rows), q)
 	if q.AfterID != "" {
 		sq = m.afterName(sq, q.AfterName, q.AfterID)
 	}
@@ -462,7 +467,7 @@ func (m *Mirror) CountUsers(ctx context.Context, q mongo.UserQuery) (int64, erro
 	if q.In != nil && len(q.In) == 0 {
 		return 0, nil
 	}
-	n, err := userWhere(m.db.NewSelect().Model((*postgres.UserRow)(nil)), q).Count(ctx)
+	n, err := userWhere(m.reads.NewSelect().Model((*postgres.UserRow)(nil)), q).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mirror: count users: %w", err)
 	}
@@ -475,7 +480,7 @@ func byIDs[R, D any](ctx context.Context, m *Mirror, ids []string, of func(*R) D
 		return nil, nil
 	}
 	var rows []R
-	if err := m.db.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+	if err := m.reads.NewSelect().Model(&rows).Where("mongo_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: %T by id: %w", *new(R), err)
 	}
 	return mapRows(rows, of), nil
@@ -501,7 +506,7 @@ func (m *Mirror) MembershipsOfUsers(ctx context.Context, userIDs []string) ([]mo
 		return nil, nil
 	}
 	var rows []postgres.UserTeamDetailsRow
-	if err := m.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Where("is_active = ?", true).
+	if err := m.reads.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Where("is_active = ?", true).
 		Scan(ctx); err != nil {
 		return nil, fmt.Errorf("mirror: memberships: %w", err)
 	}
@@ -516,7 +521,7 @@ func (m *Mirror) MembershipsOfTeams(ctx context.Context, teamIDs []string, q *mo
 	}
 	var rows []postgres.UserTeamDetailsRow
 	id := "mongo_id" + m.bytewise()
-	sq := m.db.NewSelect().Model(&rows).Where("team_id IN (?)", bun.List(teamIDs)).Where("is_active = ?", true).
+	sq := m.reads.NewSelect().Model(&rows).Where("team_id IN (?)", bun.List(teamIDs)).Where("is_active = ?", true).
 		OrderExpr("created_at ASC").OrderExpr(id + " ASC")
 	if q != nil {
 		if q.AfterID != "" {
@@ -535,7 +540,7 @@ func (m *Mirror) MembershipsOfTeams(ctx context.Context, teamIDs []string, q *mo
 
 // CountMembers counts a team's active members.
 func (m *Mirror) CountMembers(ctx context.Context, teamID string) (int64, error) {
-	n, err := m.db.NewSelect().Model((*postgres.UserTeamDetailsRow)(nil)).Where("team_id = ?", teamID).
+	n, err := m.reads.NewSelect().Model((*postgres.UserTeamDetailsRow)(nil)).Where("team_id = ?", teamID).
 		Where("is_active = ?", true).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mirror: count members: %w", err)
@@ -570,7 +575,7 @@ func auditWhere(sq *bun.SelectQuery, q mongo.AuditQuery) *bun.SelectQuery {
 func (m *Mirror) ListAuditLogs(ctx context.Context, q mongo.AuditQuery) ([]models.AuditLog, error) {
 	var rows []postgres.AuditLogRow
 	id := "mongo_id" + m.bytewise()
-	sq := auditWhere(m.db.NewSelect().Model(&rows), q)
+	sq := auditWhere(m.reads.NewSelect().Model(&rows), q)
 	if q.AfterID != "" {
 		sq = sq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
 			return g.WhereOr("timestamp < ?", q.AfterTime.UTC()).WhereOr("timestamp = ? AND "+id+" < ?", q.AfterTime.UTC(), q.AfterID)
@@ -584,7 +589,7 @@ func (m *Mirror) ListAuditLogs(ctx context.Context, q mongo.AuditQuery) ([]model
 
 // CountAuditLogs counts the entries q selects.
 func (m *Mirror) CountAuditLogs(ctx context.Context, q mongo.AuditQuery) (int64, error) {
-	n, err := auditWhere(m.db.NewSelect().Model((*postgres.AuditLogRow)(nil)), q).Count(ctx)
+	n, err := auditWhere(m.reads.NewSelect().Model((*postgres.AuditLogRow)(nil)), q).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mirror: count audit logs: %w", err)
 	}

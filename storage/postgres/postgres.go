@@ -7,6 +7,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -26,6 +27,13 @@ import (
 // DB is the mirror database.
 type DB struct {
 	Bun *bun.DB
+	// Reads serves the mirror's reads: Bun itself on PostgreSQL; on SQLite
+	// a pool of its own, since the writer's one connection would queue a
+	// request's concurrent reads (a list's count beside its labels) one
+	// behind the other and behind every write. In WAL mode readers do not
+	// block the writer, and each sees every transaction committed before it
+	// began.
+	Reads *bun.DB
 	// Where says where the mirror lives, for logs: a host or a file.
 	Where string
 }
@@ -49,7 +57,8 @@ func Open(dsn string) (*DB, error) {
 	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(16)
 	sqldb.SetMaxIdleConns(8)
-	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), Where: redact(dsn)}, nil
+	b := bun.NewDB(sqldb, pgdialect.New())
+	return &DB{Bun: b, Reads: b, Where: redact(dsn)}, nil
 }
 
 // OpenSQLite opens (creating if needed) the embedded mirror file.
@@ -65,11 +74,28 @@ func OpenSQLite(path string) (*DB, error) {
 	// One writer at a time is what SQLite allows anyway; a single connection
 	// turns lock contention into queueing instead of SQLITE_BUSY errors.
 	sqldb.SetMaxOpenConns(1)
-	return &DB{Bun: bun.NewDB(sqldb, sqlitedialect.New()), Where: path}, nil
+	readdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("postgres: open sqlite: %w", err)
+	}
+	readdb.SetMaxOpenConns(sqliteReaders)
+	readdb.SetMaxIdleConns(sqliteReaders)
+	return &DB{Bun: bun.NewDB(sqldb, sqlitedialect.New()), Reads: bun.NewDB(readdb, sqlitedialect.New()), Where: path}, nil
 }
 
+// sqliteReaders is how many reads of the embedded mirror run at once: the
+// machine's cores are few, and each read holds one while it runs.
+const sqliteReaders = 4
+
 // Close closes the pool.
-func (db *DB) Close() error { return db.Bun.Close() }
+func (db *DB) Close() error {
+	err := db.Bun.Close()
+	if db.Reads != db.Bun {
+		err = errors.Join(err, db.Reads.Close())
+	}
+	return err
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
