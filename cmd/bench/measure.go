@@ -147,23 +147,41 @@ func (f *fixture) readFrom(source string, shadow int) error {
 	return nil
 }
 
-// shadowCounts sums, over every read family, the shadow reads this
-// instance compared (matched, mismatched, lag or a candidate error) and
-// the sampled ones it skipped (slots or budget).
-func (f *fixture) shadowCounts() (compared, skipped int64, err error) {
+// shadowTally is what an instance's shadow reads came to, over every
+// read family.
+type shadowTally struct{ matched, mismatched, lag, candidateErrors, skipped int64 }
+
+func (t shadowTally) minus(u shadowTally) shadowTally {
+	return shadowTally{t.matched - u.matched, t.mismatched - u.mismatched, t.lag - u.lag, t.candidateErrors - u.candidateErrors, t.skipped - u.skipped}
+}
+
+// String reads "N compared (…), M skipped": compared are the shadow reads
+// run on the other store, skipped the sampled ones the slots or the budget
+// did not run.
+func (t shadowTally) String() string {
+	return fmt.Sprintf("%d compared (%d matched, %d mismatched, %d lag, %d candidate errors), %d skipped",
+		t.matched+t.mismatched+t.lag+t.candidateErrors, t.matched, t.mismatched, t.lag, t.candidateErrors, t.skipped)
+}
+
+// shadowCounts reads the instance's shadow tally.
+func (f *fixture) shadowCounts() (shadowTally, error) {
 	var out struct {
 		ReadMigration struct {
 			Families []struct{ Matched, Mismatched, Lag, CandidateErrors, ShadowSkipped int64 }
 		}
 	}
+	var t shadowTally
 	if err := f.admin.do(`{ readMigration { families { matched mismatched lag candidateErrors shadowSkipped } } }`, nil, &out); err != nil {
-		return 0, 0, err
+		return t, err
 	}
 	for _, x := range out.ReadMigration.Families {
-		compared += x.Matched + x.Mismatched + x.Lag + x.CandidateErrors
-		skipped += x.ShadowSkipped
+		t.matched += x.Matched
+		t.mismatched += x.Mismatched
+		t.lag += x.Lag
+		t.candidateErrors += x.CandidateErrors
+		t.skipped += x.ShadowSkipped
 	}
-	return compared, skipped, nil
+	return t, nil
 }
 
 // create makes a task for the creator, so the viewer's list stays as seeded.

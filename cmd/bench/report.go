@@ -104,11 +104,16 @@ func (r *runReport) writeRest(w io.Writer) {
 
 	if len(r.sweep) > 0 {
 		fmt.Fprintln(w, "\nData-size sweep (one client; the viewer's tasks, each with two labels and an assignment, every other one watched):")
-		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | shadow reads |")
-		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+		fmt.Fprintln(w, "A `+shadow` row alternates 8 s blocks with every read shadowed and with none over 96 s; its last column gives the blocks without shadows, the baseline of the 10 % target.")
+		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | shadow reads | without shadows, same window (requests, p50, CPU/req) |")
+		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
 		for _, s := range r.sweep {
-			fmt.Fprintf(w, "| %s | %d | %s | %d | %v | %v | %v | %.1f | %s | %s |\n", s.setup, s.tasks, s.r.op, s.r.n,
-				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3), s.shadows)
+			paired := ""
+			if u := s.unshadowed; u != nil {
+				paired = fmt.Sprintf("%d, %v, %v", u.n, u.p50.Round(100*time.Microsecond), u.cpu.Round(10*time.Microsecond))
+			}
+			fmt.Fprintf(w, "| %s | %d | %s | %d | %v | %v | %v | %.1f | %s | %s | %s |\n", s.setup, s.tasks, s.r.op, s.r.n,
+				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3), s.shadows, paired)
 		}
 	}
 
@@ -227,14 +232,15 @@ func (r *runReport) sweepVerdicts() []verdict {
 			break
 		}
 		last := o.sizes[len(o.sizes)-1]
-		for _, pair := range [][2]string{{"list", "list+shadow"}, {"list@pg", "list@pg+shadow"}} {
-			base, shadowed := r.sweepAt(setup, pair[0], last), r.sweepAt(setup, pair[1], last)
-			if base == nil || shadowed == nil {
+		for _, op := range []string{"list+shadow", "list@pg+shadow"} {
+			s := r.sweepAt(setup, op, last)
+			if s == nil || s.unshadowed == nil || s.unshadowed.n == 0 {
 				continue
 			}
-			vs = append(vs, verdict{fmt.Sprintf("%s, %d tasks: %s p50 within 10 %% of %s (issue 14)", setup, last, pair[1], pair[0]),
-				fmt.Sprintf("%v vs %v", shadowed.r.p50.Round(100*time.Microsecond), base.r.p50.Round(100*time.Microsecond)),
-				float64(shadowed.r.p50) <= 1.1*float64(base.r.p50)})
+			u := s.unshadowed
+			vs = append(vs, verdict{fmt.Sprintf("%s, %d tasks: %s p50 within 10 %% of the same read without shadows, alternating blocks (issue 14)", setup, last, op),
+				fmt.Sprintf("%v vs %v (%+.1f %%)", s.r.p50.Round(100*time.Microsecond), u.p50.Round(100*time.Microsecond), 100*(float64(s.r.p50)/float64(u.p50)-1)),
+				float64(s.r.p50) <= 1.1*float64(u.p50)})
 		}
 	}
 	for _, m := range r.memory {

@@ -15,14 +15,24 @@ type sweepRow struct {
 	r     result
 	t     trips
 	// shadows says, for a shadowed row, how many of its reads were
-	// compared on the other store and how many the budget skipped.
-	shadows string
+	// compared on the other store, how, and how many the budget skipped;
+	// unshadowed is the same read without shadows, in the blocks that
+	// alternated with the row's.
+	shadows    string
+	unshadowed *result
 }
 
-// shadowWindow is how long a shadowed row samples at least: the shadow
-// budget (READ_SHADOW_BUDGET) spreads a slow candidate's runs over tens of
-// seconds, and a window of a few requests would see only the first one.
-const shadowWindow = 40 * time.Second
+// A shadowed row is measured against its own baseline: blocks of
+// pairedBlock with the shadow on and off alternate over pairedWindow, so
+// the two share the machine's drift (FerretDB's pace moves by more than
+// the 10 % target over minutes); the first request of each block, which
+// meets the previous block's last shadows, is not counted. The window is
+// long because the shadow budget (READ_SHADOW_BUDGET) spreads a slow
+// candidate's runs over tens of seconds.
+const (
+	pairedWindow = 96 * time.Second
+	pairedBlock  = 8 * time.Second
+)
 
 // samples per operation at each size of the sweep, from one client: the
 // list is slow at the big sizes today (seconds), createTask fast, and a
@@ -72,6 +82,7 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 		return nil, 0, err
 	}
 	var rows []sweepRow
+	flips := slices.ContainsFunc(reads, func(r sweepRead) bool { return r.source != "MONGODB" || r.shadow > 0 })
 	for _, size := range sizes {
 		fmt.Fprintf(os.Stderr, "sweep %s: growing to %d tasks…\n", name, size)
 		t0 := time.Now()
@@ -79,45 +90,57 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 			return nil, 0, err
 		}
 		fmt.Fprintf(os.Stderr, "  grown in %v\n", time.Since(t0).Round(time.Second))
-		measure := func(op, label string, shadowed bool) error {
-			fn := f.op(op, 1)
-			var window time.Duration
-			var compared0, skipped0 int64
-			if shadowed {
-				window = shadowWindow
-				var err error
-				if compared0, skipped0, err = f.shadowCounts(); err != nil {
-					return err
-				}
+		report := func(row sweepRow) {
+			r := row.r
+			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  round trips %s  %s\n    slowest: %s\n", r.op, size,
+				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.n, r.cpu.Round(10*time.Microsecond), row.t, row.shadows, row.t.slowest(4))
+			if u := row.unshadowed; u != nil {
+				fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  (the alternating blocks without shadows)\n", "", size,
+					u.p50.Round(100*time.Microsecond), u.p99.Round(100*time.Microsecond), u.n, u.cpu.Round(10*time.Microsecond))
 			}
-			r := sample(ctx, label, name, samples[op], window, srv.cpuTime, fn)
-			row := sweepRow{setup: name, tasks: size, r: r}
-			if shadowed {
-				time.Sleep(5 * time.Second) // let the last shadows finish
-				compared, skipped, err := f.shadowCounts()
+		}
+		measure := func(rd sweepRead) error {
+			fn := f.op(rd.op, 1)
+			row := sweepRow{setup: name, tasks: size}
+			if rd.shadow > 0 {
+				c0, err := f.shadowCounts()
 				if err != nil {
 					return err
 				}
-				row.shadows = fmt.Sprintf("%d compared, %d skipped", compared-compared0, skipped-skipped0)
+				on, off, err := pairedSample(ctx, rd.name(), name, srv.cpuTime, fn, func(on bool) error {
+					if on {
+						return f.readFrom(rd.source, rd.shadow)
+					}
+					return f.readFrom(rd.source, 0)
+				})
+				if err != nil {
+					return err
+				}
+				time.Sleep(5 * time.Second) // let the last shadows finish
+				c, err := f.shadowCounts()
+				if err != nil {
+					return err
+				}
+				row.r, row.unshadowed, row.shadows = on, &off, c.minus(c0).String()
+			} else {
+				if flips {
+					if err := f.readFrom(rd.source, 0); err != nil {
+						return fmt.Errorf("setReadSource: %w", err)
+					}
+				}
+				row.r = sample(ctx, rd.name(), name, samples[rd.op], 0, srv.cpuTime, fn)
 			}
-			t, err := roundTrips(ctx, srv, label, name, 5, 0, func(i int) error { return fn(0, 200000+i) })
+			t, err := roundTrips(ctx, srv, rd.name(), name, 5, 0, func(i int) error { return fn(0, 200000+i) })
 			if err != nil {
 				return err
 			}
 			row.t = t
-			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  round trips %s  %s\n    slowest: %s\n", label, size,
-				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.n, r.cpu.Round(10*time.Microsecond), t, row.shadows, t.slowest(4))
+			report(row)
 			rows = append(rows, row)
 			return nil
 		}
-		flips := slices.ContainsFunc(reads, func(r sweepRead) bool { return r.source != "MONGODB" || r.shadow > 0 })
 		for _, rd := range reads {
-			if flips {
-				if err := f.readFrom(rd.source, rd.shadow); err != nil {
-					return nil, 0, fmt.Errorf("setReadSource: %w", err)
-				}
-			}
-			if err := measure(rd.op, rd.name(), rd.shadow > 0); err != nil {
+			if err := measure(rd); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -127,12 +150,32 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 			}
 		}
 		for _, op := range ops[1:] {
-			if err := measure(op, op, false); err != nil {
+			if err := measure(sweepRead{op: op, source: "MONGODB"}); err != nil {
 				return nil, 0, err
 			}
 		}
 	}
 	return rows, srv.peakRSS(), nil
+}
+
+// pairedSample measures fn with the shadow on and off in alternating
+// blocks (see pairedWindow); set turns it on or off.
+func pairedSample(ctx context.Context, op, setup string, cpu func() time.Duration, fn func(client, i int) error, set func(on bool) error) (on, off result, err error) {
+	on, off = result{op: op, mode: setup, clients: 1}, result{op: op, mode: setup, clients: 1}
+	for start, k := time.Now(), 0; time.Since(start) < pairedWindow && ctx.Err() == nil; k++ {
+		shadowed := k%2 == 0
+		if err := set(shadowed); err != nil {
+			return on, off, fmt.Errorf("setReadSource: %w", err)
+		}
+		_ = fn(0, 400000+k) // meets the last block's shadows: not counted
+		r := sample(ctx, op, setup, 1, pairedBlock, cpu, fn)
+		if shadowed {
+			on = mergeResults(on, r)
+		} else {
+			off = mergeResults(off, r)
+		}
+	}
+	return on, off, nil
 }
 
 // sample runs fn n times from one client, and on for at least window,
