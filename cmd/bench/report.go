@@ -104,7 +104,7 @@ func (r *runReport) writeRest(w io.Writer) {
 
 	if len(r.sweep) > 0 {
 		fmt.Fprintln(w, "\nData-size sweep (one client; the viewer's tasks, each with two labels and an assignment, every other one watched):")
-		fmt.Fprintln(w, "A `+shadow` row alternates 8 s blocks with every read shadowed and with none over 96 s; its last column gives the blocks without shadows, the baseline of the 10 % target.")
+		fmt.Fprintln(w, "A `+shadow` row alternates blocks with every read shadowed and with none (8 s each over 96 s, or for a read of seconds three reads each over eight blocks); its last column gives the blocks without shadows, the baseline of the 10 % target.")
 		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | shadow reads | without shadows, same window (requests, p50, CPU/req) |")
 		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
 		for _, s := range r.sweep {

@@ -159,16 +159,25 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 }
 
 // pairedSample measures fn with the shadow on and off in alternating
-// blocks (see pairedWindow); set turns it on or off.
+// blocks (see pairedWindow; longer for a read of seconds); set turns it on
+// or off.
 func pairedSample(ctx context.Context, op, setup string, cpu func() time.Duration, fn func(client, i int) error, set func(on bool) error) (on, off result, err error) {
 	on, off = result{op: op, mode: setup, clients: 1}, result{op: op, mode: setup, clients: 1}
-	for start, k := time.Now(), 0; time.Since(start) < pairedWindow && ctx.Err() == nil; k++ {
+	block, window := pairedBlock, pairedWindow
+	for start, k := time.Now(), 0; time.Since(start) < window && ctx.Err() == nil; k++ {
 		shadowed := k%2 == 0
 		if err := set(shadowed); err != nil {
 			return on, off, fmt.Errorf("setReadSource: %w", err)
 		}
+		t := time.Now()
 		_ = fn(0, 400000+k) // meets the last block's shadows: not counted
-		r := sample(ctx, op, setup, 1, pairedBlock, cpu, fn)
+		if k == 0 {
+			// A read of seconds gets blocks of a few requests and a window
+			// of eight blocks.
+			block = max(block, 3*time.Since(t))
+			window = max(window, 8*block)
+		}
+		r := sample(ctx, op, setup, 1, block, cpu, fn)
 		if shadowed {
 			on = mergeResults(on, r)
 		} else {
