@@ -43,10 +43,7 @@ const (
 	MutationTimeout = 30 * time.Second
 )
 
-type (
-	slotsKey            struct{}
-	mutationDeadlineKey struct{}
-)
+type slotsKey struct{}
 
 // slots bound how much of the stores one request holds at once: its root
 // fields, and the queries its fields below the root send one per parent.
@@ -106,29 +103,28 @@ func newGraphQL(d Deps) http.Handler {
 			root:   make(chan struct{}, MaxRootConcurrency),
 			fanOut: make(chan struct{}, MaxFanOutConcurrency),
 		})
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Query {
-			ctx = storage.WithReadMemo(ctx)
-		}
-		// One bound for all the mutations of a document, set when it begins.
-		return next(context.WithValue(ctx, mutationDeadlineKey{}, time.Now().Add(MutationTimeout)))
-	})
-	// A mutation, once begun, runs to completion on a context of its own: a
-	// client that hangs up, or a request deadline that passes, must not
-	// leave half an operation (the writes of removeTeamMember, createTeam…
-	// are several). MutationTimeout bounds it instead.
-	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Mutation {
-			deadline, ok := ctx.Value(mutationDeadlineKey{}).(time.Time)
-			if !ok {
-				deadline = time.Now().Add(MutationTimeout)
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+			if oc.Operation != nil && oc.Operation.Operation == ast.Query {
+				ctx = storage.WithReadMemo(ctx)
 			}
-			mctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-			defer cancel()
-			// A mutation reads the system of record it writes, whatever
-			// the read flags say.
-			return next(storage.WithPrimaryReads(mctx))
+			return next(ctx)
 		}
-		return next(ctx)
+		// A mutation whose document was accepted runs to completion on a
+		// context of its own: a client that hangs up, or a request deadline
+		// that passes, must not leave half an operation (the writes of
+		// removeTeamMember, createTeam… are several), nor drop it between
+		// validation and its first field (gqlgen runs no operation whose
+		// context has ended; under load parsing alone can outlast a short
+		// deadline). MutationTimeout bounds all the mutations of the
+		// document instead, and they read the system of record they write,
+		// whatever the read flags say.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MutationTimeout)
+		respond := next(storage.WithPrimaryReads(mctx))
+		return func(ctx context.Context) *graphql.Response {
+			defer cancel()
+			return respond(ctx)
+		}
 	})
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		sl, ok := ctx.Value(slotsKey{}).(slots)
