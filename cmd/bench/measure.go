@@ -163,6 +163,67 @@ func (t shadowTally) String() string {
 		t.matched+t.mismatched+t.lag+t.candidateErrors, t.matched, t.mismatched, t.lag, t.candidateErrors, t.skipped)
 }
 
+// tasksServed is how many of the tasks family's reads the mirror served,
+// and how many fell back to MongoDB, since the instance started.
+type tasksServed struct{ served, fallbacks int64 }
+
+func (t tasksServed) minus(u tasksServed) tasksServed {
+	return tasksServed{t.served - u.served, t.fallbacks - u.fallbacks}
+}
+
+// String reads "tasks from PostgreSQL: N, fell back: M".
+func (t tasksServed) String() string {
+	return fmt.Sprintf("tasks from PostgreSQL: %d, fell back: %d", t.served, t.fallbacks)
+}
+
+// servedCounts reads the tasks family's served and fallback counts.
+func (f *fixture) servedCounts() (tasksServed, error) {
+	var out struct {
+		ReadMigration struct {
+			Families []struct {
+				Family                        string
+				ServedFromPostgres, Fallbacks int64
+			}
+		}
+	}
+	if err := f.admin.do(`{ readMigration { families { family servedFromPostgres fallbacks } } }`, nil, &out); err != nil {
+		return tasksServed{}, err
+	}
+	for _, x := range out.ReadMigration.Families {
+		if x.Family == "TASKS" {
+			return tasksServed{x.ServedFromPostgres, x.Fallbacks}, nil
+		}
+	}
+	return tasksServed{}, errors.New("readMigration: no TASKS family")
+}
+
+// mirrorState is what syncMetrics says of the mirror, for a row whose
+// reads fell back: why the mirror was not current.
+func (f *fixture) mirrorState() string {
+	var out struct {
+		SyncMetrics struct {
+			Pending, Failed      int64
+			OldestPendingSeconds float64
+			Unreachable          bool
+			Collections          []struct {
+				Collection      string
+				Pending, Failed int64
+			}
+		}
+	}
+	if err := f.admin.do(`{ syncMetrics { pending failed oldestPendingSeconds unreachable collections { collection pending failed } } }`, nil, &out); err != nil {
+		return "syncMetrics: " + err.Error()
+	}
+	m := out.SyncMetrics
+	s := fmt.Sprintf("mirror: %d pending (oldest %.0f s), %d failed, unreachable %v;", m.Pending, m.OldestPendingSeconds, m.Failed, m.Unreachable)
+	for _, c := range m.Collections {
+		if c.Pending+c.Failed > 0 {
+			s += fmt.Sprintf(" %s %d/%d", c.Collection, c.Pending, c.Failed)
+		}
+	}
+	return s
+}
+
 // shadowCounts reads the instance's shadow tally.
 func (f *fixture) shadowCounts() (shadowTally, error) {
 	var out struct {

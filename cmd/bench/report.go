@@ -104,16 +104,20 @@ func (r *runReport) writeRest(w io.Writer) {
 
 	if len(r.sweep) > 0 {
 		fmt.Fprintln(w, "\nData-size sweep (one client; the viewer's tasks, each with two labels and an assignment, every other one watched):")
-		fmt.Fprintln(w, "A `+shadow` row alternates blocks with every read shadowed and with none (8 s each over 96 s, or for a read of seconds three reads each over eight blocks); its last column gives the blocks without shadows, the baseline of the 10 % target.")
-		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | shadow reads | without shadows, same window (requests, p50, CPU/req) |")
-		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
+		fmt.Fprintln(w, "A `+shadow` row alternates blocks with every read shadowed and with none (8 s each over 96 s, or for a read of seconds three reads each over eight blocks); its last column gives the blocks without shadows, the baseline of the 10 % target. A row read from PostgreSQL says how many of the tasks family's reads the mirror served and how many fell back to MongoDB (and then why).")
+		fmt.Fprintln(w, "\n| setup | tasks | operation | requests | p50 | p99 | CPU/req | round trips | where the time goes (MongoDB, per request) | served from | shadow reads | without shadows, same window (requests, p50, CPU/req) |")
+		fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |")
 		for _, s := range r.sweep {
 			paired := ""
 			if u := s.unshadowed; u != nil {
 				paired = fmt.Sprintf("%d, %v, %v", u.n, u.p50.Round(100*time.Microsecond), u.cpu.Round(10*time.Microsecond))
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %d | %v | %v | %v | %.1f | %s | %s | %s |\n", s.setup, s.tasks, s.r.op, s.r.n,
-				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3), s.shadows, paired)
+			served := ""
+			if s.served != nil {
+				served = strings.TrimSpace(s.served.String() + " " + s.mirror)
+			}
+			fmt.Fprintf(w, "| %s | %d | %s | %d | %v | %v | %v | %.1f | %s | %s | %s | %s |\n", s.setup, s.tasks, s.r.op, s.r.n,
+				s.r.p50.Round(100*time.Microsecond), s.r.p99.Round(100*time.Microsecond), s.r.cpu.Round(10*time.Microsecond), s.t.perReq, s.t.slowest(3), served, s.shadows, paired)
 		}
 	}
 
@@ -224,8 +228,15 @@ func (r *runReport) sweepVerdicts() []verdict {
 		}
 	}
 	if s := r.sweepAt("embedded", "list@pg", 5000); s != nil {
+		// Only reads the mirror served count: a row that fell back
+		// measured MongoDB.
+		fell := s.served == nil || s.served.fallbacks > 0 || s.served.served == 0
+		got := s.r.p50.Round(100 * time.Microsecond).String()
+		if fell {
+			got += " (not all from the mirror: " + fmt.Sprint(s.served) + ")"
+		}
 		vs = append(vs, verdict{"embedded, 5,000 tasks, tasks read from the SQLite mirror: list p50 ≤ 100ms (issue 14)",
-			s.r.p50.Round(100 * time.Microsecond).String(), s.r.p50 <= 100*time.Millisecond})
+			got, !fell && s.r.p50 <= 100*time.Millisecond})
 	}
 	for _, setup := range o.sweeps {
 		if len(o.sizes) == 0 {

@@ -20,6 +20,12 @@ type sweepRow struct {
 	// alternated with the row's.
 	shadows    string
 	unshadowed *result
+	// served says, for a row read from PostgreSQL, how many of the tasks
+	// family's reads the mirror served and how many fell back to MongoDB
+	// (then the row measured MongoDB); mirror is the mirror's backlog
+	// after the row, which says why.
+	served *tasksServed
+	mirror string
 }
 
 // A shadowed row is measured against its own baseline: blocks of
@@ -94,6 +100,9 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 			r := row.r
 			fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  round trips %s  %s\n    slowest: %s\n", r.op, size,
 				r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.n, r.cpu.Round(10*time.Microsecond), row.t, row.shadows, row.t.slowest(4))
+			if row.served != nil {
+				fmt.Fprintf(os.Stderr, "    %s %s\n", row.served, row.mirror)
+			}
 			if u := row.unshadowed; u != nil {
 				fmt.Fprintf(os.Stderr, "  %-14s %5d tasks  p50 %v  p99 %v  n %d  cpu/req %v  (the alternating blocks without shadows)\n", "", size,
 					u.p50.Round(100*time.Microsecond), u.p99.Round(100*time.Microsecond), u.n, u.cpu.Round(10*time.Microsecond))
@@ -102,6 +111,13 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 		measure := func(rd sweepRead) error {
 			fn := f.op(rd.op, 1)
 			row := sweepRow{setup: name, tasks: size}
+			var s0 tasksServed
+			if rd.source == "POSTGRES" {
+				var err error
+				if s0, err = f.servedCounts(); err != nil {
+					return err
+				}
+			}
 			if rd.shadow > 0 {
 				c0, err := f.shadowCounts()
 				if err != nil {
@@ -129,6 +145,14 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 					}
 				}
 				row.r = sample(ctx, rd.name(), name, samples[rd.op], 0, srv.cpuTime, fn)
+			}
+			if rd.source == "POSTGRES" {
+				s1, err := f.servedCounts()
+				if err != nil {
+					return err
+				}
+				d := s1.minus(s0)
+				row.served, row.mirror = &d, f.mirrorState()
 			}
 			t, err := roundTrips(ctx, srv, rd.name(), name, 5, 0, func(i int) error { return fn(0, 200000+i) })
 			if err != nil {
