@@ -176,29 +176,8 @@ func (t tasksServed) String() string {
 	return fmt.Sprintf("tasks from PostgreSQL: %d, fell back: %d", t.served, t.fallbacks)
 }
 
-// servedCounts reads the tasks family's served and fallback counts.
-func (f *fixture) servedCounts() (tasksServed, error) {
-	var out struct {
-		ReadMigration struct {
-			Families []struct {
-				Family                        string
-				ServedFromPostgres, Fallbacks int64
-			}
-		}
-	}
-	if err := f.admin.do(`{ readMigration { families { family servedFromPostgres fallbacks } } }`, nil, &out); err != nil {
-		return tasksServed{}, err
-	}
-	for _, x := range out.ReadMigration.Families {
-		if x.Family == "TASKS" {
-			return tasksServed{x.ServedFromPostgres, x.Fallbacks}, nil
-		}
-	}
-	return tasksServed{}, errors.New("readMigration: no TASKS family")
-}
-
-// mirrorState is what syncMetrics says of the mirror, for a row whose
-// reads fell back: why the mirror was not current.
+// mirrorState is what syncMetrics says of the mirror's backlog: for a row
+// whose reads fell back, why the mirror was not current.
 func (f *fixture) mirrorState() string {
 	var out struct {
 		SyncMetrics struct {
@@ -224,16 +203,22 @@ func (f *fixture) mirrorState() string {
 	return s
 }
 
-// shadowCounts reads the instance's shadow tally.
-func (f *fixture) shadowCounts() (shadowTally, error) {
+// readCounts reads the instance's shadow tally over every family, and the
+// tasks family's served and fallback counts, in one readMigration query.
+func (f *fixture) readCounts() (shadowTally, tasksServed, error) {
 	var out struct {
 		ReadMigration struct {
-			Families []struct{ Matched, Mismatched, Lag, CandidateErrors, ShadowSkipped int64 }
+			Families []struct {
+				Family                                                   string
+				Matched, Mismatched, Lag, CandidateErrors, ShadowSkipped int64
+				ServedFromPostgres, Fallbacks                            int64
+			}
 		}
 	}
 	var t shadowTally
-	if err := f.admin.do(`{ readMigration { families { matched mismatched lag candidateErrors shadowSkipped } } }`, nil, &out); err != nil {
-		return t, err
+	var served tasksServed
+	if err := f.admin.do(`{ readMigration { families { family matched mismatched lag candidateErrors shadowSkipped servedFromPostgres fallbacks } } }`, nil, &out); err != nil {
+		return t, served, err
 	}
 	for _, x := range out.ReadMigration.Families {
 		t.matched += x.Matched
@@ -241,8 +226,11 @@ func (f *fixture) shadowCounts() (shadowTally, error) {
 		t.lag += x.Lag
 		t.candidateErrors += x.CandidateErrors
 		t.skipped += x.ShadowSkipped
+		if x.Family == "TASKS" {
+			served = tasksServed{x.ServedFromPostgres, x.Fallbacks}
+		}
 	}
-	return t, nil
+	return t, served, nil
 }
 
 // create makes a task for the creator, so the viewer's list stays as seeded.

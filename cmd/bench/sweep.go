@@ -111,18 +111,11 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 		measure := func(rd sweepRead) error {
 			fn := f.op(rd.op, 1)
 			row := sweepRow{setup: name, tasks: size}
-			var s0 tasksServed
-			if rd.source == "POSTGRES" {
-				var err error
-				if s0, err = f.servedCounts(); err != nil {
-					return err
-				}
+			c0, s0, err := f.readCounts()
+			if err != nil {
+				return err
 			}
 			if rd.shadow > 0 {
-				c0, err := f.shadowCounts()
-				if err != nil {
-					return err
-				}
 				on, off, err := pairedSample(ctx, rd.name(), name, srv.cpuTime, fn, func(on bool) error {
 					if on {
 						return f.readFrom(rd.source, rd.shadow)
@@ -132,12 +125,8 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 				if err != nil {
 					return err
 				}
+				row.r, row.unshadowed = on, &off
 				time.Sleep(5 * time.Second) // let the last shadows finish
-				c, err := f.shadowCounts()
-				if err != nil {
-					return err
-				}
-				row.r, row.unshadowed, row.shadows = on, &off, c.minus(c0).String()
 			} else {
 				if flips {
 					if err := f.readFrom(rd.source, 0); err != nil {
@@ -146,11 +135,14 @@ func sweep(ctx context.Context, bin, name string, sp serverSpec, sizes []int, re
 				}
 				row.r = sample(ctx, rd.name(), name, samples[rd.op], 0, srv.cpuTime, fn)
 			}
+			c1, s1, err := f.readCounts()
+			if err != nil {
+				return err
+			}
+			if rd.shadow > 0 {
+				row.shadows = c1.minus(c0).String()
+			}
 			if rd.source == "POSTGRES" {
-				s1, err := f.servedCounts()
-				if err != nil {
-					return err
-				}
 				d := s1.minus(s0)
 				row.served, row.mirror = &d, f.mirrorState()
 			}

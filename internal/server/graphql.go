@@ -103,11 +103,14 @@ func newGraphQL(d Deps) http.Handler {
 			root:   make(chan struct{}, MaxRootConcurrency),
 			fanOut: make(chan struct{}, MaxFanOutConcurrency),
 		})
-		oc := graphql.GetOperationContext(ctx)
-		if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
-			if oc.Operation != nil && oc.Operation.Operation == ast.Query {
-				ctx = storage.WithReadMemo(ctx)
-			}
+		var kind ast.Operation
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
+			kind = oc.Operation.Operation
+		}
+		if kind == ast.Query {
+			ctx = storage.WithReadMemo(ctx)
+		}
+		if kind != ast.Mutation {
 			return next(ctx)
 		}
 		// A mutation whose document was accepted runs to completion on a
