@@ -2435,9 +2435,9 @@ type AuditLog {
   team: Team
   "The user it concerns: the member added or removed, the new POC or executor."
   targetUser: User
-  "The value before: a status, or the id of the previous assignee or POC."
+  "The value before: a status, the id of the previous assignee or POC, a role revoked, or a read source setting (tasks=mongodb shadow=0%)."
   from: String
-  "The value after: a status, or the id of the new assignee or POC."
+  "The value after: a status, the id of the new assignee or POC, a role granted, or a read source setting."
   to: String
   "When."
   createdAt: Time!

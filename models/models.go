@@ -218,10 +218,14 @@ type AuditLog struct {
 	StatusTo           string
 	AssigneeFrom       string
 	AssigneeTo         string
-	PerformedBy        string
-	TargetUserID       string
-	Timestamp          time.Time
-	Version            int64
+	// ValueFrom and ValueTo are the values before and after of a change
+	// that is neither a status nor an assignee: a role, a read source.
+	ValueFrom    string
+	ValueTo      string
+	PerformedBy  string
+	TargetUserID string
+	Timestamp    time.Time
+	Version      int64
 }
 
 // TeamCreationInviteCode is a one-time code, minted by an admin, that lets a

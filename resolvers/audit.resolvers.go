@@ -44,12 +44,12 @@ func (r *auditLogResolver) TargetUser(ctx context.Context, obj *models.AuditLog)
 
 // From is the resolver for the from field.
 func (r *auditLogResolver) From(ctx context.Context, obj *models.AuditLog) (*string, error) {
-	return firstNonEmpty(obj.StatusFrom, obj.AssigneeFrom, obj.PreviousExecutorID), nil
+	return firstNonEmpty(obj.StatusFrom, obj.AssigneeFrom, obj.PreviousExecutorID, obj.ValueFrom), nil
 }
 
 // To is the resolver for the to field.
 func (r *auditLogResolver) To(ctx context.Context, obj *models.AuditLog) (*string, error) {
-	return firstNonEmpty(obj.StatusTo, obj.AssigneeTo, obj.NewExecutorID), nil
+	return firstNonEmpty(obj.StatusTo, obj.AssigneeTo, obj.NewExecutorID, obj.ValueTo), nil
 }
 
 // AuditLogs is the resolver for the auditLogs field.

@@ -197,10 +197,11 @@ func onPrimary(ctx context.Context) bool { v, _ := ctx.Value(primaryReads{}).(bo
 // serve: a query asks once per family, not once per read.
 type readMemo struct {
 	mu sync.Mutex
-	// asked: the engine was asked; all: the mirror may be behind in every
-	// collection; behind: the collections with intents.
-	asked, all bool
-	behind     []string
+	// asked: the engine was asked; lag: what it said; current: families
+	// asked about on their own, past an incomplete answer.
+	asked   bool
+	lag     mirror.Lag
+	current map[string]bool
 }
 
 type readMemoKey struct{}
@@ -229,21 +230,37 @@ func (s *Store) current(ctx context.Context, family string, ids []string) (bool,
 	if !memo.asked {
 		// One question at the request's first read from the mirror: which
 		// collections it may not hold (one round trip per query).
-		all, colls, err := s.engine.Behind(ctx)
+		lag, err := s.engine.Behind(ctx)
 		if err != nil {
 			return false, err
 		}
-		memo.asked, memo.all, memo.behind = true, all, colls
+		memo.asked, memo.lag = true, lag
 	}
-	if memo.all {
+	if memo.lag.Everywhere {
 		return false, nil
 	}
 	for _, c := range mirrorReadable[family] {
-		if slices.Contains(memo.behind, c) {
+		if slices.Contains(memo.lag.Colls, c) {
 			return false, nil
 		}
 	}
-	return true, nil
+	if memo.lag.Complete {
+		return true, nil
+	}
+	// More intents than the scan read: this family's collections may have
+	// some among the rest. One more question, once per family.
+	if ok, seen := memo.current[family]; seen {
+		return ok, nil
+	}
+	ok, err := s.engine.Current(ctx, mirrorReadable[family], nil)
+	if err != nil {
+		return false, err
+	}
+	if memo.current == nil {
+		memo.current = map[string]bool{}
+	}
+	memo.current[family] = ok
+	return ok, nil
 }
 
 // RefreshReadSettings reads the flags admins set; a family without one
@@ -320,7 +337,7 @@ func (s *Store) SetReadSource(ctx context.Context, actor, family, source string,
 		before = ReadSetting{Family: family, Source: prev.Source, ShadowPercent: prev.ShadowPercent}
 	}
 	s.audit(ctx, op, models.AuditLog{Action: "read_source_changed", PerformedBy: actor,
-		AssigneeFrom: before.String(), AssigneeTo: ReadSetting{Family: family, Source: source, ShadowPercent: shadow}.String()})
+		ValueFrom: before.String(), ValueTo: ReadSetting{Family: family, Source: source, ShadowPercent: shadow}.String()})
 	return s.RefreshReadSettings(ctx)
 }
 

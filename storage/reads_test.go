@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -583,6 +585,145 @@ func TestReadMemoSendsOnlyTheBehindFamilyBack(t *testing.T) {
 		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
 	}
 	want := map[string][2]int64{FamilyUsers: {1, 0}, FamilyTasks: {0, 1}, FamilyLabels: {1, 0}}
+	for f, w := range want {
+		if got[f] != w {
+			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
+		}
+	}
+}
+
+// TestEveryAuditedChangeReachesTheMirror: the writes whose audit entries
+// carry values rather than ids (a read source change, a role granted and
+// revoked), after a mixed workload, leave no intent behind on either
+// mirror, and verify finds every collection as MongoDB holds it. The
+// setting "tasks=postgres shadow=100%" used to go to assignee_from, a
+// varchar(24) column: PostgreSQL refused it for good, SQLite stored it,
+// and the permanently FAILED intents piled up until every read fell back.
+func TestEveryAuditedChangeReachesTheMirror(t *testing.T) {
+	t.Parallel()
+	for _, d := range mirrorDialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			two := newTwoSources(t, d.open(t))
+			s, ctx := two.mongo, t.Context()
+			w := mixedWorkload(t, s, rand.New(rand.NewPCG(5, 14)), 5)
+			for _, src := range []string{SourcePostgres, SourceMongoDB} {
+				if err := s.SetReadSource(ctx, w.users[0], FamilyTasks, src, ptr(100)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.GrantTeamRole(ctx, w.users[0], w.teams[0], w.users[1], models.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RevokeTeamRole(ctx, w.users[0], w.teams[0], w.users[1], models.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+			left, err := s.mongo.Intents(ctx, mongo.IntentFilter{}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range left {
+				t.Errorf("intent left: %s %s %s: %s", in.Coll, in.DocID, in.State, in.LastError)
+			}
+			res, err := two.engine.Verify(ctx, mirror.Collections, false, 100, nil, func(d mirror.Difference) {
+				t.Errorf("verify: %+v", d)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Missing+res.Extra+res.Different != 0 {
+				t.Errorf("verify: %d missing, %d extra, %d different", res.Missing, res.Extra, res.Different)
+			}
+			logs, _, err := two.mirror.AuditLogs(ctx, AuditFilter{Action: "read_source_changed"}, PageArgs{First: ptr(10)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var changes []string
+			for _, e := range logs.Edges {
+				changes = append(changes, e.Node.ValueFrom+" -> "+e.Node.ValueTo)
+			}
+			want := []string{"tasks=postgres shadow=100% -> tasks=mongodb shadow=100%", "tasks=mongodb shadow=0% -> tasks=postgres shadow=100%"}
+			if fmt.Sprint(changes) != fmt.Sprint(want) {
+				t.Errorf("read_source_changed from the mirror: %q, want %q", changes, want)
+			}
+		})
+	}
+}
+
+// TestGoogleProfileFitsTheMirror: a profile longer than the users table's
+// columns signs in with its name cut and its picture dropped, or, for an
+// address too long, is refused; the user it makes reaches either mirror.
+func TestGoogleProfileFitsTheMirror(t *testing.T) {
+	t.Parallel()
+	for _, d := range mirrorDialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			two := newTwoSources(t, d.open(t))
+			s, ctx := two.mongo, t.Context()
+			u, err := s.SignInGoogle(ctx, GoogleProfile{Subject: "sub-" + bson.NewObjectID().Hex(), Email: "long@example.com",
+				Name: strings.Repeat("ü", 300), Picture: "https://pics.example/" + strings.Repeat("p", 500)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Name != strings.Repeat("ü", 255) || u.Picture != "" {
+				t.Errorf("stored name of %d characters, picture %q; want 255 and none", utf8.RuneCountInString(u.Name), u.Picture)
+			}
+			_, err = s.SignInGoogle(ctx, GoogleProfile{Subject: "sub-x", Email: strings.Repeat("a", 250) + "@example.com"})
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("an address of 262 characters: %v, want ErrInvalid", err)
+			}
+			left, err := s.mongo.Intents(ctx, mongo.IntentFilter{}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range left {
+				t.Errorf("intent left: %s %s %s: %s", in.Coll, in.DocID, in.State, in.LastError)
+			}
+			got, err := two.mirror.UsersByIDs(ctx, []string{u.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Name != u.Name {
+				t.Errorf("the mirror's user: %+v", got)
+			}
+		})
+	}
+}
+
+// TestABacklogElsewhereLeavesTasksOnTheMirror: more intents than the
+// request's one scan reads, all of audit_logs (a backlog, or failures
+// parked for good), send the audit family back to MongoDB and nothing
+// else: the tasks family, with none, is still served from the mirror.
+// Past the scan every collection counted as behind.
+func TestABacklogElsewhereLeavesTasksOnTheMirror(t *testing.T) {
+	t.Parallel()
+	two := newTwoSources(t, mirrorDialects[1].open(t))
+	w := mixedWorkload(t, two.mongo, rand.New(rand.NewPCG(3, 5)), 3)
+	m := two.mongo.mongo
+	now := time.Now().UTC()
+	backlog := make([]mongo.Intent, 300)
+	for i := range backlog {
+		backlog[i] = mongo.Intent{ID: bson.NewObjectID(), Coll: mongo.CollAuditLogs, DocID: bson.NewObjectID().Hex(),
+			Token: "parked", State: mongo.IntentFailed, Permanent: true, CreatedAt: now, NextAttemptAt: now.Add(time.Hour)}
+	}
+	if err := m.InsertIntents(t.Context(), backlog); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithReadMemo(t.Context())
+	if _, err := two.mirror.TasksByIDs(ctx, []string{bson.NewObjectID().Hex()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := two.mirror.AuditLogs(ctx, AuditFilter{}, PageArgs{First: ptr(5)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.mirror.UsersByIDs(ctx, w.users); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	for _, st := range two.mirror.ReadStates() {
+		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
+	}
+	want := map[string][2]int64{FamilyTasks: {1, 0}, FamilyAudit: {0, 1}, FamilyUsers: {1, 0}}
 	for f, w := range want {
 		if got[f] != w {
 			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])

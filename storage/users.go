@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/todo-backend/todo/models"
 	"github.com/todo-backend/todo/storage/mongo"
@@ -18,17 +19,46 @@ type GoogleProfile struct {
 	Picture string
 }
 
+// The widths of the users table's google_id, email_id and name, and of
+// picture.
+const (
+	maxGoogleField = 255
+	maxPicture     = 500
+)
+
+// fitProfile holds what a sign-in says about a person to the columns the
+// mirror keeps it in (a user PostgreSQL cannot store would never be
+// mirrored): the email lowercased, a subject or an address longer than its
+// column is refused, a longer name is cut, and a longer picture URL, useless
+// cut, is dropped. A missing name is the address's local part.
+func fitProfile(subject, email, name, picture string) (string, string, string, error) {
+	if name == "" {
+		name = localPart(email)
+	}
+	email = strings.ToLower(email)
+	if utf8.RuneCountInString(subject) > maxGoogleField || utf8.RuneCountInString(email) > maxGoogleField {
+		return "", "", "", invalid("email", "a subject or email longer than %d characters", maxGoogleField)
+	}
+	if r := []rune(name); len(r) > maxGoogleField {
+		name = string(r[:maxGoogleField])
+	}
+	if utf8.RuneCountInString(picture) > maxPicture {
+		picture = ""
+	}
+	return email, name, picture, nil
+}
+
 // SignInGoogle creates or refreshes the user with p's Google subject.
 func (s *Store) SignInGoogle(ctx context.Context, p GoogleProfile) (models.User, error) {
 	if p.Subject == "" || p.Email == "" {
 		return models.User{}, invalid("id_token", "no subject or email")
 	}
-	name := p.Name
-	if name == "" {
-		name = localPart(p.Email)
+	email, name, picture, err := fitProfile(p.Subject, p.Email, p.Name, p.Picture)
+	if err != nil {
+		return models.User{}, err
 	}
 	return s.signIn(ctx, "google_id", p.Subject, func(id string) (models.User, error) {
-		return s.mongo.UpsertUserByGoogleID(ctx, id, p.Subject, strings.ToLower(p.Email), name, p.Picture, s.now())
+		return s.mongo.UpsertUserByGoogleID(ctx, id, p.Subject, email, name, picture, s.now())
 	})
 }
 
@@ -67,9 +97,9 @@ func (s *Store) signIn(ctx context.Context, field, value string, upsert func(id 
 // SignInByEmail signs in as the user with email, creating one with name
 // when there is none (development login).
 func (s *Store) SignInByEmail(ctx context.Context, email, name string) (models.User, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if name = strings.TrimSpace(name); name == "" {
-		name = localPart(email)
+	email, name, _, err := fitProfile("", strings.ToLower(strings.TrimSpace(email)), strings.TrimSpace(name), "")
+	if err != nil {
+		return models.User{}, err
 	}
 	return s.signIn(ctx, "email_id", email, func(id string) (models.User, error) {
 		return s.mongo.UpsertUserByEmail(ctx, id, email, name, s.now())

@@ -55,19 +55,31 @@ func (e *Engine) Lagging(ctx context.Context, colls, ids []string) (bool, error)
 	return e.mongo.Unsettled(ctx, colls, ids)
 }
 
-// Behind returns the collections the mirror may not hold as MongoDB does:
-// all is true when that is every one (mirroring off or not migrated, a
-// catch-up due, the breaker open), else colls are those with intents.
-func (e *Engine) Behind(ctx context.Context) (all bool, colls []string, err error) {
-	if behind, err := e.behindEverywhere(ctx); err != nil || behind {
-		return true, nil, err
-	}
-	colls, complete, err := e.mongo.IntentCollections(ctx, behindScan)
-	return !complete, colls, err
+// Lag is what Behind found.
+type Lag struct {
+	// Everywhere: the mirror may be behind in every collection (mirroring
+	// off or not migrated, a catch-up due, the breaker open).
+	Everywhere bool
+	// Colls have intents; when Complete is false there are more intents
+	// than Behind read, and a collection not in Colls may have some too:
+	// ask Current about it.
+	Colls    []string
+	Complete bool
 }
 
-// behindScan is how many intents Behind reads; with more (a backlog), every
-// collection counts as behind.
+// Behind returns the collections the mirror may not hold as MongoDB does,
+// reading at most behindScan intents.
+func (e *Engine) Behind(ctx context.Context) (Lag, error) {
+	if behind, err := e.behindEverywhere(ctx); err != nil || behind {
+		return Lag{Everywhere: true}, err
+	}
+	colls, complete, err := e.mongo.IntentCollections(ctx, behindScan)
+	return Lag{Colls: colls, Complete: complete}, err
+}
+
+// behindScan is how many intents Behind reads. With more (a backlog, or
+// failures parked for good), a collection it did not meet is asked about
+// on its own: one collection's backlog must not send every read back.
 const behindScan = 256
 
 // behindEverywhere reports whether the mirror may be behind in every

@@ -119,3 +119,37 @@ func TestStorableRefusesNUL(t *testing.T) {
 		t.Fatalf("a label with a NUL in its description: %v, want a permanent refusal naming the column", err)
 	}
 }
+
+// TestStorableRefusesWhatPostgreSQLRefuses: a string longer than its
+// varchar(N) column, counted in characters as PostgreSQL counts them, and
+// bytes that are not UTF-8 are refused for good on either mirror, naming
+// the column; N characters of several bytes each fit.
+func TestStorableRefusesWhatPostgreSQLRefuses(t *testing.T) {
+	t.Parallel()
+	const id = "6b0eead37596247c0f418398"
+	for _, c := range []struct {
+		doc  any
+		want string // "" storable
+	}{
+		{models.Label{ID: id, Name: strings.Repeat("é", 100), Color: "#fff"}, ""},
+		{models.Label{ID: id, Name: strings.Repeat("é", 101), Color: "#fff"}, "column name holds 101 characters, more than its varchar(100)"},
+		{models.Label{ID: id, Name: "x", Color: "#fff\xff"}, "column color holds bytes that are not UTF-8"},
+		{models.AuditLog{ID: id, Action: "read_source_changed", AssigneeFrom: "tasks=postgres shadow=100%"},
+			"column assignee_from holds 26 characters, more than its varchar(24)"},
+		{models.AuditLog{ID: id, Action: "read_source_changed", ValueFrom: "tasks=postgres shadow=100%"}, ""},
+		{models.Task{ID: id, Title: "t", DeferredDetails: &models.DeferredDetails{DeferredBy: strings.Repeat("u", 256)}},
+			"column deferred_by holds 256 characters, more than its varchar(255)"},
+	} {
+		rec, err := Map(c.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = storable(rec)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v: %v, want storable", c.doc, err)
+		case c.want != "" && (!errors.Is(err, errUnmappable) || classify(err) != permanent || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: %v, want a permanent refusal saying %q", c.doc, err, c.want)
+		}
+	}
+}

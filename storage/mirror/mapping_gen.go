@@ -314,6 +314,8 @@ func AuditLogRow(m models.AuditLog) *postgres.AuditLogRow {
 		StatusTo:           null(m.StatusTo),
 		AssigneeFrom:       null(m.AssigneeFrom),
 		AssigneeTo:         null(m.AssigneeTo),
+		ValueFrom:          null(m.ValueFrom),
+		ValueTo:            null(m.ValueTo),
 		PerformedBy:        null(m.PerformedBy),
 		TargetUserID:       null(m.TargetUserID),
 	}
@@ -335,6 +337,8 @@ func AuditLogOf(r *postgres.AuditLogRow) models.AuditLog {
 		StatusTo:           str(r.StatusTo),
 		AssigneeFrom:       str(r.AssigneeFrom),
 		AssigneeTo:         str(r.AssigneeTo),
+		ValueFrom:          str(r.ValueFrom),
+		ValueTo:            str(r.ValueTo),
 		PerformedBy:        str(r.PerformedBy),
 		TargetUserID:       str(r.TargetUserID),
 	}

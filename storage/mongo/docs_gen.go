@@ -467,6 +467,8 @@ type auditLogDoc struct {
 	StatusTo           string        `bson:"status_to,omitempty"`
 	AssigneeFrom       ref           `bson:"assignee_from"`
 	AssigneeTo         ref           `bson:"assignee_to"`
+	ValueFrom          string        `bson:"value_from,omitempty"`
+	ValueTo            string        `bson:"value_to,omitempty"`
 	PerformedBy        ref           `bson:"performed_by"`
 	TargetUserID       ref           `bson:"target_user_id,omitempty"`
 	Version            int64         `bson:"version"`
@@ -486,6 +488,8 @@ func (d auditLogDoc) model() models.AuditLog {
 		StatusTo:           d.StatusTo,
 		AssigneeFrom:       string(d.AssigneeFrom),
 		AssigneeTo:         string(d.AssigneeTo),
+		ValueFrom:          d.ValueFrom,
+		ValueTo:            d.ValueTo,
 		PerformedBy:        string(d.PerformedBy),
 		TargetUserID:       string(d.TargetUserID),
 		Version:            d.Version,
@@ -506,6 +510,8 @@ func auditLogDocOf(m models.AuditLog) auditLogDoc {
 		StatusTo:           m.StatusTo,
 		AssigneeFrom:       ref(m.AssigneeFrom),
 		AssigneeTo:         ref(m.AssigneeTo),
+		ValueFrom:          m.ValueFrom,
+		ValueTo:            m.ValueTo,
 		PerformedBy:        ref(m.PerformedBy),
 		TargetUserID:       ref(m.TargetUserID),
 		Version:            m.Version,

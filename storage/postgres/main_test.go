@@ -47,7 +47,8 @@ func openSQLite(t *testing.T) *DB {
 
 // allMigrations are the names Migrate reports for a fresh database.
 var allMigrations = []string{"20261125000001_create_mirror_tables", "20261125000002_add_missing_columns",
-	"20261125000003_add_new_columns_both_dialects", "20261202000001_read_path_indexes"}
+	"20261125000003_add_new_columns_both_dialects", "20261202000001_read_path_indexes",
+	"20261203000001_audit_log_values"}
 
 // runMigrate runs Migrate and checks the migrations it reports as applied.
 func runMigrate(t *testing.T, db *DB, want []string) {

@@ -99,6 +99,10 @@ func migrations() *migrate.Migrations {
 		Name: "20261202000001", Comment: "read_path_indexes",
 		Up: goMigration(execAll(readPathDDL)), Down: noop,
 	})
+	m.Add(migrate.Migration{
+		Name: "20261203000001", Comment: "audit_log_values",
+		Up: goMigration(addNewColumns), Down: noop,
+	})
 	return m
 }
 

@@ -158,6 +158,8 @@ type AuditLogRow struct {
 	StatusTo           *string   `bun:"status_to,type:varchar(20)"`
 	AssigneeFrom       *string   `bun:"assignee_from,type:varchar(24)"`
 	AssigneeTo         *string   `bun:"assignee_to,type:varchar(24)"`
+	ValueFrom          *string   `bun:"value_from"`
+	ValueTo            *string   `bun:"value_to"`
 	PerformedBy        *string   `bun:"performed_by,type:varchar(24)"`
 	TargetUserID       *string   `bun:"target_user_id,type:varchar(24)"`
 }

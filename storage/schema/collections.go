@@ -148,6 +148,8 @@ var Collections = []Collection{
 			{Name: "StatusTo", BSON: "status_to,omitempty", Column: "status_to,type:varchar(20)"},
 			{Name: "AssigneeFrom", BSON: "assignee_from", Ref: true, Column: "assignee_from,type:varchar(24)"},
 			{Name: "AssigneeTo", BSON: "assignee_to", Ref: true, Column: "assignee_to,type:varchar(24)"},
+			{Name: "ValueFrom", BSON: "value_from,omitempty", Column: "value_from"},
+			{Name: "ValueTo", BSON: "value_to,omitempty", Column: "value_to"},
 			{Name: "PerformedBy", BSON: "performed_by", Ref: true, Column: "performed_by,type:varchar(24)"},
 			{Name: "TargetUserID", BSON: "target_user_id,omitempty", Ref: true, Column: "target_user_id,type:varchar(24)"},
 		}},
