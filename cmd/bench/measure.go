@@ -131,20 +131,29 @@ func (f *fixture) task(k, i int) error {
 // admin does at run time; the instance that takes the mutation follows at
 // once.
 func (f *fixture) readFrom(source string, shadow int) error {
-	if f.admin == nil {
-		a, err := login(f.srv.base, benchAdmin)
-		if err != nil {
-			return err
-		}
-		f.admin = a
+	admin, err := f.adminClient()
+	if err != nil {
+		return err
 	}
 	for _, family := range []string{"TASKS", "TEAMS", "USERS", "LABELS", "WATCHLIST", "AUDIT"} {
-		if err := f.admin.do(`mutation($f: ReadFamily!, $s: ReadSource!, $p: Int!) { setReadSource(family: $f, source: $s, shadowPercent: $p) { families { family } } }`,
+		if err := admin.do(`mutation($f: ReadFamily!, $s: ReadSource!, $p: Int!) { setReadSource(family: $f, source: $s, shadowPercent: $p) { families { family } } }`,
 			map[string]any{"f": family, "s": source, "p": shadow}, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// adminClient is the bench's admin, signed in on first use.
+func (f *fixture) adminClient() (*client, error) {
+	if f.admin == nil {
+		a, err := login(f.srv.base, benchAdmin)
+		if err != nil {
+			return nil, err
+		}
+		f.admin = a
+	}
+	return f.admin, nil
 }
 
 // shadowTally is what an instance's shadow reads came to, over every
@@ -190,7 +199,11 @@ func (f *fixture) mirrorState() string {
 			}
 		}
 	}
-	if err := f.admin.do(`{ syncMetrics { pending failed oldestPendingSeconds unreachable collections { collection pending failed } } }`, nil, &out); err != nil {
+	admin, err := f.adminClient()
+	if err != nil {
+		return "syncMetrics: " + err.Error()
+	}
+	if err := admin.do(`{ syncMetrics { pending failed oldestPendingSeconds unreachable collections { collection pending failed } } }`, nil, &out); err != nil {
 		return "syncMetrics: " + err.Error()
 	}
 	m := out.SyncMetrics
@@ -217,7 +230,11 @@ func (f *fixture) readCounts() (shadowTally, tasksServed, error) {
 	}
 	var t shadowTally
 	var served tasksServed
-	if err := f.admin.do(`{ readMigration { families { family matched mismatched lag candidateErrors shadowSkipped servedFromPostgres fallbacks } } }`, nil, &out); err != nil {
+	admin, err := f.adminClient()
+	if err != nil {
+		return t, served, err
+	}
+	if err := admin.do(`{ readMigration { families { family matched mismatched lag candidateErrors shadowSkipped servedFromPostgres fallbacks } } }`, nil, &out); err != nil {
 		return t, served, err
 	}
 	for _, x := range out.ReadMigration.Families {
