@@ -219,7 +219,8 @@ type AuditLog struct {
 	AssigneeFrom       string
 	AssigneeTo         string
 	// ValueFrom and ValueTo are the values before and after of a change
-	// that is neither a status nor an assignee: a role, a read source.
+	// that is neither a status nor an id: a read source setting, longer
+	// than the mirror's assignee columns hold (varchar(24)).
 	ValueFrom    string
 	ValueTo      string
 	PerformedBy  string

@@ -197,11 +197,11 @@ func onPrimary(ctx context.Context) bool { v, _ := ctx.Value(primaryReads{}).(bo
 // serve: a query asks once per family, not once per read.
 type readMemo struct {
 	mu sync.Mutex
-	// asked: the engine was asked; lag: what it said; current: families
-	// asked about on their own, past an incomplete answer.
-	asked   bool
-	lag     mirror.Lag
-	current map[string]bool
+	// asked: the engine was asked; lag: what it said; families: the
+	// answers of families asked about on their own, past an incomplete one.
+	asked    bool
+	lag      mirror.Lag
+	families map[string]bool
 }
 
 type readMemoKey struct{}
@@ -249,17 +249,17 @@ func (s *Store) current(ctx context.Context, family string, ids []string) (bool,
 	}
 	// More intents than the scan read: this family's collections may have
 	// some among the rest. One more question, once per family.
-	if ok, seen := memo.current[family]; seen {
+	if ok, seen := memo.families[family]; seen {
 		return ok, nil
 	}
 	ok, err := s.engine.Current(ctx, mirrorReadable[family], nil)
 	if err != nil {
 		return false, err
 	}
-	if memo.current == nil {
-		memo.current = map[string]bool{}
+	if memo.families == nil {
+		memo.families = map[string]bool{}
 	}
-	memo.current[family] = ok
+	memo.families[family] = ok
 	return ok, nil
 }
 

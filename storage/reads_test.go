@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -646,6 +648,11 @@ func TestEveryAuditedChangeReachesTheMirror(t *testing.T) {
 			if fmt.Sprint(changes) != fmt.Sprint(want) {
 				t.Errorf("read_source_changed from the mirror: %q, want %q", changes, want)
 			}
+			for _, st := range two.mirror.ReadStates() {
+				if st.Family == FamilyAudit && (st.Served != 1 || st.Fallbacks != 0) {
+					t.Errorf("the audit read: served from the mirror %d, fallbacks %d; want 1, 0", st.Served, st.Fallbacks)
+				}
+			}
 		})
 	}
 }
@@ -727,6 +734,42 @@ func TestABacklogElsewhereLeavesTasksOnTheMirror(t *testing.T) {
 	for f, w := range want {
 		if got[f] != w {
 			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
+		}
+	}
+	// One tasks intent past what the scan reads: the scan does not see it,
+	// the family's own question does, and tasks go back to MongoDB.
+	if err := m.InsertIntents(t.Context(), []mongo.Intent{{ID: bson.NewObjectID(), Coll: mongo.CollTasks, DocID: bson.NewObjectID().Hex(),
+		Token: "pending", State: mongo.IntentPending, CreatedAt: now, NextAttemptAt: now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	lag, err := two.engine.Behind(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Everywhere || lag.Complete || slices.Contains(lag.Colls, mongo.CollTasks) {
+		t.Fatalf("Behind: %+v; want an incomplete answer that has not met the tasks intent", lag)
+	}
+	ctx = WithReadMemo(t.Context())
+	if _, err := two.mirror.TasksByIDs(ctx, []string{bson.NewObjectID().Hex()}); err != nil {
+		t.Fatal(err)
+	}
+	if st := two.mirror.ReadStates()[0]; st.Family != FamilyTasks || st.Served != 1 || st.Fallbacks != 1 {
+		t.Errorf("tasks with an intent past the scan: %s served %d, fallbacks %d; want 1, 1", st.Family, st.Served, st.Fallbacks)
+	}
+}
+
+// TestProfileWidthsAreTheUsersColumns: fitProfile's widths are those of
+// the users table, so a profile it lets through is one the mirror stores.
+func TestProfileWidthsAreTheUsersColumns(t *testing.T) {
+	t.Parallel()
+	typ := reflect.TypeFor[postgres.UserRow]()
+	for field, width := range map[string]int{"GoogleID": maxGoogleField, "Email": maxGoogleField, "Name": maxGoogleField, "Picture": maxPicture} {
+		f, ok := typ.FieldByName(field)
+		if !ok {
+			t.Fatalf("UserRow has no %s", field)
+		}
+		if tag, want := f.Tag.Get("bun"), fmt.Sprintf("type:varchar(%d)", width); !strings.Contains(tag, want) {
+			t.Errorf("UserRow.%s is %q; fitProfile holds it to %s", field, tag, want)
 		}
 	}
 }

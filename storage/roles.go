@@ -37,7 +37,7 @@ func (s *Store) grant(ctx context.Context, op *mirror.Op, actor, teamID, userID 
 	}
 	op.Wrote(r)
 	s.audit(ctx, op, models.AuditLog{Action: "role_granted", TeamID: teamID, PerformedBy: actor, TargetUserID: userID,
-		ValueTo: string(role)})
+		AssigneeTo: string(role)})
 	return nil
 }
 
@@ -63,7 +63,7 @@ func (s *Store) RevokeTeamRole(ctx context.Context, actor, teamID, userID string
 				return err
 			}
 			s.audit(ctx, op, models.AuditLog{Action: "role_revoked", TeamID: teamID, PerformedBy: actor, TargetUserID: userID,
-				ValueFrom: string(role)})
+				AssigneeFrom: string(role)})
 		}
 	}
 	return nil

@@ -36,8 +36,11 @@ func fitProfile(subject, email, name, picture string) (string, string, string, e
 		name = localPart(email)
 	}
 	email = strings.ToLower(email)
-	if utf8.RuneCountInString(subject) > maxGoogleField || utf8.RuneCountInString(email) > maxGoogleField {
-		return "", "", "", invalid("email", "a subject or email longer than %d characters", maxGoogleField)
+	if utf8.RuneCountInString(subject) > maxGoogleField {
+		return "", "", "", invalid("id_token", "a subject longer than %d characters", maxGoogleField)
+	}
+	if utf8.RuneCountInString(email) > maxGoogleField {
+		return "", "", "", invalid("email", "longer than %d characters", maxGoogleField)
 	}
 	if r := []rune(name); len(r) > maxGoogleField {
 		name = string(r[:maxGoogleField])

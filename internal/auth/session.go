@@ -163,6 +163,11 @@ func (s *Service) DevLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.store.SignInByEmail(ctx, addr.Address, req.Name)
+	var fe *storage.FieldError
+	if errors.As(err, &fe) {
+		writeError(w, http.StatusBadRequest, "bad_request", fe.Error()) // an address longer than the users table holds
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return

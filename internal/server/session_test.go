@@ -99,6 +99,9 @@ func TestDevLoginRejects(t *testing.T) {
 		// found later as a write that fails for ever.
 		{"NUL in the name", "application/json", `{"email":"a@example.com","name":"a\u0000b"}`},
 		{"control character in the name", "application/json", `{"email":"a@example.com","name":"a\u0007b"}`},
+		// Longer than the users table's email column: a 400, not a 500 or
+		// a user the mirror cannot store.
+		{"long email", "application/json", `{"email":"` + strings.Repeat("a", 250) + `@example.com"}`},
 	}
 	for _, tt := range tests {
 		r := e.do(t, http.MethodPost, "/v1/auth/dev/login", tt.contentType, tt.body)

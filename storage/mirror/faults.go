@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/todo-backend/todo/storage/postgres"
 )
 
 // fault is what a failed apply says about retrying it.
@@ -218,7 +220,12 @@ func (b *breaker) reached(now time.Time) (closedNow bool, was time.Duration) {
 // permanently, with a reason that names the column, before any SQL is sent.
 // The SQLite mirror, which stores all three, is held to the same rule, so
 // both mirrors hold the same and a write the tests run on SQLite fails
-// there as it would on PostgreSQL.
+// there as it would on PostgreSQL. The widths are the row structs' (the
+// tables our migrations create; a table the original service made may be
+// narrower, and PostgreSQL still says so). Characters are counted as
+// PostgreSQL counts them in a UTF-8 database; a string over its width by
+// trailing spaces only, which PostgreSQL would cut silently, is refused
+// too: the row would differ from its document.
 func storable(rec Record) error {
 	for _, row := range []any{rec.Row, rec.Deferred} {
 		if col, why := unstorable(reflect.ValueOf(row)); col != "" {
@@ -227,8 +234,8 @@ func storable(rec Record) error {
 		}
 	}
 	for _, l := range rec.Labels {
-		if strings.ContainsRune(l, 0) {
-			return fmt.Errorf("%w: %s %s: a label id holds a NUL character", errUnmappable, rec.Collection, rec.sync().MongoID)
+		if col, why := unstorable(reflect.ValueOf(postgres.TaskLabelRow{LabelMongoID: l})); col != "" {
+			return fmt.Errorf("%w: %s %s: a label id %s", errUnmappable, rec.Collection, rec.sync().MongoID, why)
 		}
 	}
 	return nil
@@ -276,8 +283,10 @@ func unstorable(v reflect.Value) (col, why string) {
 		case !utf8.ValidString(str):
 			return name, "holds bytes that are not UTF-8"
 		}
-		if n := varcharWidth(tag); n > 0 && utf8.RuneCountInString(str) > n {
-			return name, fmt.Sprintf("holds %d characters, more than its varchar(%d)", utf8.RuneCountInString(str), n)
+		if n := varcharWidth(tag); n > 0 {
+			if chars := utf8.RuneCountInString(str); chars > n {
+				return name, fmt.Sprintf("holds %d characters, more than its varchar(%d)", chars, n)
+			}
 		}
 	}
 	return "", ""

@@ -112,6 +112,7 @@ func (s *Store) normalizeOne(ctx context.Context, coll string, raw bson.Raw, enc
 		if err != nil {
 			return false, err
 		}
+		repair = append(repair, movedAuditValues(coll, raw)...)
 		var version int64
 		if v, err := raw.LookupErr("version"); err == nil {
 			version, _ = v.AsInt64OK()
@@ -193,6 +194,30 @@ func (s *Store) uniqueRepair(ctx context.Context, coll string, raw bson.Raw, enc
 			{Key: "updated_by", Value: "system"}}, nil
 	}
 	return "", nil, nil
+}
+
+// movedAuditValues moves a read source change's settings out of the
+// assignee fields, where setReadSource first wrote them, into value_from
+// and value_to: the mirror's assignee columns are varchar(24), and
+// PostgreSQL refused "tasks=postgres shadow=100%" for good. nil when there
+// is nothing to move. The value changes, so the version goes up, and the
+// intents the refusals parked pass when retried.
+func movedAuditValues(coll string, raw bson.Raw) bson.D {
+	if coll != CollAuditLogs {
+		return nil
+	}
+	if action, _ := raw.Lookup("action").StringValueOK(); action != "read_source_changed" {
+		return nil
+	}
+	var set bson.D
+	for _, f := range [][2]string{{"assignee_from", "value_from"}, {"assignee_to", "value_to"}} {
+		v, _ := raw.Lookup(f[0]).StringValueOK()
+		if v == "" {
+			continue
+		}
+		set = append(set, bson.E{Key: f[1], Value: v}, bson.E{Key: f[0], Value: nil}) // null: how the service stores no id
+	}
+	return set
 }
 
 // withoutKeys drops from set the fields repair sets, and the active key

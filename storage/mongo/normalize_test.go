@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -154,5 +155,55 @@ func TestControlFields(t *testing.T) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// A read source change written by the first setReadSource, its settings in
+// the assignee fields (too long for the mirror's varchar(24)), has them
+// moved to value_from and value_to, its version raised; a second run
+// changes nothing, and other actions' assignees stay where they are.
+func TestNormalizeMovesReadSourceSettings(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := t.Context()
+	moved, kept := bson.NewObjectID(), bson.NewObjectID()
+	user := bson.NewObjectID()
+	insertRaw(t, s, CollAuditLogs, bson.D{{Key: "_id", Value: moved}, {Key: "action", Value: "read_source_changed"},
+		{Key: "assignee_from", Value: "tasks=mongodb shadow=0%"}, {Key: "assignee_to", Value: "tasks=postgres shadow=100%"},
+		{Key: "performed_by", Value: user}, {Key: "timestamp", Value: time.Now()}, {Key: "version", Value: int64(1)}})
+	// As the service writes it: native ids, nothing to normalize.
+	insertRaw(t, s, CollAuditLogs, bson.D{{Key: "_id", Value: kept}, {Key: "action", Value: "poc_changed"},
+		{Key: "assignee_from", Value: user}, {Key: "assignee_to", Value: user},
+		{Key: "performed_by", Value: user}, {Key: "timestamp", Value: time.Now()}, {Key: "version", Value: int64(1)}})
+	res, err := s.Normalize(ctx, CollAuditLogs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed != 1 {
+		t.Errorf("first run changed %d, want 1", res.Changed)
+	}
+	var got struct {
+		AssigneeFrom string `bson:"assignee_from"`
+		AssigneeTo   string `bson:"assignee_to"`
+		ValueFrom    string `bson:"value_from"`
+		ValueTo      string `bson:"value_to"`
+		Version      int64  `bson:"version"`
+	}
+	if err := s.coll(CollAuditLogs).FindOne(ctx, bson.D{{Key: "_id", Value: moved}}).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.AssigneeFrom != "" || got.AssigneeTo != "" || got.ValueFrom != "tasks=mongodb shadow=0%" ||
+		got.ValueTo != "tasks=postgres shadow=100%" || got.Version != 2 {
+		t.Errorf("read_source_changed after normalize: %+v", got)
+	}
+	raw, err := s.coll(CollAuditLogs).FindOne(ctx, bson.D{{Key: "_id", Value: kept}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from, _ := raw.Lookup("assignee_from").ObjectIDOK(); from != user || raw.Lookup("value_from").Type != 0 {
+		t.Errorf("poc_changed after normalize: %s", raw)
+	}
+	if res, err := s.Normalize(ctx, CollAuditLogs, nil); err != nil || res.Changed != 0 {
+		t.Errorf("second run: changed %d, %v; want 0", res.Changed, err)
 	}
 }

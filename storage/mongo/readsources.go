@@ -93,7 +93,8 @@ func (s *Store) Unsettled(ctx context.Context, colls, ids []string) (bool, error
 // IntentCollections returns the collections that have intents (pending or
 // failed), reading at most limit of them: one round trip answers every
 // read family of a request. complete is false when there were more (a
-// backlog): the caller should then treat every collection as having some.
+// backlog, or failures parked for good): a collection not among colls may
+// have some too, and the caller asks about it on its own (IntentsFor).
 // (FerretDB refuses distinct with the deadline the driver sends, so the
 // set is made here; the collection is small, empty when caught up.)
 func (s *Store) IntentCollections(ctx context.Context, limit int) (colls []string, complete bool, err error) {
