@@ -582,16 +582,7 @@ func TestReadMemoSendsOnlyTheBehindFamilyBack(t *testing.T) {
 	if _, err := two.mirror.LabelsByIDs(ctx, w.labels); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][2]int64{}
-	for _, st := range two.mirror.ReadStates() {
-		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
-	}
-	want := map[string][2]int64{FamilyUsers: {1, 0}, FamilyTasks: {0, 1}, FamilyLabels: {1, 0}}
-	for f, w := range want {
-		if got[f] != w {
-			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
-		}
-	}
+	wantServed(t, two.mirror, map[string][2]int64{FamilyUsers: {1, 0}, FamilyTasks: {0, 1}, FamilyLabels: {1, 0}})
 }
 
 // TestEveryAuditedChangeReachesTheMirror: the writes whose audit entries
@@ -638,11 +629,7 @@ func TestEveryAuditedChangeReachesTheMirror(t *testing.T) {
 		if fmt.Sprint(changes) != fmt.Sprint(want) {
 			t.Errorf("read_source_changed from the mirror: %q, want %q", changes, want)
 		}
-		for _, st := range two.mirror.ReadStates() {
-			if st.Family == FamilyAudit && (st.Served != 1 || st.Fallbacks != 0) {
-				t.Errorf("the audit read: served from the mirror %d, fallbacks %d; want 1, 0", st.Served, st.Fallbacks)
-			}
-		}
+		wantServed(t, two.mirror, map[string][2]int64{FamilyAudit: {1, 0}}) // the audit read came from the mirror
 	})
 }
 
@@ -704,16 +691,7 @@ func TestABacklogElsewhereLeavesTasksOnTheMirror(t *testing.T) {
 	if _, err := two.mirror.UsersByIDs(ctx, w.users); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][2]int64{}
-	for _, st := range two.mirror.ReadStates() {
-		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
-	}
-	want := map[string][2]int64{FamilyTasks: {1, 0}, FamilyAudit: {0, 1}, FamilyUsers: {1, 0}}
-	for f, w := range want {
-		if got[f] != w {
-			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
-		}
-	}
+	wantServed(t, two.mirror, map[string][2]int64{FamilyTasks: {1, 0}, FamilyAudit: {0, 1}, FamilyUsers: {1, 0}})
 	// One tasks intent past what the scan reads: the scan does not see it,
 	// the family's own question does, and tasks go back to MongoDB.
 	if err := m.InsertIntents(t.Context(), []mongo.Intent{{ID: bson.NewObjectID(), Coll: mongo.CollTasks, DocID: bson.NewObjectID().Hex(),
@@ -731,9 +709,7 @@ func TestABacklogElsewhereLeavesTasksOnTheMirror(t *testing.T) {
 	if _, err := two.mirror.TasksByIDs(ctx, []string{bson.NewObjectID().Hex()}); err != nil {
 		t.Fatal(err)
 	}
-	if st := two.mirror.ReadStates()[0]; st.Family != FamilyTasks || st.Served != 1 || st.Fallbacks != 1 {
-		t.Errorf("tasks with an intent past the scan: %s served %d, fallbacks %d; want 1, 1", st.Family, st.Served, st.Fallbacks)
-	}
+	wantServed(t, two.mirror, map[string][2]int64{FamilyTasks: {1, 1}}) // the first read served, this one fell back
 }
 
 // TestProfileWidthsAreTheUsersColumns: fitProfile's widths are those of
@@ -797,9 +773,7 @@ func TestOldReadSourceEntriesRepairByNormalize(t *testing.T) {
 		if len(logs.Edges) != 1 || logs.Edges[0].Node.ValueTo != "tasks=postgres shadow=100%" || logs.Edges[0].Node.AssigneeTo != "" {
 			t.Errorf("the entry from the mirror: %+v", logs.Edges)
 		}
-		if st := two.mirror.ReadStates(); st[len(st)-1].Family != FamilyAudit || st[len(st)-1].Served != 1 {
-			t.Errorf("the audit read was not served by the mirror: %+v", st[len(st)-1])
-		}
+		wantServed(t, two.mirror, map[string][2]int64{FamilyAudit: {1, 0}}) // the audit read came from the mirror
 	})
 }
 
@@ -825,5 +799,20 @@ func onBothMirrors(t *testing.T, test func(t *testing.T, two twoSources)) {
 			t.Parallel()
 			test(t, newTwoSources(t, d.open(t)))
 		})
+	}
+}
+
+// wantServed checks, per family, how many reads s served from the mirror
+// and how many fell back: want[family] is {served, fallbacks}.
+func wantServed(t *testing.T, s *Store, want map[string][2]int64) {
+	t.Helper()
+	got := map[string][2]int64{}
+	for _, st := range s.ReadStates() {
+		got[st.Family] = [2]int64{st.Served, st.Fallbacks}
+	}
+	for f, w := range want {
+		if got[f] != w {
+			t.Errorf("%s: served %d, fallbacks %d; want %d, %d", f, got[f][0], got[f][1], w[0], w[1])
+		}
 	}
 }
